@@ -1,0 +1,1 @@
+"""Usage (and later payload) accounting, written off the request path."""

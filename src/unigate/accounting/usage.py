@@ -1,0 +1,99 @@
+"""One usage row per request, queued in memory and written in batches by a background thread.
+
+Rows wait (bounded) while the store is unavailable and are all written on a clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from unigate.ir.usage import Usage
+from unigate.store.sqlite import SQLiteStore
+
+log = logging.getLogger("unigate.usage")
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    started: float  # time.time() at arrival
+    api_type: str
+    url: str
+    user_agent: str | None = None
+    endpoint_name: str | None = None
+    requester: str | None = None
+    requester_type: str | None = None
+    destination_provider: str | None = None
+    destination_model: str | None = None
+    status_code: int = 0
+    error_code: str | None = None
+    streaming: bool = False
+    latency_ms: float | None = None
+    ttfb_ms: float | None = None
+    usage: Usage | None = None
+    request_tags: dict[str, Any] | None = None
+    routing: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_row(self) -> tuple[Any, ...]:
+        u = self.usage or Usage()
+        return (
+            self.request_id, self.started, self.endpoint_name, self.api_type, self.url,
+            self.requester, self.requester_type, self.user_agent, self.destination_provider,
+            self.destination_model, self.status_code, self.error_code, int(self.streaming),
+            self.latency_ms, self.ttfb_ms, u.input_tokens, u.output_tokens, u.total_tokens,
+            u.cache_read_tokens, u.cache_creation_tokens, u.reasoning_tokens, int(u.estimated),
+            orjson.dumps(self.request_tags).decode() if self.request_tags else None,
+            orjson.dumps(self.routing).decode() if self.routing else None,
+        )
+
+
+class UsageWriter:
+    """A deque the request path appends to (thread-safe, no lock) and a thread that drains it."""
+
+    MAX_QUEUED = 1_000_000  # beyond this, the oldest rows are dropped and the loss is logged
+
+    def __init__(self, store: SQLiteStore, interval: float = 0.5, batch: int = 2000) -> None:
+        self._store = store
+        self._interval = interval
+        self._batch = batch
+        self._queue: deque[UsageRecord] = deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, record: UsageRecord) -> None:
+        if len(self._queue) >= self.MAX_QUEUED:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append(record)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._flush()
+        self._flush(final=True)
+
+    def _flush(self, final: bool = False) -> None:
+        while self._queue:
+            records = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+            try:
+                self._store.insert_usage([r.as_row() for r in records])
+            except Exception as e:  # store unavailable: keep the rows and retry later
+                self._queue.extendleft(reversed(records))
+                log.warning("usage rows not written yet (%d queued): %s", len(self._queue), e)
+                if final:
+                    time.sleep(0.5)  # bounded by the caller's join timeout
+                    continue
+                return
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)

@@ -1,0 +1,66 @@
+"""The `unigate` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from unigate import __version__
+from unigate.config import ConfigError, load_config
+from unigate.store.sqlite import SQLiteStore
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"unigate: {e}", file=sys.stderr)
+        return 2
+    from unigate.server.workers import ServeOptions, check_port, serve
+
+    opts = ServeOptions(args.host, args.port, args.workers or os.cpu_count() or 1,
+                        Path(args.data_dir), args.grace)
+    store = SQLiteStore(opts.db_path)
+    store.migrate()
+    env_token = os.environ.get("UNIGATE_ADMIN_TOKEN") or None
+    store.set_env_admin_token(env_token)
+    if env_token is None and not store.has_admin_token():
+        _, token = store.create_token("admin", "admin", "created at first start")
+        print("Created the administrator token (shown once; only its hash is stored):\n"
+              f"    {token}", flush=True)
+    store.close()
+    try:
+        check_port(opts.host, opts.port)
+    except OSError as e:
+        print(f"unigate: cannot listen on {opts.host}:{opts.port}: {e.strerror}", file=sys.stderr)
+        return 2
+    print(f"unigate {__version__} serving {len(config.endpoints)} endpoint(s) from {config.source} "
+          f"on http://{opts.host}:{opts.port}/ai-gateway with {opts.workers} worker(s)", flush=True)
+    serve(config, opts)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="unigate", description="A self-hosted AI gateway.")
+    parser.add_argument("--version", action="version", version=f"unigate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", default="unigate.yaml", help="configuration file (YAML)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=0, help="worker processes (default: cores)")
+    serve.add_argument("--data-dir", default=".unigate", help="where state is kept")
+    serve.add_argument("--grace", type=float, default=30.0,
+                       help="seconds in-flight requests get to finish on shutdown")
+    serve.set_defaults(func=_serve)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

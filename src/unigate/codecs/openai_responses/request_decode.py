@@ -1,0 +1,116 @@
+"""A client's Responses request body → `IRRequest`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unigate.codecs.openai_responses._util import (
+    fail,
+    opt_bool,
+    opt_int,
+    opt_num,
+    opt_str,
+    req_dict,
+    req_str,
+)
+from unigate.codecs.openai_responses.items_decode import input_to_messages
+from unigate.codecs.openai_responses.tools import text_format_to_ir, tool_choice_to_ir, tools_to_ir
+from unigate.ir.parts import TextPart
+from unigate.ir.request import IRRequest, Message, ReasoningConfig
+
+# Read into IR fields below.
+_HANDLED = frozenset({
+    "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "text",
+    "reasoning", "max_output_tokens", "temperature", "top_p", "top_logprobs", "stream",
+    "metadata", "user", "safety_identifier", "include",
+})
+# Safe to drop: they do not change the answer on the translated path.
+_DROPPED = frozenset({
+    "store",  # server-side storage of the response; the translated path stores nothing
+    "prompt_cache_key",  # a cache-routing hint; caching never changes the output
+    "prompt_cache_retention",  # ditto
+    "service_tier",  # a billing / latency tier of OpenAI's
+    "stream_options",  # only `include_obfuscation`, padding on stream events
+})
+# Dropped only with the value that means "off"; any other value goes to `extra`.
+_DROPPED_WHEN = {
+    "truncation": "disabled",  # "disabled" is the default: fail rather than truncate
+    "background": False,  # false is the default: answer within this request
+}
+_REASONING_KEYS = frozenset({"effort", "summary", "generate_summary"})
+
+
+def openai_responses_to_ir_request(body: dict[str, Any]) -> IRRequest:
+    body = req_dict(body, "body")
+    ir = IRRequest(model=req_str(body.get("model"), "model"))
+    instructions = opt_str(body.get("instructions"), "instructions")
+    if instructions is not None:
+        ir.messages.append(Message("system", [TextPart(instructions)]))
+    if body.get("input") is not None:
+        input_to_messages(body["input"], ir.messages)
+
+    ir.stream = bool(opt_bool(body.get("stream"), "stream"))
+    ir.max_tokens = opt_int(body.get("max_output_tokens"), "max_output_tokens")
+    ir.temperature = opt_num(body.get("temperature"), "temperature")
+    ir.top_p = opt_num(body.get("top_p"), "top_p")
+    ir.top_logprobs = opt_int(body.get("top_logprobs"), "top_logprobs")
+    ir.parallel_tool_calls = opt_bool(body.get("parallel_tool_calls"), "parallel_tool_calls")
+    ir.user = opt_str(body.get("user"), "user") or opt_str(
+        body.get("safety_identifier"), "safety_identifier")
+    if body.get("metadata") is not None:
+        ir.metadata = req_dict(body["metadata"], "metadata")
+    if body.get("tools"):
+        ir.tools = tools_to_ir(body["tools"])
+    if body.get("tool_choice") is not None:
+        ir.tool_choice = tool_choice_to_ir(body["tool_choice"])
+        if ir.tool_choice is None:
+            ir.extra["tool_choice"] = body["tool_choice"]
+    _text(body.get("text"), ir)
+    _reasoning(body.get("reasoning"), ir)
+    _include(body.get("include"), ir)
+    ir.fill_tool_result_names()  # formats that need the called name (Gemini) find it here
+
+    for key, value in body.items():
+        if key in _HANDLED or key in _DROPPED or value is None:
+            continue
+        if key in _DROPPED_WHEN and value == _DROPPED_WHEN[key]:
+            continue
+        # previous_response_id, conversation, prompt, max_tool_calls, ...: they need state or
+        # features the translated path does not have; the gateway refuses them by name.
+        ir.extra[key] = value
+    return ir
+
+
+def _text(value: Any, ir: IRRequest) -> None:
+    if value is None:
+        return
+    text = req_dict(value, "text")
+    ir.response_format = text_format_to_ir(text.get("format"))
+    verbosity = opt_str(text.get("verbosity"), "text.verbosity")
+    if verbosity not in (None, "medium"):  # "medium" is the default: nothing to honour
+        ir.extra["text.verbosity"] = verbosity
+
+
+def _reasoning(value: Any, ir: IRRequest) -> None:
+    if value is None:
+        return
+    reasoning = req_dict(value, "reasoning")
+    summary = opt_str(reasoning.get("summary"), "reasoning.summary") or opt_str(
+        reasoning.get("generate_summary"), "reasoning.generate_summary")  # the older name
+    ir.reasoning = ReasoningConfig(
+        effort=opt_str(reasoning.get("effort"), "reasoning.effort"), summary=summary)
+    for key, val in reasoning.items():
+        if key not in _REASONING_KEYS and val is not None:
+            ir.extra[f"reasoning.{key}"] = val
+
+
+def _include(value: Any, ir: IRRequest) -> None:
+    """`include` asks for optional output fields. Reasoning's encrypted content is always
+    returned; the outputs of built-in tools only exist where those tools run (a Responses
+    upstream); log probabilities are a real request, so they become `logprobs`."""
+    if value is None:
+        return
+    if not isinstance(value, list):
+        fail("include", "expected an array of strings")
+    if "message.output_text.logprobs" in value:
+        ir.logprobs = True

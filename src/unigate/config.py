@@ -1,0 +1,257 @@
+"""The configuration file: providers and endpoints, as code.
+
+`${VAR}` is read from the environment (an unset variable is an error naming it);
+`${VAR:-default}` falls back to `default`. A bad file is refused with a message naming the
+file, the entry and the field."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROVIDER_TYPES = ("openai", "azure_openai", "anthropic", "gemini", "openai_compatible")
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
+MAX_DESTINATIONS = 10
+MAX_FALLBACKS = 5
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    name: str
+    type: str
+    base_url: str
+    api_key: str = field(repr=False, default="")
+    api_version: str | None = None  # azure_openai
+    supports_responses: bool = False  # openai_compatible servers that also serve /responses
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Destination:
+    provider: str
+    model: str
+    traffic_percentage: int = 100
+
+
+@dataclass(slots=True)
+class EndpointConfig:
+    name: str
+    destinations: list[Destination]
+    fallbacks: list[Destination] = field(default_factory=list)
+    timeout: float | None = None  # seconds, whole request
+    first_token_timeout: float | None = None  # seconds, streams
+    rate_limits: list[dict[str, Any]] = field(default_factory=list)
+    inference_table: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class GatewayConfig:
+    providers: dict[str, ProviderConfig]
+    endpoints: dict[str, EndpointConfig]
+    max_body_bytes: int = 16 * 1024 * 1024
+    source: str = "<memory>"
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the configuration file: {e.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
+    p = _Parser(source)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        p.fail("", "the file must hold a mapping with 'providers' and 'endpoints'")
+    p.no_unknown(raw, "", {"providers", "endpoints", "settings"})
+    providers: dict[str, ProviderConfig] = {}
+    for i, entry in enumerate(p.list_of(raw, "providers", "")):
+        prov = p.provider(entry, f"providers[{i}]")
+        if prov.name in providers:
+            p.fail(f"providers[{i}] ({prov.name})", "name: a provider of this name is already defined")
+        providers[prov.name] = prov
+    endpoints: dict[str, EndpointConfig] = {}
+    for i, entry in enumerate(p.list_of(raw, "endpoints", "")):
+        ep = p.endpoint(entry, f"endpoints[{i}]", providers)
+        if ep.name in endpoints:
+            p.fail(f"endpoints[{i}] ({ep.name})", "name: an endpoint of this name is already defined")
+        endpoints[ep.name] = ep
+    settings = raw.get("settings") or {}
+    if not isinstance(settings, dict):
+        p.fail("settings", "must be a mapping")
+    p.no_unknown(settings, "settings", {"max_body_bytes"})
+    max_body = p.int_field(settings, "max_body_bytes", "settings", 16 * 1024 * 1024, minimum=1)
+    return GatewayConfig(providers, endpoints, max_body or 16 * 1024 * 1024, source)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> None:
+        at = f" {where}:" if where else ""
+        raise ConfigError(f"{self.source}:{at} {message}")
+
+    def env(self, value: Any, where: str) -> Any:
+        if not isinstance(value, str) or "${" not in value:
+            return value
+
+        def sub(m: re.Match[str]) -> str:
+            var, default = m.group(1), m.group(2)
+            if var in os.environ:
+                return os.environ[var]
+            if default is not None:
+                return default
+            self.fail(where, f"environment variable {var} is not set")
+            return ""
+
+        return _ENV_REF.sub(sub, value)
+
+    def no_unknown(self, d: dict[str, Any], where: str, known: set[str]) -> None:
+        for key in d:
+            if key not in known:
+                self.fail(where, f"unknown field '{key}' (expected one of: {', '.join(sorted(known))})")
+
+    def list_of(self, d: dict[str, Any], key: str, where: str) -> list[Any]:
+        value = d.get(key) or []
+        if not isinstance(value, list):
+            self.fail(f"{where}{key}", "must be a list")
+        return value
+
+    def str_field(self, d: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
+        value = self.env(d.get(key), f"{where}.{key}")
+        if value is None or value == "":
+            if required:
+                self.fail(where, f"{key}: missing (required)")
+            return None
+        if not isinstance(value, str):
+            self.fail(where, f"{key}: must be a string")
+        return value
+
+    def int_field(self, d: dict[str, Any], key: str, where: str, default: int | None,
+                  minimum: int = 0, maximum: int | None = None) -> int | None:
+        value = self.env(d.get(key), f"{where}.{key}")
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(where, f"{key}: must be an integer, got {value!r}")
+            return None
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            self.fail(where, f"{key}: must be {bound}, got {number}")
+        return number
+
+    def duration(self, d: dict[str, Any], key: str, where: str) -> float | None:
+        value = self.env(d.get(key), f"{where}.{key}")
+        if value is None:
+            return None
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*", str(value))
+        if not m or float(m.group(1)) <= 0:
+            self.fail(where, f"{key}: must be a positive duration such as 500ms, 5s or 2m, got {value!r}")
+            return None
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m.group(2)]
+        return float(m.group(1)) * scale
+
+    def provider(self, entry: Any, where: str) -> ProviderConfig:
+        if not isinstance(entry, dict):
+            self.fail(where, "must be a mapping with name, type, ...")
+        name = self.str_field(entry, "name", where) or ""
+        where = f"{where} ({name})"
+        self.no_unknown(entry, where, {"name", "type", "base_url", "api_key", "api_version",
+                                       "supports_responses", "headers"})
+        if not _NAME.match(name):
+            self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
+        ptype = self.str_field(entry, "type", where) or ""
+        if ptype not in PROVIDER_TYPES:
+            self.fail(where, f"type: unknown provider type '{ptype}' (expected one of: {', '.join(PROVIDER_TYPES)})")
+        base_url = self.str_field(entry, "base_url", where, required=False) or DEFAULT_BASE_URLS.get(ptype)
+        if not base_url:
+            self.fail(where, f"base_url: missing (required for type {ptype})")
+        assert base_url is not None
+        if not re.match(r"^https?://[^/]+", base_url):
+            self.fail(where, f"base_url: must be an http(s) URL, got {base_url!r}")
+        api_key = self.str_field(entry, "api_key", where, required=False) or ""
+        api_version = self.str_field(entry, "api_version", where, required=False)
+        if ptype == "azure_openai" and not api_version:
+            api_version = "2024-10-21"
+        supports_responses = entry.get("supports_responses", ptype == "openai")
+        if not isinstance(supports_responses, bool):
+            self.fail(where, "supports_responses: must be true or false")
+        headers = entry.get("headers") or {}
+        if not isinstance(headers, dict):
+            self.fail(where, "headers: must be a mapping of header name to value")
+        headers = {str(k): str(self.env(v, f"{where}.headers.{k}")) for k, v in headers.items()}
+        return ProviderConfig(name, ptype, base_url.rstrip("/"), api_key, api_version,
+                              supports_responses, headers)
+
+    def destination(self, entry: Any, where: str, providers: dict[str, ProviderConfig],
+                    weighted: bool) -> Destination:
+        if not isinstance(entry, dict):
+            self.fail(where, "must be a mapping with provider and model")
+        known = {"provider", "model", "traffic_percentage"} if weighted else {"provider", "model"}
+        self.no_unknown(entry, where, known)
+        provider = self.str_field(entry, "provider", where) or ""
+        if provider not in providers:
+            self.fail(where, f"provider: unknown provider '{provider}'")
+        model = self.str_field(entry, "model", where) or ""
+        pct = self.int_field(entry, "traffic_percentage", where, None, 0, 100) if weighted else None
+        return Destination(provider, model, 100 if pct is None else pct)
+
+    def endpoint(self, entry: Any, where: str, providers: dict[str, ProviderConfig]) -> EndpointConfig:
+        if not isinstance(entry, dict):
+            self.fail(where, "must be a mapping with name and destinations")
+        name = self.str_field(entry, "name", where) or ""
+        where = f"{where} ({name})"
+        self.no_unknown(entry, where, {"name", "destinations", "fallbacks", "timeout",
+                                       "first_token_timeout", "rate_limits", "inference_table"})
+        if not _NAME.match(name):
+            self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
+        raw_dests = self.list_of(entry, "destinations", f"{where}.")
+        if not raw_dests:
+            self.fail(where, "destinations: at least one destination is required")
+        if len(raw_dests) > MAX_DESTINATIONS:
+            self.fail(where, f"destinations: at most {MAX_DESTINATIONS} are allowed")
+        explicit = [isinstance(d, dict) and "traffic_percentage" in d for d in raw_dests]
+        dests = [self.destination(d, f"{where}.destinations[{i}]", providers, True)
+                 for i, d in enumerate(raw_dests)]
+        if len(dests) > 1 and not all(explicit):
+            self.fail(where, "destinations: give every destination a traffic_percentage when there are several")
+        if sum(d.traffic_percentage for d in dests) != 100:
+            total = sum(d.traffic_percentage for d in dests)
+            self.fail(where, f"destinations: traffic_percentage must sum to 100, got {total}")
+        raw_fallbacks = self.list_of(entry, "fallbacks", f"{where}.")
+        if len(raw_fallbacks) > MAX_FALLBACKS:
+            self.fail(where, f"fallbacks: at most {MAX_FALLBACKS} are allowed")
+        fallbacks = [self.destination(d, f"{where}.fallbacks[{i}]", providers, False)
+                     for i, d in enumerate(raw_fallbacks)]
+        limits = self.list_of(entry, "rate_limits", f"{where}.")
+        table = entry.get("inference_table") or {}
+        if not isinstance(table, dict):
+            self.fail(where, "inference_table: must be a mapping such as {enabled: true}")
+        return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
+                              self.duration(entry, "first_token_timeout", where), limits, table)

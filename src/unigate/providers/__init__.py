@@ -1,0 +1,7 @@
+"""Upstream providers: where a request goes and how it authenticates. What a provider can do
+is declared as data (`Provider.formats`, `embed_format`, `count_format`, `compat`), so
+generic code asks capabilities and never branches on a provider's name or type."""
+
+from unigate.providers.base import Provider, build_provider
+
+__all__ = ["Provider", "build_provider"]

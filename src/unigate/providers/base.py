@@ -1,0 +1,144 @@
+"""Provider adapters: URLs, authentication headers and declared capabilities per type."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from unigate.config import ProviderConfig
+
+# Wire-format names (see unigate.codecs.registry).
+OPENAI_CHAT = "openai_chat"
+OPENAI_RESPONSES = "openai_responses"
+ANTHROPIC = "anthropic"
+GEMINI = "gemini"
+OPENAI_EMBEDDINGS = "openai_embeddings"
+GEMINI_EMBED = "gemini_embed"
+
+
+class Provider:
+    """Base: an OpenAI-style provider. Subclasses override what differs."""
+
+    # Generation wire formats this provider accepts, preferred first.
+    formats: tuple[str, ...] = (OPENAI_CHAT,)
+    embed_format: str | None = OPENAI_EMBEDDINGS
+    count_format: str | None = None  # a token-counting API in this wire format, if any
+    compat: bool = False  # speaks only the widely accepted subset of its format
+    # Client headers worth passing on when the client speaks this provider's own format.
+    forward_headers: tuple[str, ...] = ()
+
+    def __init__(self, cfg: ProviderConfig) -> None:
+        self.name = cfg.name
+        self.type = cfg.type
+        self.base_url = cfg.base_url
+        self.api_key = cfg.api_key
+        self.cfg = cfg
+        self._auth = self.auth_headers()
+        self._auth.update(cfg.headers)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def headers(self) -> dict[str, str]:
+        """Headers for every upstream request (a fresh dict the caller may extend)."""
+        return dict(self._auth)
+
+    def generate_url(self, fmt: str, model: str, stream: bool) -> str:
+        path = "/responses" if fmt == OPENAI_RESPONSES else "/chat/completions"
+        return self.base_url + path
+
+    def embed_url(self, model: str) -> str:
+        return self.base_url + "/embeddings"
+
+    def count_url(self, model: str) -> str:
+        raise NotImplementedError
+
+
+class OpenAIProvider(Provider):
+    forward_headers = ("openai-beta",)
+
+    def __init__(self, cfg: ProviderConfig) -> None:
+        super().__init__(cfg)
+        if cfg.supports_responses:
+            self.formats = (OPENAI_CHAT, OPENAI_RESPONSES)
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """vLLM, llama.cpp's server, Ollama...: chat completions and embeddings; Responses only
+    when the configuration says the server has it."""
+
+    compat = True
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    """Azure OpenAI: the model names a deployment; the key goes in `api-key`."""
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"api-key": self.api_key} if self.api_key else {}
+
+    def _deployment(self, model: str, op: str) -> str:
+        return (f"{self.base_url}/openai/deployments/{quote(model, safe='')}/{op}"
+                f"?api-version={self.cfg.api_version}")
+
+    def generate_url(self, fmt: str, model: str, stream: bool) -> str:
+        if fmt == OPENAI_RESPONSES:  # the Responses API lives on Azure's v1 surface
+            return f"{self.base_url}/openai/v1/responses"
+        return self._deployment(model, "chat/completions")
+
+    def embed_url(self, model: str) -> str:
+        return self._deployment(model, "embeddings")
+
+
+class AnthropicProvider(Provider):
+    formats = (ANTHROPIC,)
+    embed_format = None
+    count_format = ANTHROPIC
+    forward_headers = ("anthropic-version", "anthropic-beta")
+    API_VERSION = "2023-06-01"
+
+    def auth_headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": self.API_VERSION}
+        if self.api_key:
+            headers["x-api-key"] = self.api_key
+        return headers
+
+    def generate_url(self, fmt: str, model: str, stream: bool) -> str:
+        return self.base_url + "/v1/messages"
+
+    def count_url(self, model: str) -> str:
+        return self.base_url + "/v1/messages/count_tokens"
+
+
+class GeminiProvider(Provider):
+    formats = (GEMINI,)
+    embed_format = GEMINI_EMBED
+    count_format = GEMINI
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key} if self.api_key else {}
+
+    def _model_url(self, model: str, method: str) -> str:
+        return f"{self.base_url}/v1beta/models/{quote(model, safe='')}:{method}"
+
+    def generate_url(self, fmt: str, model: str, stream: bool) -> str:
+        if stream:  # always SSE upstream: one decoder, usage read per event
+            return self._model_url(model, "streamGenerateContent") + "?alt=sse"
+        return self._model_url(model, "generateContent")
+
+    def embed_url(self, model: str) -> str:
+        return self._model_url(model, "batchEmbedContents")
+
+    def count_url(self, model: str) -> str:
+        return self._model_url(model, "countTokens")
+
+
+_TYPES: dict[str, type[Provider]] = {
+    "openai": OpenAIProvider,
+    "openai_compatible": OpenAICompatibleProvider,
+    "azure_openai": AzureOpenAIProvider,
+    "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
+}
+
+
+def build_provider(cfg: ProviderConfig) -> Provider:
+    return _TYPES[cfg.type](cfg)

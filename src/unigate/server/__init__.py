@@ -1,0 +1,1 @@
+"""The HTTP service: app factory, routes per API surface, the request pipeline, workers."""

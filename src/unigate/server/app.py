@@ -1,0 +1,108 @@
+"""The aiohttp application: one route per API surface under /ai-gateway."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from unigate.codecs.registry import FORMATS, ClientOptions
+from unigate.errors import GatewayError, InvalidRequest, NotFound
+from unigate.server.context import RequestContext
+from unigate.server.count_tokens import anthropic_count_tokens, gemini_count_tokens
+from unigate.server.embed import gemini_embeddings, openai_embeddings
+from unigate.server.generate import handle_generate
+from unigate.server.listing import get_model, list_models
+from unigate.server.state import GatewayState
+
+PREFIX = "/ai-gateway"
+OPENAI_SURFACES = ("mlflow/v1", "openai/v1")  # unified and native OpenAI-shaped surfaces
+STATE_KEY = web.AppKey("state", GatewayState)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(state: GatewayState) -> web.Application:
+    app = web.Application(client_max_size=state.config.max_body_bytes + 1)
+    app[STATE_KEY] = state
+    chat, responses = FORMATS["openai_chat"], FORMATS["openai_responses"]
+    anthropic, gemini = FORMATS["anthropic"], FORMATS["gemini"]
+
+    def ctx_for(request: web.Request, api_type: str) -> RequestContext:
+        return RequestContext(request, state, api_type)
+
+    def generation(fmt_name: str, api_type: str) -> Handler:
+        fmt = FORMATS[fmt_name]
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await handle_generate(ctx_for(request, api_type), fmt, ClientOptions())
+        return handler
+
+    async def embeddings(request: web.Request) -> web.StreamResponse:
+        return await openai_embeddings(ctx_for(request, "embeddings"))
+
+    async def count(request: web.Request) -> web.StreamResponse:
+        return await anthropic_count_tokens(ctx_for(request, "anthropic_count_tokens"))
+
+    async def gemini_method(request: web.Request) -> web.StreamResponse:
+        model, _, method = request.match_info["target"].rpartition(":")
+        ctx = ctx_for(request, f"gemini_{method}")
+        if method in ("generateContent", "streamGenerateContent"):
+            stream = method == "streamGenerateContent"
+            sse = not stream or request.query.get("alt") == "sse"
+            return await handle_generate(ctx, gemini, ClientOptions(model=model, stream=stream, sse=sse))
+        if method == "countTokens":
+            return await gemini_count_tokens(ctx, model)
+        if method in ("embedContent", "batchEmbedContents"):
+            return await gemini_embeddings(ctx, model, method == "batchEmbedContents")
+        err = NotFound(f"unknown method '{method}': expected generateContent, streamGenerateContent,"
+                       " countTokens, embedContent or batchEmbedContents")
+        ctx.finish()
+        return ctx.error_response(err, gemini.error_body)
+
+    def models(shape: str, render: Callable[[GatewayError], dict[str, Any]]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            name = request.match_info.get("name")
+            ctx = ctx_for(request, "models")
+            if name:
+                return await get_model(ctx, shape, name.removeprefix("models/"), render)
+            return await list_models(ctx, shape, render)
+        return handler
+
+    r = app.router
+    for surface in OPENAI_SURFACES + ("cursor/v1",):
+        r.add_post(f"{PREFIX}/{surface}/chat/completions", generation("openai_chat", "chat"))
+    for surface in OPENAI_SURFACES + ("codex/v1",):
+        r.add_post(f"{PREFIX}/{surface}/responses", generation("openai_responses", "responses"))
+    for surface in OPENAI_SURFACES:
+        r.add_post(f"{PREFIX}/{surface}/embeddings", embeddings)
+    for surface in OPENAI_SURFACES + ("codex/v1", "cursor/v1"):
+        r.add_get(f"{PREFIX}/{surface}/models", models("openai", chat.error_body))
+        r.add_get(f"{PREFIX}/{surface}/models/{{name}}", models("openai", chat.error_body))
+    r.add_post(f"{PREFIX}/anthropic/v1/messages", generation("anthropic", "anthropic_messages"))
+    r.add_post(f"{PREFIX}/anthropic/v1/messages/count_tokens", count)
+    r.add_get(f"{PREFIX}/anthropic/v1/models", models("anthropic", anthropic.error_body))
+    r.add_get(f"{PREFIX}/anthropic/v1/models/{{name}}", models("anthropic", anthropic.error_body))
+    for version in ("v1beta", "v1"):
+        r.add_post(f"{PREFIX}/gemini/{version}/models/{{target:[^/]+:[A-Za-z]+}}", gemini_method)
+        r.add_get(f"{PREFIX}/gemini/{version}/models", models("gemini", gemini.error_body))
+        r.add_get(f"{PREFIX}/gemini/{version}/models/{{name:[^/:]+}}", models("gemini", gemini.error_body))
+    r.add_get("/health", health)
+    r.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def not_found(request: web.Request) -> web.Response:
+    """Unknown paths get a JSON 404 (and a request id) rather than aiohttp's text page."""
+    err = NotFound(f"no such route: {request.method} {request.path}")
+    if request.method not in ("GET", "POST", "HEAD", "OPTIONS", "DELETE", "PUT", "PATCH"):
+        err = InvalidRequest(f"method {request.method} is not supported")
+    body = {"error": {"message": err.message, "type": "not_found_error", "code": err.code}}
+    return web.Response(body=orjson.dumps(body), status=err.status,
+                        content_type="application/json",
+                        headers={"x-request-id": request.headers.get("x-request-id") or uuid.uuid4().hex})

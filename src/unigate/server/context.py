@@ -1,0 +1,85 @@
+"""Per-request state: who asked, what for, where it went, and how it ended (the usage row)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from unigate.accounting.usage import UsageRecord
+from unigate.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from unigate.server.state import GatewayState
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+class RequestContext:
+    __slots__ = ("request", "state", "request_id", "t0", "record", "raw_body")
+
+    def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
+        self.request = request
+        self.state = state
+        self.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        self.t0 = time.perf_counter()
+        self.raw_body = b""
+        self.record = UsageRecord(self.request_id, time.time(), api_type, request.path,
+                                  request.headers.get("User-Agent"))
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.t0) * 1000.0
+
+    def mark_first_byte(self) -> None:
+        if self.record.ttfb_ms is None:
+            self.record.ttfb_ms = self.elapsed_ms()
+
+    async def read_json(self) -> dict[str, Any]:
+        """The request body as a JSON object; 413 over the size limit, 400 if not JSON."""
+        limit = self.state.config.max_body_bytes
+        length = self.request.content_length
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"request body of {length} bytes exceeds the limit of {limit} bytes")
+        body = await self.request.content.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        self.raw_body = body
+        if not body:
+            raise InvalidRequest("request body is empty: expected a JSON object")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            raise InvalidRequest(f"request body is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise InvalidRequest("request body must be a JSON object")
+        return data
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        h = {"x-request-id": self.request_id}
+        if extra:
+            h.update(extra)
+        return h
+
+    def json_response(self, body: bytes, status: int = 200,
+                      extra: dict[str, str] | None = None) -> web.Response:
+        self.record.status_code = status
+        self.mark_first_byte()
+        headers = self.headers(extra)
+        headers["Content-Type"] = "application/json"
+        return web.Response(body=body, status=status, headers=headers)
+
+    def error_response(self, err: GatewayError, render: Any) -> web.Response:
+        self.record.error_code = err.code
+        return self.json_response(orjson.dumps(render(err)), err.status, err.headers)
+
+    def finish(self) -> None:
+        if self.record.status_code == 0:  # the handler was cancelled: the client went away
+            self.record.status_code = 499
+            self.record.error_code = "client_closed"
+        self.record.latency_ms = self.elapsed_ms()
+        self.state.usage.put(self.record)

@@ -1,0 +1,160 @@
+"""The same-format fast path: the client speaks the provider's own wire format, so the body
+is relayed as bytes with only `model` and credentials changed, and the response comes back
+as it came, with `model` naming the endpoint the client asked for. It is read on the side
+only for usage accounting. New provider features work here on day one."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from unigate.codecs.registry import ClientOptions, WireFormat
+from unigate.config import Destination, EndpointConfig
+from unigate.errors import GatewayError, UpstreamBadResponse
+from unigate.ir.usage import Usage
+from unigate.providers import Provider
+from unigate.server import upstream
+from unigate.server.context import SSE_HEADERS, RequestContext
+from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
+from unigate.sse import SSEDecoder, encode_event
+
+
+@lru_cache(maxsize=8)
+def _field_pattern(key: str) -> re.Pattern[str]:
+    return re.compile('"' + key + r'"\s*:\s*"(?:[^"\\]|\\.)*"')
+
+
+@lru_cache(maxsize=8)
+def _field_pattern_bytes(key: str) -> re.Pattern[bytes]:
+    return re.compile(_field_pattern(key).pattern.encode())
+
+
+def rewrite_request_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
+    """Replace the top-level "model" value in the raw bytes; fall back to re-serialising when
+    the match is ambiguous (a nested "model" key holding the same string, odd escapes)."""
+    pattern = _field_pattern_bytes("model")
+    wanted = body.get("model")
+    hits = [m for m in pattern.finditer(raw)
+            if orjson.loads(m.group(0).split(b":", 1)[1]) == wanted]
+    if len(hits) == 1:
+        m = hits[0]
+        return raw[:m.start()] + b'"model":' + orjson.dumps(model) + raw[m.end():]
+    body = dict(body, model=model)
+    return orjson.dumps(body)
+
+
+def _response_rewriter(key: str, endpoint: str) -> Any:
+    replacement = '"' + key + '":' + orjson.dumps(endpoint).decode()
+    pattern = _field_pattern(key)
+    return lambda text: pattern.sub(lambda _m: replacement, text)
+
+
+def _client_headers(ctx: RequestContext, provider: Provider) -> dict[str, str]:
+    headers = provider.headers()
+    for name in provider.forward_headers:
+        value = ctx.request.headers.get(name)
+        if value:
+            headers[name] = value
+    return headers
+
+
+async def relay_same_format(ctx: RequestContext, fmt: WireFormat, body: dict[str, Any],
+                            endpoint: EndpointConfig, dest: Destination, provider: Provider,
+                            stream: bool, opts: ClientOptions) -> web.StreamResponse:
+    hide_usage_chunk = False
+    if opts.model is not None:  # the model is in the URL (Gemini): the body goes as it is
+        raw = ctx.raw_body
+    elif stream and fmt.usage_opt_in and not opts.include_usage:
+        options = dict(body.get("stream_options") or {}, include_usage=True)
+        raw = orjson.dumps(dict(body, model=dest.model, stream_options=options))
+        hide_usage_chunk = True
+    else:
+        raw = rewrite_request_model(ctx.raw_body, body, dest.model)
+    url = provider.generate_url(fmt.name, dest.model, stream)
+    state = ctx.state
+    assert state.session is not None
+    resp = await upstream.post(state.session, provider, url, raw, _client_headers(ctx, provider),
+                               endpoint.timeout)
+    try:
+        if resp.status >= 400:
+            return await _relay_error(ctx, fmt, resp, provider)
+        if stream and resp.content_type == "text/event-stream":
+            return await _relay_stream(ctx, fmt, resp, endpoint, provider, hide_usage_chunk, opts)
+        return await _relay_unary(ctx, fmt, resp, endpoint, provider)
+    finally:
+        resp.close()
+
+
+async def _relay_error(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
+                       provider: Provider) -> web.Response:
+    if resp.status in upstream.CREDENTIAL_STATUSES:
+        await upstream.raise_for_upstream_status(resp, provider, fmt.upstream_error)
+    data = await resp.read()
+    text = upstream.scrub(data.decode("utf-8", "replace"), provider)
+    extra = {}
+    if "Retry-After" in resp.headers:
+        extra["Retry-After"] = resp.headers["Retry-After"]
+    ctx.record.error_code = "upstream_error"
+    return ctx.json_response(text.encode(), resp.status, extra)
+
+
+async def _relay_unary(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
+                       endpoint: EndpointConfig, provider: Provider) -> web.Response:
+    try:
+        data = await resp.read()
+    except Exception as e:
+        raise upstream.map_read_error(e, provider) from None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamBadResponse(f"provider '{provider.name}' sent a body that is not JSON") from None
+    if isinstance(parsed, dict):
+        ctx.record.usage = fmt.usage(parsed)
+    text = _response_rewriter(fmt.model_key, endpoint.name)(data.decode())
+    return ctx.json_response(text.encode(), resp.status)
+
+
+async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
+                        endpoint: EndpointConfig, provider: Provider, hide_usage_chunk: bool,
+                        opts: ClientOptions) -> web.StreamResponse:
+    first_timeout, idle_timeout = stream_timeouts(endpoint)
+    chunk = await first_chunk(resp, provider, first_timeout)
+    out = web.StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
+    await out.prepare(ctx.request)
+    ctx.mark_first_byte()
+    ctx.record.status_code = 200
+    decoder = SSEDecoder()
+    rewrite = _response_rewriter(fmt.model_key, endpoint.name)
+    usage = Usage()
+    seen_usage = False
+    try:
+        while chunk:
+            pieces = []
+            for ev in decoder.feed(chunk):
+                found = fmt.stream_usage(ev)
+                if found is not None:
+                    usage.merge(found)
+                    seen_usage = True
+                    if hide_usage_chunk and '"choices":[]' in ev.data:
+                        continue
+                pieces.append(encode_event(rewrite(ev.data), ev.event))
+            if pieces:
+                await out.write(b"".join(pieces))
+            chunk = await next_chunk(resp, provider, idle_timeout)
+        tail = [encode_event(rewrite(ev.data), ev.event) for ev in decoder.close()]
+        if tail:
+            await out.write(b"".join(tail))
+    except GatewayError as err:
+        ctx.record.status_code = err.status
+        ctx.record.error_code = err.code
+        await out.write(fmt.stream_encoder(endpoint.name, opts, None).error(err))
+    finally:
+        if seen_usage:
+            ctx.record.usage = usage
+    await out.write_eof()
+    return out

@@ -1,0 +1,28 @@
+"""Generation requests on every surface: find the endpoint, pick a destination, then take the
+fast path (same wire format) or the translated path."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from unigate.codecs.registry import ClientOptions, WireFormat
+from unigate.server.context import RequestContext
+from unigate.server.fastpath import relay_same_format
+from unigate.server.guard import guarded, resolve
+from unigate.server.translate import translate
+
+
+async def handle_generate(ctx: RequestContext, fmt: WireFormat,
+                          opts: ClientOptions) -> web.StreamResponse:
+    async def work() -> web.StreamResponse:
+        body = await ctx.read_json()
+        t = resolve(ctx, opts.model if opts.model is not None else body.get("model"))
+        stream = opts.stream if opts.stream is not None else body.get("stream") is True
+        ctx.record.streaming = stream
+        options = body.get("stream_options")
+        opts.include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        if fmt.name in t.provider.formats and opts.sse:
+            return await relay_same_format(ctx, fmt, body, t.endpoint, t.dest, t.provider, stream, opts)
+        return await translate(ctx, fmt, body, t.endpoint, t.dest, t.provider, stream, opts)
+
+    return await guarded(ctx, fmt.error_body, work)

@@ -1,0 +1,57 @@
+"""What every query handler shares: authenticate, resolve the endpoint and its destination,
+turn any failure into the dialect's own error body, and always leave a usage row."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from unigate.config import Destination, EndpointConfig
+from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound
+from unigate.providers import Provider
+from unigate.server.auth import authenticate
+from unigate.server.context import RequestContext
+
+log = logging.getLogger("unigate.request")
+
+
+@dataclass(slots=True)
+class Target:
+    endpoint: EndpointConfig
+    dest: Destination
+    provider: Provider
+
+
+def resolve(ctx: RequestContext, name: Any, where: str = "model") -> Target:
+    """The endpoint the client named, and the destination chosen for this request."""
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest(f"'{where}' is required: the name of the endpoint to query", param=where)
+    endpoint = ctx.state.endpoints.get(name)
+    if endpoint is None:
+        raise NotFound(f"endpoint '{name}' does not exist", param=where)
+    ctx.record.endpoint_name = name
+    dest = ctx.state.choose_destination(endpoint)
+    provider = ctx.state.providers[dest.provider]
+    ctx.record.destination_provider, ctx.record.destination_model = provider.name, dest.model
+    return Target(endpoint, dest, provider)
+
+
+async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], dict[str, Any]],
+                  work: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    try:
+        try:
+            principal = authenticate(ctx.request, ctx.state)
+            ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
+            return await work()
+        except GatewayError:
+            raise
+        except Exception:
+            log.exception("request %s failed", ctx.request_id)
+            raise InternalError(f"internal error (request id {ctx.request_id})") from None
+    except GatewayError as err:
+        return ctx.error_response(err, render_error)
+    finally:
+        ctx.finish()

@@ -1,0 +1,110 @@
+"""The translated path: client dialect → IR → provider wire format, and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from unigate.codecs.registry import FORMATS, ClientOptions, WireFormat
+from unigate.config import Destination, EndpointConfig
+from unigate.errors import GatewayError, UnsupportedParameter
+from unigate.ir import IRRequest, Usage, UsageEvent
+from unigate.providers import Provider
+from unigate.server import upstream
+from unigate.server.context import SSE_HEADERS, RequestContext
+from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
+from unigate.sse import SSEDecoder
+
+
+def refuse_untranslatable(ir: IRRequest, provider: Provider) -> None:
+    """Parameters the client sent that the IR cannot carry would be lost: refuse them."""
+    for name in ir.extra:
+        raise UnsupportedParameter(name, f"provider '{provider.name}' ({provider.type})")
+
+
+async def translate(ctx: RequestContext, client: WireFormat, body: dict[str, Any],
+                    endpoint: EndpointConfig, dest: Destination, provider: Provider,
+                    stream: bool, opts: ClientOptions) -> web.StreamResponse:
+    ir = client.decode_request(body, opts)
+    ir.stream = stream
+    refuse_untranslatable(ir, provider)
+    target = FORMATS[provider.formats[0]]
+    payload = orjson.dumps(target.encode_request(ir, dest.model, provider))
+    url = provider.generate_url(target.name, dest.model, stream)
+    state = ctx.state
+    assert state.session is not None
+    resp = await upstream.post(state.session, provider, url, payload, provider.headers(),
+                               endpoint.timeout)
+    try:
+        await upstream.raise_for_upstream_status(resp, provider, target.upstream_error)
+        if stream:
+            return await _translate_stream(ctx, client, target, resp, endpoint, provider, opts, ir)
+        return await _translate_unary(ctx, client, target, resp, endpoint, provider, ir)
+    finally:
+        resp.close()
+
+
+async def _translate_unary(ctx: RequestContext, client: WireFormat, target: WireFormat,
+                           resp: aiohttp.ClientResponse, endpoint: EndpointConfig,
+                           provider: Provider, ir: IRRequest) -> web.Response:
+    try:
+        data = await resp.read()
+    except Exception as e:
+        raise upstream.map_read_error(e, provider) from None
+    ir_resp = target.decode_response(upstream.parse_object(data, provider))
+    ctx.record.usage = ir_resp.usage
+    return ctx.json_response(orjson.dumps(client.encode_response(ir_resp, endpoint.name, ir)))
+
+
+async def _translate_stream(ctx: RequestContext, client: WireFormat, target: WireFormat,
+                            resp: aiohttp.ClientResponse, endpoint: EndpointConfig,
+                            provider: Provider, opts: ClientOptions, ir: IRRequest
+                            ) -> web.StreamResponse:
+    first_timeout, idle_timeout = stream_timeouts(endpoint)
+    sse = SSEDecoder()
+    decoder = target.stream_decoder()
+    encoder = client.stream_encoder(endpoint.name, opts, ir)
+    usage = Usage()
+    seen_usage = False
+
+    def convert(chunk: bytes, last: bool) -> bytes:
+        nonlocal seen_usage
+        out = []
+        events = sse.feed(chunk) if chunk else sse.close()
+        ir_events = [e for ev in events for e in decoder.feed(ev)]
+        if last:
+            ir_events += decoder.close()
+        for ev in ir_events:
+            if isinstance(ev, UsageEvent):
+                usage.merge(ev.usage)
+                seen_usage = True
+            out.append(encoder.encode(ev))
+        return b"".join(out)
+
+    # Nothing goes to the client until the first upstream chunk has been read and decoded:
+    # a provider that fails at once still gets a proper error status.
+    chunk = await first_chunk(resp, provider, first_timeout)
+    pending = convert(chunk, not chunk)
+    out = web.StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
+    await out.prepare(ctx.request)
+    ctx.mark_first_byte()
+    ctx.record.status_code = 200
+    try:
+        while chunk:
+            if pending:
+                await out.write(pending)
+            chunk = await next_chunk(resp, provider, idle_timeout)
+            pending = convert(chunk, not chunk)
+        await out.write(pending + encoder.close())
+    except GatewayError as err:
+        ctx.record.status_code = err.status
+        ctx.record.error_code = err.code
+        await out.write(encoder.error(err))
+    finally:
+        if seen_usage:
+            ctx.record.usage = usage
+    await out.write_eof()
+    return out

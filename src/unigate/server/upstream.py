@@ -1,0 +1,107 @@
+"""Calling a provider: one pooled session, errors mapped to the gateway's hierarchy, and the
+provider's key kept out of anything that flows back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+import aiohttp
+import orjson
+
+from unigate.errors import (
+    GatewayError,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from unigate.providers import Provider
+from unigate.server.state import GatewayState
+
+DEFAULT_TIMEOUT = 600.0  # seconds for a whole request, when the endpoint sets none
+# Upstream statuses that say the gateway's own credentials are wrong: the client's token was
+# fine, so passing 401/403 on would mislead it. They become 502 with the provider's message.
+CREDENTIAL_STATUSES = (401, 403)
+
+
+def scrub(text: str, provider: Provider) -> str:
+    """Remove the provider key (and its tail, which some providers echo masked) from text."""
+    key = provider.api_key
+    if key and len(key) >= 8:
+        text = text.replace(key, "[REDACTED]").replace(key[-4:], "****")
+    return text
+
+
+async def post(session: aiohttp.ClientSession, provider: Provider, url: str, body: bytes,
+               headers: dict[str, str], timeout: float | None) -> aiohttp.ClientResponse:
+    """POST and return the response once its headers arrived (the caller reads the body)."""
+    headers["Content-Type"] = "application/json"
+    try:
+        async with asyncio.timeout(timeout or DEFAULT_TIMEOUT):
+            return await session.post(url, data=body, headers=headers)
+    except TimeoutError:
+        raise UpstreamTimeout(f"provider '{provider.name}' did not answer in time") from None
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as e:
+        raise UpstreamUnreachable(
+            f"provider '{provider.name}' is unreachable: {scrub(type(e).__name__, provider)}"
+        ) from None
+
+
+async def raise_for_upstream_status(resp: aiohttp.ClientResponse, provider: Provider,
+                                    parse: Callable[[int, bytes], tuple[str, str | None]]) -> None:
+    """Turn an upstream error response into an `UpstreamError` (a 429 keeps its Retry-After)."""
+    if resp.status < 400:
+        return
+    try:
+        body = await resp.read()
+    except (aiohttp.ClientError, OSError):
+        body = b""
+    finally:
+        resp.release()
+    message, kind = parse(resp.status, body)
+    message = scrub(message, provider)
+    headers = {}
+    retry_after = resp.headers.get("Retry-After")
+    if retry_after:
+        headers["Retry-After"] = retry_after
+    if resp.status in CREDENTIAL_STATUSES:
+        raise UpstreamError(502, f"provider '{provider.name}' refused the gateway's credentials "
+                                 f"({resp.status}): {message}", upstream_type=kind)
+    raise UpstreamError(resp.status, message, headers=headers, upstream_type=kind)
+
+
+def map_read_error(e: BaseException, provider: Provider) -> GatewayError:
+    """An error while reading a response body that had started."""
+    if isinstance(e, GatewayError):
+        return e
+    if isinstance(e, TimeoutError):
+        return UpstreamTimeout(f"provider '{provider.name}' stopped answering")
+    return UpstreamUnreachable(f"provider '{provider.name}' broke off the response")
+
+
+async def post_json(state: GatewayState, provider: Provider, url: str, body: bytes,
+                    timeout: float | None, parse_error: Callable[[int, bytes], tuple[str, str | None]]
+                    ) -> dict[str, Any]:
+    """A whole unary call: POST, check the status, read and parse the JSON object answer."""
+    assert state.session is not None
+    resp = await post(state.session, provider, url, body, provider.headers(), timeout)
+    try:
+        await raise_for_upstream_status(resp, provider, parse_error)
+        try:
+            data = await resp.read()
+        except Exception as e:
+            raise map_read_error(e, provider) from None
+    finally:
+        resp.close()
+    return parse_object(data, provider)
+
+
+def parse_object(data: bytes, provider: Provider) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamBadResponse(f"provider '{provider.name}' sent a body that is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamBadResponse(f"provider '{provider.name}' sent JSON that is not an object")
+    return parsed

@@ -1,0 +1,133 @@
+"""Running the service: one worker process per core, each with its own event loop, listening
+socket (SO_REUSEPORT spreads connections across them) and upstream connection pool. The
+parent only supervises: it forwards SIGTERM/SIGINT and restarts a worker that crashed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+from aiohttp import web
+
+from unigate.accounting.usage import UsageWriter
+from unigate.config import GatewayConfig
+from unigate.server.app import build_app
+from unigate.server.state import GatewayState
+from unigate.store.sqlite import SQLiteStore
+
+log = logging.getLogger("unigate")
+
+
+@dataclass(slots=True)
+class ServeOptions:
+    host: str
+    port: int
+    workers: int
+    data_dir: Path
+    grace: float  # seconds in-flight requests get to finish on shutdown
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "unigate.db"
+
+
+async def _serve(config: GatewayConfig, opts: ServeOptions, sock: socket.socket | None) -> None:
+    store = SQLiteStore(opts.db_path)
+    usage = UsageWriter(store)
+    usage.start()
+    state = GatewayState(config, store, usage)
+    await state.start()
+    runner = web.AppRunner(build_app(state), handle_signals=False, access_log=None,
+                           handler_cancellation=True, shutdown_timeout=opts.grace)
+    await runner.setup()
+    site: web.BaseSite
+    if sock is not None:
+        site = web.SockSite(runner, sock, shutdown_timeout=opts.grace)
+    else:
+        site = web.TCPSite(runner, opts.host, opts.port, reuse_port=True, backlog=2048)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    # Stop accepting, let in-flight requests and streams finish (bounded by opts.grace).
+    await runner.cleanup()
+    await state.close()
+    usage.stop()
+    store.close()
+
+
+def run_worker(config: GatewayConfig, opts: ServeOptions, sock: socket.socket | None = None) -> None:
+    uvloop.run(_serve(config, opts, sock))
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early and clearly when the address is taken (workers bind with SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+
+
+def serve(config: GatewayConfig, opts: ServeOptions) -> None:
+    if opts.workers <= 1:
+        run_worker(config, opts)
+        return
+    children: dict[int, int] = {}  # pid -> worker slot
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                run_worker(config, opts)
+            except BaseException:
+                log.exception("worker %d failed", slot)
+                os._exit(1)
+            os._exit(0)
+        children[pid] = slot
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(opts.workers):
+        spawn(slot)
+    deadline: float | None = None
+    while children:
+        if stopping and deadline is None:
+            deadline = time.monotonic() + opts.grace + 5
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            if deadline is not None and time.monotonic() > deadline:
+                for pid in children:
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+            continue
+        slot = children.pop(pid)
+        if not stopping:
+            log.error("worker %d (pid %d) exited with status %d; restarting", slot, pid, status)
+            time.sleep(0.5)
+            spawn(slot)
+    sys.exit(0)

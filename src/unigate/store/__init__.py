@@ -1,0 +1,1 @@
+"""Persistent state behind a narrow interface (SQLite is the embedded default)."""

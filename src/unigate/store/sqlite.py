@@ -1,0 +1,138 @@
+"""The embedded SQLite store. Synchronous: it is used at start-up and from background
+threads, never on the request path (see DESIGN.md, "The hot path")."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from unigate.store.migrations import MIGRATIONS
+
+TOKEN_PREFIX = "ug_"
+ENV_ADMIN_TOKEN_ID = "env-admin"
+
+
+def hash_token(token: str) -> str:
+    """Tokens are long random strings, so one SHA-256 is enough (no password stretching)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(slots=True)
+class TokenRow:
+    token_id: str
+    token_hash: str
+    principal: str
+    principal_type: str
+    expires_at: float | None
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30,
+                                   isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not yet applied; returns their names."""
+        applied: list[str] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                                 "(name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+                done = {r[0] for r in self._db.execute("SELECT name FROM schema_migrations")}
+                for name, sql in MIGRATIONS:
+                    if name in done:
+                        continue
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, time.time()))
+                    applied.append(name)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return applied
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # --- tokens --------------------------------------------------------------------------
+
+    def create_token(self, principal: str, principal_type: str, comment: str | None = None,
+                     lifetime_seconds: float | None = None,
+                     token: str | None = None, token_id: str | None = None) -> tuple[str, str]:
+        """Stores a token's hash; returns (token_id, token). The token itself is not kept."""
+        token = token or new_token()
+        token_id = token_id or secrets.token_hex(8)
+        now = time.time()
+        expires = now + lifetime_seconds if lifetime_seconds else None
+        self._query("INSERT INTO tokens (token_id, token_hash, principal, principal_type, comment,"
+                    " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (token_id, hash_token(token), principal, principal_type, comment, now, expires))
+        return token_id, token
+
+    def set_env_admin_token(self, token: str | None) -> None:
+        """The token from UNIGATE_ADMIN_TOKEN replaces any earlier one from the environment."""
+        self._query("DELETE FROM tokens WHERE token_id = ?", (ENV_ADMIN_TOKEN_ID,))
+        if token:
+            self.create_token("admin", "admin", "from UNIGATE_ADMIN_TOKEN", token=token,
+                              token_id=ENV_ADMIN_TOKEN_ID)
+
+    def has_admin_token(self) -> bool:
+        rows = self._query("SELECT 1 FROM tokens WHERE principal_type = 'admin' AND revoked_at IS NULL")
+        return bool(rows)
+
+    def active_tokens(self) -> list[TokenRow]:
+        rows = self._query("SELECT token_id, token_hash, principal, principal_type, expires_at "
+                           "FROM tokens WHERE revoked_at IS NULL")
+        return [TokenRow(*r) for r in rows]
+
+    # --- usage ---------------------------------------------------------------------------
+
+    USAGE_COLUMNS = (
+        "request_id", "event_time", "endpoint_name", "api_type", "url", "requester",
+        "requester_type", "user_agent", "destination_provider", "destination_model",
+        "status_code", "error_code", "streaming", "latency_ms", "time_to_first_byte_ms",
+        "input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
+        "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated", "request_tags",
+        "routing_information",
+    )
+
+    def insert_usage(self, rows: list[tuple[Any, ...]]) -> None:
+        cols = ", ".join(self.USAGE_COLUMNS)
+        marks = ", ".join("?" for _ in self.USAGE_COLUMNS)
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(f"INSERT OR IGNORE INTO usage ({cols}) VALUES ({marks})", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def usage_rows(self, limit: int = 1000) -> list[dict[str, Any]]:
+        cols = ", ".join(self.USAGE_COLUMNS)
+        rows = self._query(f"SELECT {cols} FROM usage ORDER BY event_time DESC LIMIT ?", (limit,))
+        return [dict(zip(self.USAGE_COLUMNS, r)) for r in rows]

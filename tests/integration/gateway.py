@@ -1,0 +1,111 @@
+"""Starting a real `unigate serve` (a subprocess) against the mock providers, for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ADMIN_TOKEN = "ug-test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def config_yaml(mock: str, dead_port: int) -> str:
+    """Every provider type, pointed at the mock; endpoints named after what backs them."""
+    return f"""
+providers:
+  - {{name: openai-main, type: openai, base_url: "{mock}/v1", api_key: sk-mock-openai}}
+  - {{name: compat, type: openai_compatible, base_url: "{mock}/compat/v1"}}
+  - {{name: azure, type: azure_openai, base_url: "{mock}", api_key: mock-azure-key}}
+  - {{name: claude, type: anthropic, base_url: "{mock}", api_key: sk-ant-mock}}
+  - {{name: gem, type: gemini, base_url: "{mock}", api_key: mock-gemini-key}}
+  - {{name: openai-badkey, type: openai, base_url: "{mock}/v1", api_key: sk-wrong-key-123456}}
+  - {{name: dead, type: openai, base_url: "http://127.0.0.1:{dead_port}/v1", api_key: x}}
+endpoints:
+  - {{name: chat-openai, destinations: [{{provider: openai-main, model: gpt-4o-mini}}]}}
+  - {{name: chat-compat, destinations: [{{provider: compat, model: llama-3.1-8b}}]}}
+  - {{name: chat-azure, destinations: [{{provider: azure, model: gpt-4o-deployment}}]}}
+  - {{name: chat-anthropic, destinations: [{{provider: claude, model: claude-haiku-4-5}}]}}
+  - {{name: chat-gemini, destinations: [{{provider: gem, model: gemini-2.5-flash}}]}}
+  - {{name: chat-badkey, destinations: [{{provider: openai-badkey, model: gpt-4o-mini}}]}}
+  - {{name: chat-dead, destinations: [{{provider: dead, model: gpt-4o-mini}}]}}
+  - name: chat-slow
+    timeout: 1s
+    destinations: [{{provider: openai-main, model: gpt-4o-mini}}]
+  - {{name: emb-openai, destinations: [{{provider: openai-main, model: text-embedding-3-small}}]}}
+  - {{name: emb-compat, destinations: [{{provider: compat, model: bge-small}}]}}
+  - {{name: emb-azure, destinations: [{{provider: azure, model: emb-deployment}}]}}
+  - {{name: emb-gemini, destinations: [{{provider: gem, model: text-embedding-004}}]}}
+  - {{name: emb-anthropic, destinations: [{{provider: claude, model: claude-haiku-4-5}}]}}
+settings:
+  max_body_bytes: 1048576
+"""
+
+
+@dataclass
+class Gateway:
+    url: str  # http://127.0.0.1:PORT
+    token: str
+    proc: subprocess.Popen[bytes]
+    data_dir: Path
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return self.url + "/ai-gateway"
+
+    def stop(self, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] | None = None,
+                  env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN) -> Gateway:
+    tmp = Path(tempfile.mkdtemp(prefix="unigate-test-"))
+    cfg = tmp / "unigate.yaml"
+    cfg.write_text(config_text)
+    port = free_port()
+    full_env = dict(os.environ)
+    full_env.pop("UNIGATE_ADMIN_TOKEN", None)
+    if token:
+        full_env["UNIGATE_ADMIN_TOKEN"] = token
+    full_env.update(env or {})
+    log_path = tmp / "gateway.log"
+    cmd = [sys.executable, "-m", "unigate.cli", "serve", "--config", str(cfg), "--port", str(port),
+           "--workers", str(workers), "--data-dir", str(tmp / "data")] + (extra_args or [])
+    proc = subprocess.Popen(cmd, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=full_env)
+    gw = Gateway(f"http://127.0.0.1:{port}", token or "", proc, tmp / "data", log_path, full_env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"unigate exited with {proc.returncode}:\n{gw.log()}")
+        try:
+            with urllib.request.urlopen(gw.url + "/health", timeout=1) as r:
+                if r.status == 200:
+                    return gw
+        except OSError:
+            time.sleep(0.1)
+    gw.stop()
+    raise RuntimeError(f"unigate did not become ready:\n{gw.log()}")

@@ -1,0 +1,89 @@
+"""A bad configuration file is refused with a message naming the file, the entry and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unigate.config import ConfigError, load_config, parse_config
+
+GOOD = {
+    "providers": [{"name": "p", "type": "openai", "api_key": "k"},
+                  {"name": "c", "type": "anthropic", "api_key": "k"}],
+    "endpoints": [{"name": "e", "destinations": [{"provider": "p", "model": "m"}],
+                   "fallbacks": [{"provider": "c", "model": "x"}]}],
+}
+
+
+def with_change(path: str, value: object) -> dict:
+    import copy
+    cfg = copy.deepcopy(GOOD)
+    target: object = cfg
+    keys = path.split(".")
+    for k in keys[:-1]:
+        target = target[int(k)] if isinstance(target, list) else target[k]  # type: ignore[index]
+    last = keys[-1]
+    if isinstance(target, list):
+        target[int(last)] = value
+    elif value is None:
+        del target[last]  # type: ignore[attr-defined]
+    else:
+        target[last] = value  # type: ignore[index]
+    return cfg
+
+
+def test_good_config_and_defaults() -> None:
+    cfg = parse_config(GOOD, "u.yaml")
+    assert cfg.providers["p"].base_url == "https://api.openai.com/v1"
+    assert cfg.providers["c"].base_url == "https://api.anthropic.com"
+    assert cfg.endpoints["e"].destinations[0].traffic_percentage == 100
+    assert cfg.max_body_bytes == 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize("path,value,message", [
+    ("endpoints.0.destinations.0.provider", "nope", "endpoints[0] (e).destinations[0]: provider: unknown provider 'nope'"),
+    ("providers.0.type", "bedrock", "providers[0] (p): type: unknown provider type 'bedrock'"),
+    ("providers.0.name", None, "providers[0]: name: missing"),
+    ("endpoints.0.destinations.0.model", None, "destinations[0]: model: missing"),
+    ("endpoints.0.destinations", [{"provider": "p", "model": "a", "traffic_percentage": 60},
+                                  {"provider": "c", "model": "b", "traffic_percentage": 30}],
+     "traffic_percentage must sum to 100, got 90"),
+    ("endpoints.0.destinations", [], "destinations: at least one destination is required"),
+    ("endpoints.0.colour", "red", "unknown field 'colour'"),
+    ("providers.0.base_url", "ftp://x", "base_url: must be an http(s) URL"),
+    ("endpoints.0.timeout", "soon", "timeout: must be a positive duration"),
+    ("providers.1.api_key", "${UNIGATE_TEST_UNSET_VAR}", "environment variable UNIGATE_TEST_UNSET_VAR is not set"),
+])
+def test_bad_config_names_file_entry_and_field(path: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(with_change(path, value), "u.yaml")
+    assert str(e.value).startswith("u.yaml:"), e.value
+    assert message in str(e.value), e.value
+
+
+def test_env_substitution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UG_KEY", "secret-1")
+    cfg = parse_config(with_change("providers.0.api_key", "${UG_KEY}"))
+    assert cfg.providers["p"].api_key == "secret-1"
+    cfg = parse_config(with_change("providers.0.api_key", "${UG_MISSING:-fallback}"))
+    assert cfg.providers["p"].api_key == "fallback"
+
+
+def test_durations() -> None:
+    cfg = parse_config(with_change("endpoints.0.first_token_timeout", "500ms"))
+    assert cfg.endpoints["e"].first_token_timeout == 0.5
+
+
+def test_the_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config(Path(__file__).parents[2] / "unigate.yaml")
+    assert "my-chat" in cfg.endpoints
+
+
+def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("providers: [\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(bad)
