@@ -124,7 +124,7 @@ endpoints: [{{name: slow, destinations: [{{provider: slow, model: m}}]}}]
     try:
         conn, r = open_stream(gw, "/mlflow/v1/chat/completions", STREAMS["chat"][1]("slow", "go"))
         assert r.status == 200
-        assert r.fp is not None and r.fp.readline().startswith(b"data:")
+        assert r.readline().startswith(b"data:")
         assert up.started.wait(5)
         conn.sock.close() if conn.sock else None
         conn.close()
@@ -142,7 +142,7 @@ endpoints: [{{name: e, destinations: [{{provider: o, model: gpt-4o-mini}}]}}]
         conn, r = open_stream(gw, "/mlflow/v1/chat/completions",
                               STREAMS["chat"][1]("e", "a b c d e f g h MOCK_FAULT:slow_stream=0.15"))
         assert r.status == 200
-        assert r.fp is not None and r.fp.readline().startswith(b"data:")
+        assert r.readline().startswith(b"data:")
         t0 = time.monotonic()
         gw.proc.send_signal(15)
         rest = r.read().decode()

@@ -97,8 +97,9 @@ async def _relay_error(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clien
     data = await resp.read()
     text = upstream.scrub(data.decode("utf-8", "replace"), provider)
     extra = {}
-    if "Retry-After" in resp.headers:
-        extra["Retry-After"] = resp.headers["Retry-After"]
+    retry = upstream.retry_after(resp, data)
+    if retry:
+        extra["Retry-After"] = retry
     ctx.record.error_code = "upstream_error"
     return ctx.json_response(text.encode(), resp.status, extra)
 

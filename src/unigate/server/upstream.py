@@ -4,6 +4,8 @@ provider's key kept out of anything that flows back."""
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 from typing import Any, Callable
 
 import aiohttp
@@ -62,13 +64,26 @@ async def raise_for_upstream_status(resp: aiohttp.ClientResponse, provider: Prov
     message, kind = parse(resp.status, body)
     message = scrub(message, provider)
     headers = {}
-    retry_after = resp.headers.get("Retry-After")
-    if retry_after:
-        headers["Retry-After"] = retry_after
+    retry = retry_after(resp, body)
+    if retry:
+        headers["Retry-After"] = retry
     if resp.status in CREDENTIAL_STATUSES:
         raise UpstreamError(502, f"provider '{provider.name}' refused the gateway's credentials "
                                  f"({resp.status}): {message}", upstream_type=kind)
     raise UpstreamError(resp.status, message, headers=headers, upstream_type=kind)
+
+
+# google.rpc.RetryInfo, which Google APIs send instead of a Retry-After header.
+_RETRY_DELAY = re.compile(rb'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
+
+
+def retry_after(resp: aiohttp.ClientResponse, body: bytes) -> str | None:
+    """The upstream's Retry-After in seconds, from the header or from the error body."""
+    header = resp.headers.get("Retry-After")
+    if header:
+        return header
+    m = _RETRY_DELAY.search(body)
+    return str(math.ceil(float(m.group(1)))) if m else None
 
 
 def map_read_error(e: BaseException, provider: Provider) -> GatewayError:
