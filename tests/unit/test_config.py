@@ -42,7 +42,8 @@ def test_good_config_and_defaults() -> None:
 
 
 @pytest.mark.parametrize("path,value,message", [
-    ("endpoints.0.destinations.0.provider", "nope", "endpoints[0] (e).destinations[0]: provider: unknown provider 'nope'"),
+    ("endpoints.0.destinations.0.provider", "nope",
+     "endpoints[0] (e).destinations[0]: provider: unknown provider 'nope'"),
     ("providers.0.type", "bedrock", "providers[0] (p): type: unknown provider type 'bedrock'"),
     ("providers.0.name", None, "providers[0]: name: missing"),
     ("endpoints.0.destinations.0.model", None, "destinations[0]: model: missing"),

@@ -6,8 +6,9 @@ chat encodes differently for `compat` servers, ...)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from unigate.codecs import anthropic as an
 from unigate.codecs import gemini as gm

@@ -19,7 +19,7 @@ from unigate.ir.usage import Usage
 class StreamFolder:
     """Accumulates events as they pass; `response()` returns what was received so far."""
 
-    __slots__ = ("_resp", "_parts")
+    __slots__ = ("_parts", "_resp")
 
     def __init__(self) -> None:
         self._resp = IRResponse(id="", model="")

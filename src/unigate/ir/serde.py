@@ -38,7 +38,7 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def from_dict(cls: type | str, data: Any) -> Any:
+def from_dict(cls: Any, data: Any) -> Any:
     """Build `cls` (a class or its name) from `to_dict` output."""
     if isinstance(cls, str):
         cls = _CLASSES[cls]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from unigate.codecs.registry import FORMATS, ClientOptions
-from unigate.errors import GatewayError, InvalidRequest, NotFound
+from unigate.errors import GatewayError, NotFound
 from unigate.server.context import RequestContext
 from unigate.server.count_tokens import anthropic_count_tokens, gemini_count_tokens
 from unigate.server.embed import gemini_embeddings, openai_embeddings
@@ -26,7 +27,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def build_app(state: GatewayState) -> web.Application:
     app = web.Application(client_max_size=state.config.max_body_bytes + 1)
     app[STATE_KEY] = state
-    chat, responses = FORMATS["openai_chat"], FORMATS["openai_responses"]
+    chat, _responses = FORMATS["openai_chat"], FORMATS["openai_responses"]
     anthropic, gemini = FORMATS["anthropic"], FORMATS["gemini"]
 
     def ctx_for(request: web.Request, api_type: str) -> RequestContext:
@@ -100,8 +101,6 @@ async def health(request: web.Request) -> web.Response:
 async def not_found(request: web.Request) -> web.Response:
     """Unknown paths get a JSON 404 (and a request id) rather than aiohttp's text page."""
     err = NotFound(f"no such route: {request.method} {request.path}")
-    if request.method not in ("GET", "POST", "HEAD", "OPTIONS", "DELETE", "PUT", "PATCH"):
-        err = InvalidRequest(f"method {request.method} is not supported")
     body = {"error": {"message": err.message, "type": "not_found_error", "code": err.code}}
     return web.Response(body=orjson.dumps(body), status=err.status,
                         content_type="application/json",

@@ -28,15 +28,16 @@ def candidate_tokens(request: web.Request) -> list[str]:
             found.append(value)
         elif scheme == "basic" and value:
             try:
-                user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+                decoded = base64.b64decode(value, validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                user = password = ""
+                decoded = ""
+            user, _, password = decoded.partition(":")
             # `curl -u token:<TOKEN>`: the token is the password; accept it as the user too.
             found.extend(t for t in (password, user) if t and t != "token")
     for name in ("x-api-key", "x-goog-api-key"):
-        value = headers.get(name)
-        if value:
-            found.append(value.strip())
+        other = headers.get(name)
+        if other:
+            found.append(other.strip())
     key = request.query.get("key")
     if key:
         found.append(key)

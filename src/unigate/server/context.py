@@ -21,7 +21,7 @@ SSE_HEADERS = {
 
 
 class RequestContext:
-    __slots__ = ("request", "state", "request_id", "t0", "record", "raw_body")
+    __slots__ = ("raw_body", "record", "request", "request_id", "state", "t0")
 
     def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
         self.request = request

@@ -3,7 +3,8 @@ provider's own counting API when it has one, otherwise a local estimate."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from aiohttp import web

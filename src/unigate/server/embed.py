@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from unigate.codecs import gemini as gm
 from unigate.codecs import openai_embeddings as oe
-from unigate.codecs.registry import EMBED_FORMATS
 from unigate.codecs.openai_chat import openai_chat_error_body
+from unigate.codecs.registry import EMBED_FORMATS
 from unigate.errors import GatewayError, InvalidRequest
 from unigate.ir import EmbedRequest, EmbedResponse, Usage
 from unigate.server import upstream

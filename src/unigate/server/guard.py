@@ -4,8 +4,9 @@ turn any failure into the dialect's own error body, and always leave a usage row
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 

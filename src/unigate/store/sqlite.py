@@ -8,9 +8,10 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from unigate.store.migrations import MIGRATIONS
 
@@ -135,4 +136,4 @@ class SQLiteStore:
     def usage_rows(self, limit: int = 1000) -> list[dict[str, Any]]:
         cols = ", ".join(self.USAGE_COLUMNS)
         rows = self._query(f"SELECT {cols} FROM usage ORDER BY event_time DESC LIMIT ?", (limit,))
-        return [dict(zip(self.USAGE_COLUMNS, r)) for r in rows]
+        return [dict(zip(self.USAGE_COLUMNS, r, strict=False)) for r in rows]

@@ -138,7 +138,7 @@ def _args(part: ToolCallPart, path: str) -> dict[str, Any]:
     try:
         args = orjson.loads(part.arguments)
     except orjson.JSONDecodeError:
-        raise InvalidRequest(f"{path}.arguments: not valid JSON", param=f"{path}.arguments")
+        raise InvalidRequest(f"{path}.arguments: not valid JSON", param=f"{path}.arguments") from None
     if not isinstance(args, dict):
         raise InvalidRequest(f"{path}.arguments: Gemini needs a JSON object",
                              param=f"{path}.arguments")

@@ -46,7 +46,7 @@ class GeminiStreamDecoder:
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise UpstreamBadResponse(f"Gemini stream: event data is not JSON: {data[:200]!r}")
+            raise UpstreamBadResponse(f"Gemini stream: event data is not JSON: {data[:200]!r}") from None
         if isinstance(chunk, list):  # tolerate the array framing's elements
             return [ev for c in chunk for ev in self._chunk(c)]
         return self._chunk(chunk)
