@@ -47,7 +47,7 @@ endpoints:
   - {{name: emb-openai, destinations: [{{provider: openai-main, model: text-embedding-3-small}}]}}
   - {{name: emb-compat, destinations: [{{provider: compat, model: bge-small}}]}}
   - {{name: emb-azure, destinations: [{{provider: azure, model: emb-deployment}}]}}
-  - {{name: emb-gemini, destinations: [{{provider: gem, model: text-embedding-004}}]}}
+  - {{name: emb-google, destinations: [{{provider: gem, model: text-embedding-004}}]}}
   - {{name: emb-anthropic, destinations: [{{provider: claude, model: claude-haiku-4-5}}]}}
 settings:
   max_body_bytes: 1048576
