@@ -11,7 +11,7 @@ from unigate.codecs.anthropic.request_encode import (
     encode_tools,
     output_config_for,
 )
-from unigate.codecs.anthropic.thinking import plan_thinking
+from unigate.codecs.anthropic.thinking import plan_thinking, thinking_fits_history
 from unigate.errors import UpstreamBadResponse
 from unigate.ir.request import IRRequest
 
@@ -32,7 +32,8 @@ def ir_to_anthropic_count_tokens_request(ir: IRRequest, model: str, *,
     encode_tools(ir, body)
     plan = plan_thinking(ir.reasoning, ir.max_tokens, 0, adaptive=adaptive_thinking,
                          check_budget=False)
-    if plan.thinking is not None:
+    if plan.thinking is not None and (plan.thinking["type"] == "disabled"
+                                      or thinking_fits_history(messages)):
         body["thinking"] = plan.thinking
     output_config = output_config_for(ir, plan.effort)
     if output_config:

@@ -6,7 +6,7 @@ from typing import Any
 
 from unigate.codecs.anthropic.blocks import TARGET, part_to_block
 from unigate.codecs.anthropic.fields import JSON, own_meta
-from unigate.codecs.anthropic.thinking import plan_thinking
+from unigate.codecs.anthropic.thinking import plan_thinking, thinking_fits_history
 from unigate.errors import InvalidRequest, UnsupportedParameter
 from unigate.ir.parts import TextPart
 from unigate.ir.request import IRRequest, Message, ToolChoice, ToolSpec
@@ -41,7 +41,8 @@ def ir_to_anthropic_request(ir: IRRequest, model: str, *, default_max_tokens: in
     if ir.stop:
         body["stop_sequences"] = ir.stop
     encode_tools(ir, body)
-    if plan.thinking is not None:
+    if plan.thinking is not None and (plan.thinking["type"] == "disabled"
+                                      or thinking_fits_history(messages)):
         body["thinking"] = plan.thinking
     output_config = output_config_for(ir, plan.effort)
     if output_config:

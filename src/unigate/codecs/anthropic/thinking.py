@@ -42,8 +42,11 @@ def anthropic_to_ir_reasoning(thinking: Any, effort: str | None) -> ReasoningCon
     include = _DISPLAY_TO_INCLUDE.get(display) if isinstance(display, str) else None
     if kind == "enabled":
         budget = integer(t.get("budget_tokens"), "thinking.budget_tokens")
+        # Every model that takes a budget shows (summarized) thinking unless told otherwise,
+        # and the client expects that from any provider. (Adaptive thinking's default
+        # depends on the model: left unsaid.)
         return ReasoningConfig(enabled=True, budget_tokens=budget, effort=effort,
-                               include_thoughts=include)
+                               include_thoughts=True if include is None else include)
     if kind == "adaptive":
         return ReasoningConfig(enabled=True, effort=effort, include_thoughts=include)
     if kind == "disabled":
@@ -96,6 +99,8 @@ def plan_thinking(reasoning: ReasoningConfig | None, max_tokens: int | None,
             plan.max_tokens = budget + default_max_tokens
         elif check_budget:
             budget = max(MIN_BUDGET, min(budget, max_tokens // 2))
+            if budget >= max_tokens and effort is None:
+                return plan  # "the model decides" (Gemini's dynamic budget): it does not think
             if budget >= max_tokens:
                 raise InvalidRequest(
                     f"max_tokens ({max_tokens}) leaves no room for thinking on Anthropic "
@@ -110,3 +115,26 @@ def plan_thinking(reasoning: ReasoningConfig | None, max_tokens: int | None,
 def _display(thinking: JSON | None, r: ReasoningConfig) -> None:
     if thinking is not None and r.include_thoughts is not None:
         thinking["display"] = "summarized" if r.include_thoughts else "omitted"
+
+
+def thinking_fits_history(messages: list[JSON]) -> bool:
+    """Whether Anthropic takes thinking on for these (encoded) messages.
+
+    With thinking on, Anthropic wants the assistant turn whose tool calls the final user turn
+    answers to start with a thinking block, signed by Anthropic. A turn that another provider
+    produced, or that came through a client format with no place for the signature (OpenAI
+    chat, a Responses client that did not keep encrypted content), has none, and no block can
+    be made up for it. Anthropic's documented way out is to leave thinking off for the
+    request, as the gateway then does: the client still gets its answer, without thoughts."""
+    if len(messages) < 2:
+        return True
+    answer, turn = messages[-1], messages[-2]
+    if answer["role"] != "user" or turn["role"] != "assistant":
+        return True
+    results = answer["content"]
+    if isinstance(results, str) or not any(b.get("type") == "tool_result" for b in results):
+        return True
+    blocks = turn["content"]
+    first = "text" if isinstance(blocks, str) else blocks[0].get("type")
+    return first in ("thinking", "redacted_thinking")
+

@@ -177,4 +177,9 @@ def _thinking(cfg: dict[str, Any]) -> ReasoningConfig:
             raise InvalidRequest(f"{p}.thinkingLevel: unknown level {v!r}",
                                  param=f"{p}.thinkingLevel")
         rc.effort = level.lower()
+    if rc.include_thoughts and rc.enabled is None:
+        # Thinking models think by default (the budget is dynamic); a client asking to see
+        # the thoughts counts on that, so a provider whose thinking is off by default must
+        # switch it on.
+        rc.enabled = True
     return rc
