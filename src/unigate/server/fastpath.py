@@ -6,6 +6,7 @@ only for usage accounting. New provider features work here on day one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -16,22 +17,16 @@ from aiohttp import web
 from unigate.codecs.registry import ClientOptions, WireFormat
 from unigate.config import Destination, EndpointConfig
 from unigate.errors import GatewayError, UpstreamBadResponse
-from unigate.ir.usage import Usage
 from unigate.providers import Provider
 from unigate.server import upstream
 from unigate.server.context import SSE_HEADERS, RequestContext
+from unigate.server.fast_stream import FastStreamRelay
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
-from unigate.sse import SSEDecoder, encode_event
-
-
-@lru_cache(maxsize=8)
-def _field_pattern(key: str) -> re.Pattern[str]:
-    return re.compile('"' + key + r'"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
 @lru_cache(maxsize=8)
 def _field_pattern_bytes(key: str) -> re.Pattern[bytes]:
-    return re.compile(_field_pattern(key).pattern.encode())
+    return re.compile(b'"' + key.encode() + rb'"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
 def rewrite_request_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
@@ -48,10 +43,12 @@ def rewrite_request_model(raw: bytes, body: dict[str, Any], model: str) -> bytes
     return orjson.dumps(body)
 
 
-def _response_rewriter(key: str, endpoint: str) -> Any:
-    replacement = '"' + key + '":' + orjson.dumps(endpoint).decode()
-    pattern = _field_pattern(key)
-    return lambda text: pattern.sub(lambda _m: replacement, text)
+def _bytes_rewriter(key: str, endpoint: str) -> Callable[[bytes], bytes]:
+    """Sets every `"<key>": "..."` field to the endpoint name (responses name what the client
+    asked for). String contents are JSON-escaped, so only real keys can match."""
+    replacement = b'"' + key.encode() + b'":' + orjson.dumps(endpoint)
+    pattern = _field_pattern_bytes(key)
+    return lambda data: pattern.sub(lambda _m: replacement, data)
 
 
 def _client_headers(ctx: RequestContext, provider: Provider) -> dict[str, str]:
@@ -116,8 +113,7 @@ async def _relay_unary(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clien
         raise UpstreamBadResponse(f"provider '{provider.name}' sent a body that is not JSON") from None
     if isinstance(parsed, dict):
         ctx.record.usage = fmt.usage(parsed)
-    text = _response_rewriter(fmt.model_key, endpoint.name)(data.decode())
-    return ctx.json_response(text.encode(), resp.status)
+    return ctx.json_response(_bytes_rewriter(fmt.model_key, endpoint.name)(data), resp.status)
 
 
 async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
@@ -129,33 +125,22 @@ async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clie
     await out.prepare(ctx.request)
     ctx.mark_first_byte()
     ctx.record.status_code = 200
-    decoder = SSEDecoder()
-    rewrite = _response_rewriter(fmt.model_key, endpoint.name)
-    usage = Usage()
-    seen_usage = False
+    relay = FastStreamRelay(_bytes_rewriter(fmt.model_key, endpoint.name), fmt.stream_usage,
+                            hide_usage_chunk)
     try:
         while chunk:
-            pieces = []
-            for ev in decoder.feed(chunk):
-                found = fmt.stream_usage(ev)
-                if found is not None:
-                    usage.merge(found)
-                    seen_usage = True
-                    if hide_usage_chunk and '"choices":[]' in ev.data:
-                        continue
-                pieces.append(encode_event(rewrite(ev.data), ev.event))
-            if pieces:
-                await out.write(b"".join(pieces))
+            data = relay.feed(chunk)
+            if data:
+                await out.write(data)
             chunk = await next_chunk(resp, provider, idle_timeout)
-        tail = [encode_event(rewrite(ev.data), ev.event) for ev in decoder.close()]
-        if tail:
-            await out.write(b"".join(tail))
+        data = relay.close()
+        if data:
+            await out.write(data)
     except GatewayError as err:
         ctx.record.status_code = err.status
         ctx.record.error_code = err.code
         await out.write(fmt.stream_encoder(endpoint.name, opts, None).error(err))
     finally:
-        if seen_usage:
-            ctx.record.usage = usage
+        ctx.record.usage = relay.usage
     await out.write_eof()
     return out

@@ -1,0 +1,55 @@
+"""The fast path's stream relay: same bytes out (model renamed), usage read, cut anywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from unigate.codecs.registry import FORMATS
+from unigate.server.fast_stream import FastStreamRelay
+from unigate.server.fastpath import _bytes_rewriter
+
+OPENAI = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini-2024","choices":[{"index":0,'
+    b'"delta":{"content":"h\xc3\xa9 \\"model\\":\\"x\\""},"finish_reason":null}]}\n\n'
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini-2024","choices":[{"index":0,'
+    b'"delta":{},"finish_reason":"stop"}]}\n\n'
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini-2024","choices":[],'
+    b'"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}\n\n'
+    b"data: [DONE]\n\n"
+)
+GEMINI = (
+    b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"a"}]}}],'
+    b'"usageMetadata":{"promptTokenCount":4},"modelVersion":"gemini-2.5-flash"}\r\n\r\n'
+    b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"b"}]},"finishReason":"STOP"}],'
+    b'"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":2,"totalTokenCount":6},'
+    b'"modelVersion":"gemini-2.5-flash"}\r\n\r\n'
+)
+
+
+def relay_all(fmt: str, data: bytes, size: int, hide: bool) -> tuple[bytes, FastStreamRelay]:
+    f = FORMATS[fmt]
+    relay = FastStreamRelay(_bytes_rewriter(f.model_key, "my-endpoint"), f.stream_usage, hide)
+    out = b"".join(relay.feed(data[i:i + size]) for i in range(0, len(data), size)) + relay.close()
+    return out, relay
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 13, 64, 100_000])
+def test_openai_stream_renamed_and_usage_read(size: int) -> None:
+    out, relay = relay_all("openai_chat", OPENAI, size, hide=False)
+    assert out == OPENAI.replace(b'"model":"gpt-4o-mini-2024"', b'"model":"my-endpoint"')
+    assert b'\\"model\\":\\"x\\"' in out  # text that merely looks like the field is untouched
+    assert relay.usage is not None and (relay.usage.input_tokens, relay.usage.output_tokens) == (5, 7)
+
+
+@pytest.mark.parametrize("size", [1, 7, 100_000])
+def test_gateway_requested_usage_chunk_is_hidden(size: int) -> None:
+    out, relay = relay_all("openai_chat", OPENAI, size, hide=True)
+    assert b'"usage"' not in out and out.endswith(b"data: [DONE]\n\n")
+    assert relay.usage is not None and relay.usage.total_tokens == 12
+
+
+@pytest.mark.parametrize("size", [1, 3, 100_000])
+def test_gemini_crlf_stream(size: int) -> None:
+    out, relay = relay_all("gemini", GEMINI, size, hide=False)
+    assert out == GEMINI.replace(b'"modelVersion":"gemini-2.5-flash"', b'"modelVersion":"my-endpoint"')
+    assert relay.usage is not None and relay.usage.output_tokens == 2
