@@ -10,7 +10,7 @@ from google.genai import types
 from openai import OpenAI
 
 from tests.integration.gateway import Gateway
-from tests.integration.http import bearer, call
+from tests.integration.rawhttp import bearer, call
 
 EMBEDDING_ENDPOINTS = ["emb-openai", "emb-compat", "emb-azure", "emb-google"]
 

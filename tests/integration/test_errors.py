@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import Gateway
-from tests.integration.http import Reply, bearer, call
+from tests.integration.rawhttp import Reply, bearer, call
 
 
 def openai_shape(r: Reply) -> dict[str, Any]:

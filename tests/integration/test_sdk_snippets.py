@@ -11,7 +11,7 @@ from google.genai import types
 from openai import OpenAI
 
 from tests.integration.gateway import Gateway
-from tests.integration.http import call
+from tests.integration.rawhttp import call
 
 
 def test_unified_chat_completions(gateway: Gateway) -> None:

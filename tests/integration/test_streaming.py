@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from tests.integration.gateway import Gateway, free_port, start_gateway
-from tests.integration.http import bearer
+from tests.integration.rawhttp import bearer
 
 
 def open_stream(gw: Gateway, path: str, body: dict[str, Any]) -> tuple[http.client.HTTPConnection,
@@ -152,3 +152,21 @@ endpoints: [{{name: e, destinations: [{{provider: o, model: gpt-4o-mini}}]}}]
         assert time.monotonic() - t0 < 20
     finally:
         gw.stop()
+
+
+@pytest.mark.parametrize("provider", ["gemini", "anthropic", "openai"])
+def test_gemini_stream_without_alt_sse_is_a_json_array(gateway: Gateway, provider: str) -> None:
+    """streamGenerateContent without ?alt=sse answers a JSON array, streamed incrementally."""
+    path = f"/gemini/v1/models/chat-{provider}:streamGenerateContent"
+    body = {"contents": [{"role": "user", "parts": [{"text": "array please"}]}]}
+    conn, r = open_stream(gateway, path, body)
+    try:
+        assert r.status == 200, r.read()
+        chunks = json.loads(r.read())
+    finally:
+        conn.close()
+    assert isinstance(chunks, list) and len(chunks) >= 2
+    text = "".join(p.get("text", "") for c in chunks for cand in c.get("candidates", [])
+                   for p in cand.get("content", {}).get("parts", []))
+    assert "array please" in text
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
