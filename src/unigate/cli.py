@@ -10,6 +10,7 @@ from pathlib import Path
 
 from unigate import __version__
 from unigate.config import ConfigError, load_config
+from unigate.store.config_store import apply_file_config
 from unigate.store.sqlite import SQLiteStore
 
 
@@ -25,6 +26,9 @@ def _serve(args: argparse.Namespace) -> int:
                         Path(args.data_dir), args.grace)
     store = SQLiteStore(opts.db_path)
     store.migrate()
+    # The file's providers and endpoints become (or update) the stored ones, which the workers
+    # serve and the admin API edits.
+    apply_file_config(store, config)
     env_token = os.environ.get("UNIGATE_ADMIN_TOKEN") or None
     store.set_env_admin_token(env_token)
     if env_token is None and not store.has_admin_token():

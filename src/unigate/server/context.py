@@ -12,7 +12,7 @@ from aiohttp import web
 
 from unigate.accounting.usage import UsageRecord
 from unigate.errors import GatewayError, InvalidRequest, PayloadTooLarge
-from unigate.server.state import GatewayState
+from unigate.server.state import GatewayState, Principal
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -36,7 +36,7 @@ def new_request_id() -> str:
 
 
 class RequestContext:
-    __slots__ = ("raw_body", "record", "request", "request_id", "state", "t0")
+    __slots__ = ("principal", "raw_body", "record", "request", "request_id", "state", "t0")
 
     def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
         self.request = request
@@ -44,6 +44,7 @@ class RequestContext:
         self.request_id = request.headers.get("x-request-id") or new_request_id()
         self.t0 = time.perf_counter()
         self.raw_body = b""
+        self.principal: Principal | None = None
         self.record = UsageRecord(self.request_id, time.time(), api_type, request.path,
                                   request.headers.get("User-Agent"))
 

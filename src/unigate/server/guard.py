@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from unigate.config import Destination, EndpointConfig
-from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound
+from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound, PermissionDenied
 from unigate.providers import Provider
 from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
@@ -34,6 +34,9 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model") -> Target:
     if endpoint is None:
         raise NotFound(f"endpoint '{name}' does not exist", param=where)
     ctx.record.endpoint_name = name
+    assert ctx.principal is not None
+    if not ctx.state.can_query(ctx.principal, name):
+        raise PermissionDenied(f"you do not have CAN_QUERY permission on endpoint '{name}'")
     dest = ctx.state.choose_destination(endpoint)
     provider = ctx.state.providers[dest.provider]
     ctx.record.destination_provider, ctx.record.destination_model = provider.name, dest.model
@@ -44,7 +47,7 @@ async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], di
                   work: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     try:
         try:
-            principal = authenticate(ctx.request, ctx.state)
+            principal = ctx.principal = authenticate(ctx.request, ctx.state)
             ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
             return await work()
         except GatewayError:

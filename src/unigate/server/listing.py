@@ -62,7 +62,11 @@ SHAPES: dict[str, tuple[Callable[[RequestContext, EndpointConfig], dict[str, Any
 
 
 def visible_endpoints(ctx: RequestContext) -> list[EndpointConfig]:
-    return sorted(ctx.state.endpoints.values(), key=lambda e: e.name)
+    """The endpoints this caller may query."""
+    principal, state = ctx.principal, ctx.state
+    assert principal is not None
+    return sorted((e for e in state.endpoints.values() if state.can_query(principal, e.name)),
+                  key=lambda e: e.name)
 
 
 async def list_models(ctx: RequestContext, shape: str,

@@ -1,9 +1,16 @@
-"""Everything a worker needs at request time, in memory: the configuration snapshot, the
-provider adapters, the token table and the pooled upstream HTTP session."""
+"""Everything a worker needs at request time, in memory: the snapshot (configuration, provider
+adapters, tokens, memberships, grants), the pooled upstream HTTP session, the usage writer.
+
+A watcher thread polls the store's configuration version a few times a second and swaps in a
+fresh snapshot when it changed, so admin changes (a revoked token, a new grant, an edited
+endpoint) reach every worker within a second."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 
@@ -11,43 +18,100 @@ import aiohttp
 
 from unigate.accounting.usage import UsageWriter
 from unigate.config import Destination, EndpointConfig, GatewayConfig
-from unigate.providers import Provider, build_provider
-from unigate.store.sqlite import SQLiteStore, TokenRow
+from unigate.providers import Provider
+from unigate.server.snapshot import ADMINS_GROUP, MANAGE, Identity, Snapshot, load_snapshot
+from unigate.store.sqlite import SQLiteStore
+
+log = logging.getLogger("unigate.state")
+RELOAD_INTERVAL = 0.25  # seconds between configuration-version checks
 
 
 @dataclass(slots=True)
 class Principal:
     name: str
     type: str  # "admin" | "user" | "service_principal"
+    token_id: str = ""
 
 
 class GatewayState:
     def __init__(self, config: GatewayConfig, store: SQLiteStore, usage: UsageWriter) -> None:
-        self.config = config
+        self.file_config = config
         self.store = store
         self.usage = usage
-        self.providers: dict[str, Provider] = {
-            name: build_provider(cfg) for name, cfg in config.providers.items()
-        }
-        self.endpoints: dict[str, EndpointConfig] = config.endpoints
-        self.tokens: dict[str, TokenRow] = {}
+        self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)
         self.session: aiohttp.ClientSession | None = None
-        self.reload_tokens()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
-    def reload_tokens(self) -> None:
-        self.tokens = {row.token_hash: row for row in self.store.active_tokens()}
+    # --- the snapshot ------------------------------------------------------------------
+
+    @property
+    def config(self) -> GatewayConfig:
+        return self.snap.config
+
+    @property
+    def endpoints(self) -> dict[str, EndpointConfig]:
+        return self.snap.config.endpoints
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        return self.snap.providers
+
+    def reload(self) -> None:
+        """Load a fresh snapshot now (synchronously)."""
+        self.snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source)
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        while not self._stop.wait(RELOAD_INTERVAL):
+            try:
+                if self.store.config_version() == self.snap.version:
+                    continue
+                snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source)
+            except Exception as e:  # keep serving the last good snapshot
+                log.warning("configuration reload failed, keeping the previous one: %s", e)
+                continue
+            loop.call_soon_threadsafe(setattr, self, "snap", snap)
+
+    # --- who may do what ----------------------------------------------------------------
 
     def principal_for(self, token_hash: str) -> Principal | None:
-        row = self.tokens.get(token_hash)
+        row = self.snap.tokens.get(token_hash)
         if row is None or (row.expires_at is not None and row.expires_at < time.time()):
             return None
-        return Principal(row.principal, row.principal_type)
+        return Principal(row.principal, row.principal_type, row.token_id)
+
+    def identities(self, p: Principal) -> list[Identity]:
+        me: Identity = (p.type, p.name)
+        return [me] + [("group", g) for g in self.snap.groups_of.get(me, ())]
+
+    def is_admin(self, p: Principal) -> bool:
+        return p.type == "admin" or ADMINS_GROUP in self.snap.groups_of.get((p.type, p.name), ())
+
+    def _level(self, p: Principal, endpoint: str) -> str | None:
+        grants = self.snap.grants.get(endpoint)
+        if not grants:
+            return None
+        levels = {grants.get(i) for i in self.identities(p)}
+        return MANAGE if MANAGE in levels else ("CAN_QUERY" if "CAN_QUERY" in levels else None)
+
+    def can_query(self, p: Principal, endpoint: str) -> bool:
+        return self.is_admin(p) or self._level(p, endpoint) is not None
+
+    def can_manage(self, p: Principal, endpoint: str) -> bool:
+        return self.is_admin(p) or self._level(p, endpoint) == MANAGE
+
+    def manages_any(self, p: Principal) -> bool:
+        return any(i in self.snap.managers for i in self.identities(p))
+
+    # --- routing --------------------------------------------------------------------------
 
     def choose_destination(self, endpoint: EndpointConfig) -> Destination:
         dests = endpoint.destinations
         if len(dests) == 1:
             return dests[0]
         return random.choices(dests, weights=[d.traffic_percentage for d in dests])[0]
+
+    # --- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=1024, keepalive_timeout=60,
@@ -56,7 +120,13 @@ class GatewayState:
             connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
         )
+        self._watcher = threading.Thread(target=self._watch, args=(asyncio.get_running_loop(),),
+                                         name="config-watcher", daemon=True)
+        self._watcher.start()
 
     async def close(self) -> None:
+        self._stop.set()
         if self.session is not None:
             await self.session.close()
+        if self._watcher is not None:
+            self._watcher.join(2)

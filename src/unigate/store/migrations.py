@@ -44,4 +44,71 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX usage_time ON usage(event_time);
         CREATE INDEX usage_endpoint_time ON usage(endpoint_name, event_time);
     """),
+    ("0003_governance", """
+        CREATE TABLE users (
+            email TEXT PRIMARY KEY,
+            display_name TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE service_principals (
+            application_id TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE groups (
+            name TEXT PRIMARY KEY,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE group_members (
+            group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+            member_type TEXT NOT NULL,
+            member TEXT NOT NULL,
+            PRIMARY KEY (group_name, member_type, member)
+        );
+        CREATE TABLE providers (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE endpoints (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE grants (
+            endpoint TEXT NOT NULL,
+            principal_type TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            level TEXT NOT NULL,
+            PRIMARY KEY (endpoint, principal_type, principal)
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_time REAL NOT NULL,
+            actor TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT
+        );
+        CREATE TABLE payloads (
+            request_id TEXT PRIMARY KEY,
+            event_time REAL NOT NULL,
+            endpoint_name TEXT,
+            requester TEXT,
+            status_code INTEGER,
+            latency_ms REAL,
+            request_body TEXT,
+            response_body TEXT,
+            not_stored_reason TEXT
+        );
+        CREATE INDEX payloads_endpoint_time ON payloads(endpoint_name, event_time);
+        CREATE TABLE config_version (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL
+        );
+        INSERT INTO config_version VALUES (1, 1);
+        INSERT INTO groups VALUES ('admins', 0);
+    """),
 ]

@@ -4,6 +4,7 @@ threads, never on the request path (see DESIGN.md, "The hot path")."""
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import sqlite3
 import threading
@@ -89,14 +90,14 @@ class SQLiteStore:
         token_id = token_id or secrets.token_hex(8)
         now = time.time()
         expires = now + lifetime_seconds if lifetime_seconds else None
-        self._query("INSERT INTO tokens (token_id, token_hash, principal, principal_type, comment,"
-                    " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (token_id, hash_token(token), principal, principal_type, comment, now, expires))
+        self.transaction([("INSERT INTO tokens (token_id, token_hash, principal, principal_type, comment,"
+                           " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (token_id, hash_token(token), principal, principal_type, comment, now, expires))])
         return token_id, token
 
     def set_env_admin_token(self, token: str | None) -> None:
         """The token from UNIGATE_ADMIN_TOKEN replaces any earlier one from the environment."""
-        self._query("DELETE FROM tokens WHERE token_id = ?", (ENV_ADMIN_TOKEN_ID,))
+        self.transaction([("DELETE FROM tokens WHERE token_id = ?", (ENV_ADMIN_TOKEN_ID,))])
         if token:
             self.create_token("admin", "admin", "from UNIGATE_ADMIN_TOKEN", token=token,
                               token_id=ENV_ADMIN_TOKEN_ID)
@@ -109,6 +110,34 @@ class SQLiteStore:
         rows = self._query("SELECT token_id, token_hash, principal, principal_type, expires_at "
                            "FROM tokens WHERE revoked_at IS NULL")
         return [TokenRow(*r) for r in rows]
+
+    # --- configuration changes and audit --------------------------------------------------
+
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement, committed (autocommit mode)."""
+        return self._query(sql, args)
+
+    def transaction(self, statements: list[tuple[str, tuple[Any, ...]]], bump: bool = True) -> None:
+        """Several statements atomically; `bump` marks the configuration as changed, which
+        every worker notices within a second and reloads its snapshot."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                if bump:
+                    self._db.execute("UPDATE config_version SET version = version + 1 WHERE id = 1")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def config_version(self) -> int:
+        return int(self._query("SELECT version FROM config_version WHERE id = 1")[0][0])
+
+    def audit(self, actor: str, action: str, target: str, details: dict[str, Any] | None = None) -> None:
+        self._query("INSERT INTO audit_log (event_time, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+                    (time.time(), actor, action, target, json.dumps(details) if details else None))
 
     # --- usage ---------------------------------------------------------------------------
 

@@ -1,0 +1,117 @@
+"""What every admin API handler shares: the caller's rights, JSON in and out, one error shape
+(`{"error": {"code", "message", "field"?}}`), and the audit log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from unigate.errors import GatewayError, InternalError, InvalidRequest, PermissionDenied
+from unigate.server.auth import authenticate
+from unigate.server.state import GatewayState, Principal
+
+log = logging.getLogger("unigate.admin")
+STATE_KEY: web.AppKey[GatewayState] = web.AppKey("admin_state", GatewayState)
+AdminHandler = Callable[[web.Request, "Caller"], Awaitable[web.StreamResponse]]
+
+
+class Conflict(GatewayError):
+    status, code = 409, "conflict"
+
+
+class Caller:
+    """An authenticated admin-API caller and what it may do."""
+
+    def __init__(self, state: GatewayState, principal: Principal) -> None:
+        self.state = state
+        self.principal = principal
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    @property
+    def is_admin(self) -> bool:
+        return self.state.is_admin(self.principal)
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise PermissionDenied("this operation needs an administrator token")
+
+    def require_manage(self, endpoint: str) -> None:
+        """Admins, and managers (CAN_MANAGE) of this endpoint."""
+        if not self.state.can_manage(self.principal, endpoint):
+            raise PermissionDenied(f"this operation needs CAN_MANAGE on endpoint '{endpoint}'")
+
+    def require_some_admin_right(self) -> None:
+        """No admin endpoint answers a caller who is neither an admin nor a manager of anything."""
+        if not (self.is_admin or self.state.manages_any(self.principal)):
+            raise PermissionDenied("the admin API needs an administrator or endpoint-manager token")
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def error_body(err: GatewayError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": err.code, "message": err.message}
+    if err.param:
+        body["field"] = err.param
+    return {"error": body}
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        raise InvalidRequest("request body is empty: expected a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise InvalidRequest(f"request body is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    return data
+
+
+def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
+    """A field of a JSON body, checked: 400 naming it when missing or of the wrong type."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"'{name}' is required", param=name)
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InvalidRequest(f"'{name}' must be of type {names}", param=name)
+    return value
+
+
+def admin_route(handler: AdminHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Authenticates the caller, requires some admin right, and renders errors."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE_KEY]
+        try:
+            try:
+                caller = Caller(state, authenticate(request, state))
+                caller.require_some_admin_right()
+                return await handler(request, caller)
+            except GatewayError:
+                raise
+            except Exception:
+                log.exception("admin request %s %s failed", request.method, request.path)
+                raise InternalError("internal error") from None
+        except GatewayError as err:
+            return web.Response(body=orjson.dumps(error_body(err)), status=err.status,
+                                content_type="application/json", headers=err.headers)
+
+    return wrapped
+
+
+def audit(state: GatewayState, caller: Caller, action: str, target: str,
+          details: dict[str, Any] | None = None) -> None:
+    """Record an admin change (who, what, when). Never include secrets in `details`."""
+    state.store.audit(caller.name, action, target, details)

@@ -1,0 +1,68 @@
+"""The in-memory snapshot a worker serves from: configuration, tokens, group memberships and
+grants, loaded from the store in one go and swapped whole when the configuration changes (no
+database access on the request path)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from unigate.config import GatewayConfig
+from unigate.providers import Provider, build_provider
+from unigate.store.config_store import load_config_from_store
+from unigate.store.sqlite import SQLiteStore, TokenRow
+
+ADMINS_GROUP = "admins"
+Identity = tuple[str, str]  # (principal type, name): ("user", email), ("group", name), ...
+QUERY, MANAGE = "CAN_QUERY", "CAN_MANAGE"
+
+
+@dataclass(slots=True)
+class Snapshot:
+    version: int
+    config: GatewayConfig
+    providers: dict[str, Provider]
+    tokens: dict[str, TokenRow]  # by token hash
+    groups_of: dict[Identity, frozenset[str]]  # every group a principal is in, nesting followed
+    grants: dict[str, dict[Identity, str]]  # endpoint -> identity -> level
+    managers: set[Identity] = field(default_factory=set)  # identities with CAN_MANAGE somewhere
+
+
+def _group_closure(rows: list[tuple[str, str, str]]) -> dict[Identity, frozenset[str]]:
+    direct: dict[Identity, set[str]] = defaultdict(set)
+    for group, member_type, member in rows:
+        direct[(member_type, member)].add(group)
+    closure: dict[Identity, frozenset[str]] = {}
+    for ident in list(direct):
+        seen: set[str] = set()
+        todo = list(direct[ident])
+        while todo:
+            g = todo.pop()
+            if g not in seen:
+                seen.add(g)
+                todo.extend(direct.get(("group", g), ()))
+        closure[ident] = frozenset(seen)
+    return closure
+
+
+def load_snapshot(store: SQLiteStore, max_body_bytes: int, source: str) -> Snapshot:
+    version = store.config_version()
+    config = load_config_from_store(store, max_body_bytes, source)
+    providers = {name: build_provider(cfg) for name, cfg in config.providers.items()}
+    tokens = {row.token_hash: row for row in store.active_tokens()}
+    members = [(r[0], r[1], r[2]) for r in
+               store.execute("SELECT group_name, member_type, member FROM group_members")]
+    grants: dict[str, dict[Identity, str]] = defaultdict(dict)
+    managers: set[Identity] = set()
+    for endpoint, ptype, principal, level in store.execute(
+            "SELECT endpoint, principal_type, principal, level FROM grants"):
+        grants[endpoint][(ptype, principal)] = level
+        if level == MANAGE:
+            managers.add((ptype, principal))
+    return Snapshot(version, config, providers, tokens, _group_closure(members), dict(grants), managers)
+
+
+def describe(snapshot: Snapshot) -> str:
+    return json.dumps({"version": snapshot.version, "endpoints": len(snapshot.config.endpoints),
+                       "tokens": len(snapshot.tokens)})

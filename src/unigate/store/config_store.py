@@ -1,0 +1,85 @@
+"""Providers and endpoints as data: stored as JSON specs in the configuration file's own entry
+shape, so one parser (`unigate.config.parse_config`) validates the file, the admin API and
+what the workers load."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from unigate.config import EndpointConfig, GatewayConfig, ProviderConfig, parse_config
+from unigate.store.sqlite import SQLiteStore
+
+
+def provider_spec(p: ProviderConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": p.name, "type": p.type, "base_url": p.base_url}
+    if p.api_key:
+        spec["api_key"] = p.api_key
+    if p.api_version:
+        spec["api_version"] = p.api_version
+    if p.type in ("openai_compatible", "azure_openai") or not p.supports_responses:
+        spec["supports_responses"] = p.supports_responses
+    if p.headers:
+        spec["headers"] = dict(p.headers)
+    return spec
+
+
+def endpoint_spec(e: EndpointConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": e.name,
+        "destinations": [{"provider": d.provider, "model": d.model,
+                          "traffic_percentage": d.traffic_percentage} for d in e.destinations],
+    }
+    if e.fallbacks:
+        spec["fallbacks"] = [{"provider": d.provider, "model": d.model} for d in e.fallbacks]
+    if e.timeout is not None:
+        spec["timeout"] = f"{e.timeout:g}s"
+    if e.first_token_timeout is not None:
+        spec["first_token_timeout"] = f"{e.first_token_timeout:g}s"
+    if e.rate_limits:
+        spec["rate_limits"] = list(e.rate_limits)
+    if e.inference_table:
+        spec["inference_table"] = dict(e.inference_table)
+    return spec
+
+
+def public_provider_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A provider spec as reads show it: the key is write-only."""
+    out = {k: v for k, v in spec.items() if k != "api_key"}
+    out["api_key_set"] = bool(spec.get("api_key"))
+    return out
+
+
+def load_specs(store: SQLiteStore) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    providers = [json.loads(r[0]) for r in store.execute("SELECT spec FROM providers ORDER BY name")]
+    endpoints = [json.loads(r[0]) for r in store.execute("SELECT spec FROM endpoints ORDER BY name")]
+    return providers, endpoints
+
+
+def load_config_from_store(store: SQLiteStore, max_body_bytes: int, source: str) -> GatewayConfig:
+    providers, endpoints = load_specs(store)
+    cfg = parse_config({"providers": providers, "endpoints": endpoints}, f"{source} (stored)")
+    cfg.max_body_bytes = max_body_bytes
+    return cfg
+
+
+def upsert_statements(cfg: GatewayConfig) -> list[tuple[str, tuple[Any, ...]]]:
+    """Statements that create or replace every provider and endpoint of `cfg` (no deletes)."""
+    now = time.time()
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    for table, specs in (("providers", [provider_spec(p) for p in cfg.providers.values()]),
+                         ("endpoints", [endpoint_spec(e) for e in cfg.endpoints.values()])):
+        for spec in specs:
+            statements.append((
+                f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at "
+                f"WHERE {table}.spec != excluded.spec",
+                (spec["name"], json.dumps(spec, sort_keys=True), now, now)))
+    return statements
+
+
+def apply_file_config(store: SQLiteStore, cfg: GatewayConfig) -> None:
+    """At start: the file's providers and endpoints are created or updated (never deleted:
+    what was added through the admin API stays; `unigate apply --prune` removes)."""
+    store.transaction(upsert_statements(cfg), bump=True)
