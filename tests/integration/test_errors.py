@@ -174,3 +174,15 @@ def test_every_response_has_a_request_id(gateway: Gateway) -> None:
                          ("POST", "/ai-gateway/mlflow/v1/chat/completions")):
         r = call(method, gateway.url + path, b"{}" if method == "POST" else None)
         assert r.headers.get("x-request-id"), (method, path, r.status)
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_invalid_request_tags_are_400(gateway: Gateway, surface: str) -> None:
+    for header in ("Unigate-Request-Tags", "Databricks-Ai-Gateway-Request-Tags"):
+        r = call("POST", url_for(gateway, surface, "chat-openai"), SURFACES[surface][1]("chat-openai"),
+                 {**bearer(gateway.token), header: "{not json"})
+        assert r.status == 400, r.body
+        assert header in SURFACES[surface][2](r)["message"]
+    ok = call("POST", url_for(gateway, surface, "chat-openai"), SURFACES[surface][1]("chat-openai"),
+              {**bearer(gateway.token), "Unigate-Request-Tags": '{"team": "search"}'})
+    assert ok.status == 200, ok.body

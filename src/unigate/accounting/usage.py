@@ -39,6 +39,7 @@ class UsageRecord:
     usage: Usage | None = None
     request_tags: dict[str, Any] | None = None
     routing: list[dict[str, Any]] = field(default_factory=list)
+    token_id: str | None = None  # which token authenticated it (for tokens' last_used_at)
 
     def as_row(self) -> tuple[Any, ...]:
         u = self.usage or Usage()
@@ -51,6 +52,16 @@ class UsageRecord:
             orjson.dumps(self.request_tags).decode() if self.request_tags else None,
             orjson.dumps(self.routing).decode() if self.routing else None,
         )
+
+
+def _last_use(records: list[UsageRecord]) -> dict[str, float]:
+    """Each token's latest use in a batch: last_used_at is written here, in batches, so the
+    request path never writes to the store."""
+    last: dict[str, float] = {}
+    for r in records:
+        if r.token_id and r.started > last.get(r.token_id, 0.0):
+            last[r.token_id] = r.started
+    return last
 
 
 class UsageWriter:
@@ -86,6 +97,7 @@ class UsageWriter:
             records = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
             try:
                 self._store.insert_usage([r.as_row() for r in records])
+                self._store.touch_tokens(_last_use(records))
             except Exception as e:  # store unavailable: keep the rows and retry later
                 self._queue.extendleft(reversed(records))
                 log.warning("usage rows not written yet (%d queued): %s", len(self._queue), e)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from unigate.config import Destination, EndpointConfig
 from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound, PermissionDenied
+from unigate.governance.tags import parse_request_tags
 from unigate.providers import Provider
 from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
@@ -49,6 +50,8 @@ async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], di
         try:
             principal = ctx.principal = authenticate(ctx.request, ctx.state)
             ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
+            ctx.record.token_id = principal.token_id
+            ctx.record.request_tags = parse_request_tags(ctx.request.headers)
             return await work()
         except GatewayError:
             raise

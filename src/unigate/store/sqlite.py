@@ -162,6 +162,13 @@ class SQLiteStore:
                 self._db.execute("ROLLBACK")
                 raise
 
+    def touch_tokens(self, last_used: dict[str, float]) -> None:
+        if last_used:
+            with self._lock:
+                self._db.executemany(
+                    "UPDATE tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE token_id = ?",
+                    [(t, token_id) for token_id, t in last_used.items()])
+
     def usage_rows(self, limit: int = 1000) -> list[dict[str, Any]]:
         cols = ", ".join(self.USAGE_COLUMNS)
         rows = self._query(f"SELECT {cols} FROM usage ORDER BY event_time DESC LIMIT ?", (limit,))
