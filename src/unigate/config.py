@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from unigate.governance.ratelimit.spec import RateLimitSpecError, parse_rate_limits
+from unigate.governance.retention import inference_table_error
+
 PROVIDER_TYPES = ("openai", "azure_openai", "anthropic", "gemini", "openai_compatible")
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
@@ -249,9 +252,31 @@ class _Parser:
             self.fail(where, f"fallbacks: at most {MAX_FALLBACKS} are allowed")
         fallbacks = [self.destination(d, f"{where}.fallbacks[{i}]", providers, False)
                      for i, d in enumerate(raw_fallbacks)]
-        limits = self.list_of(entry, "rate_limits", f"{where}.")
-        table = entry.get("inference_table") or {}
-        if not isinstance(table, dict):
-            self.fail(where, "inference_table: must be a mapping such as {enabled: true}")
+        limits = self.rate_limits(entry, where)
+        table = self.inference_table(entry.get("inference_table"), where)
         return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
                               self.duration(entry, "first_token_timeout", where), limits, table)
+
+    def rate_limits(self, entry: dict[str, Any], where: str) -> list[dict[str, Any]]:
+        """Checked by the rate limiter's own parser, so the file, the admin API and
+        `unigate apply` refuse the same mistakes; stored in its normalised shape."""
+        raw = self.list_of(entry, "rate_limits", f"{where}.")
+        try:
+            return [limit.to_dict() for limit in parse_rate_limits(raw, "rate_limits")]
+        except RateLimitSpecError as e:
+            path, _, last = e.field.rpartition(".")
+            if path and re.fullmatch(r"[a-z_]+", last):
+                self.fail(f"{where}.{path}", f"{last}: {e.message}")
+            self.fail(f"{where}.{e.field}", e.message)
+            return []
+
+    def inference_table(self, table: Any, where: str) -> dict[str, Any]:
+        """`{enabled, retention_days?}`, checked by the payload log's own rule."""
+        if table is None:
+            return {}
+        problem = inference_table_error(table)
+        if problem:
+            path, _, message = problem.partition(": ")
+            parent, _, last = path.rpartition(".")
+            self.fail(f"{where}.{parent}" if parent else where, f"{last}: {message}")
+        return dict(table)

@@ -11,6 +11,12 @@ from aiohttp import web
 
 from unigate.codecs.registry import FORMATS, ClientOptions
 from unigate.errors import GatewayError, NotFound
+from unigate.server.admin import common as admin_common
+from unigate.server.admin import config_api as admin_config_api
+from unigate.server.admin import identities as admin_identities
+from unigate.server.admin import openapi as admin_openapi
+from unigate.server.admin import payloads as admin_payloads
+from unigate.server.admin import usage as admin_usage
 from unigate.server.context import RequestContext
 from unigate.server.count_tokens import anthropic_count_tokens, gemini_count_tokens
 from unigate.server.embed import gemini_embeddings, openai_embeddings
@@ -27,6 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def build_app(state: GatewayState) -> web.Application:
     app = web.Application(client_max_size=state.config.max_body_bytes + 1)
     app[STATE_KEY] = state
+    app[admin_common.STATE_KEY] = state
     chat, _responses = FORMATS["openai_chat"], FORMATS["openai_responses"]
     anthropic, gemini = FORMATS["anthropic"], FORMATS["gemini"]
 
@@ -89,6 +96,11 @@ def build_app(state: GatewayState) -> web.Application:
         r.add_post(f"{PREFIX}/gemini/{version}/models/{{target:[^/]+:[A-Za-z]+}}", gemini_method)
         r.add_get(f"{PREFIX}/gemini/{version}/models", models("gemini", gemini.error_body))
         r.add_get(f"{PREFIX}/gemini/{version}/models/{{name:[^/:]+}}", models("gemini", gemini.error_body))
+    admin_identities.add_all_routes(r)
+    admin_usage.add_routes(r)
+    admin_payloads.add_routes(r)
+    admin_config_api.add_routes(r)
+    admin_openapi.add_routes(r)
     r.add_get("/health", health)
     r.add_route("*", "/{tail:.*}", not_found)
     return app

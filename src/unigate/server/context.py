@@ -12,6 +12,7 @@ from aiohttp import web
 
 from unigate.accounting.usage import UsageRecord
 from unigate.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.server.state import GatewayState, Principal
 
 SSE_HEADERS = {
@@ -36,7 +37,8 @@ def new_request_id() -> str:
 
 
 class RequestContext:
-    __slots__ = ("principal", "raw_body", "record", "request", "request_id", "state", "t0")
+    __slots__ = ("capture", "fmt_name", "principal", "raw_body", "record", "request", "request_id",
+                 "state", "t0")
 
     def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
         self.request = request
@@ -45,6 +47,8 @@ class RequestContext:
         self.t0 = time.perf_counter()
         self.raw_body = b""
         self.principal: Principal | None = None
+        self.fmt_name = api_type  # the client's wire format, once known (for payload folding)
+        self.capture: BodyCapture | None = None  # set when the endpoint logs payloads
         self.record = UsageRecord(self.request_id, time.time(), api_type, request.path,
                                   request.headers.get("User-Agent"))
 
@@ -87,7 +91,15 @@ class RequestContext:
         self.mark_first_byte()
         headers = self.headers(extra)
         headers["Content-Type"] = "application/json"
+        if self.capture is not None:
+            self.capture.add(body)
         return web.Response(body=body, status=status, headers=headers)
+
+    async def write(self, out: web.StreamResponse, data: bytes) -> None:
+        """Write stream bytes to the client (and to the payload capture, when on)."""
+        if self.capture is not None:
+            self.capture.add(data)
+        await out.write(data)
 
     def error_response(self, err: GatewayError, render: Any) -> web.Response:
         self.record.error_code = err.code
@@ -99,3 +111,9 @@ class RequestContext:
             self.record.error_code = "client_closed"
         self.record.latency_ms = self.elapsed_ms()
         self.state.usage.put(self.record)
+        if self.capture is not None and self.state.payloads is not None:
+            r = self.record
+            self.state.payloads.put(PayloadRecord(
+                r.request_id, r.started, r.endpoint_name or "", self.fmt_name, self.raw_body,
+                self.capture.data(), r.streaming, r.status_code, r.requester, r.latency_ms,
+                len(self.raw_body), self.capture.size))

@@ -131,15 +131,15 @@ async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clie
         while chunk:
             data = relay.feed(chunk)
             if data:
-                await out.write(data)
+                await ctx.write(out, data)
             chunk = await next_chunk(resp, provider, idle_timeout)
         data = relay.close()
         if data:
-            await out.write(data)
+            await ctx.write(out, data)
     except GatewayError as err:
         ctx.record.status_code = err.status
         ctx.record.error_code = err.code
-        await out.write(fmt.stream_encoder(endpoint.name, opts, None).error(err))
+        await ctx.write(out, fmt.stream_encoder(endpoint.name, opts, None).error(err))
     finally:
         ctx.record.usage = relay.usage
     await out.write_eof()

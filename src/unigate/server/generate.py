@@ -14,6 +14,8 @@ from unigate.server.translate import translate
 
 async def handle_generate(ctx: RequestContext, fmt: WireFormat,
                           opts: ClientOptions) -> web.StreamResponse:
+    ctx.fmt_name = fmt.name
+
     async def work() -> web.StreamResponse:
         body = await ctx.read_json()
         t = resolve(ctx, opts.model if opts.model is not None else body.get("model"))

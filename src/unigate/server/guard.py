@@ -12,6 +12,8 @@ from aiohttp import web
 
 from unigate.config import Destination, EndpointConfig
 from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound, PermissionDenied
+from unigate.governance.payloads import BodyCapture
+from unigate.governance.retention import payload_logging_enabled
 from unigate.governance.tags import parse_request_tags
 from unigate.providers import Provider
 from unigate.server.auth import authenticate
@@ -38,6 +40,8 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model") -> Target:
     assert ctx.principal is not None
     if not ctx.state.can_query(ctx.principal, name):
         raise PermissionDenied(f"you do not have CAN_QUERY permission on endpoint '{name}'")
+    if payload_logging_enabled(endpoint.inference_table):
+        ctx.capture = BodyCapture()
     dest = ctx.state.choose_destination(endpoint)
     provider = ctx.state.providers[dest.provider]
     ctx.record.destination_provider, ctx.record.destination_model = provider.name, dest.model

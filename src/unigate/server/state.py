@@ -18,6 +18,7 @@ import aiohttp
 
 from unigate.accounting.usage import UsageWriter
 from unigate.config import Destination, EndpointConfig, GatewayConfig
+from unigate.governance.payloads import PayloadWriter
 from unigate.providers import Provider
 from unigate.server.snapshot import ADMINS_GROUP, MANAGE, Identity, Snapshot, load_snapshot
 from unigate.store.sqlite import SQLiteStore
@@ -40,6 +41,7 @@ class GatewayState:
         self.usage = usage
         self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)
         self.session: aiohttp.ClientSession | None = None
+        self.payloads: PayloadWriter | None = None  # set by the worker when it starts
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 

@@ -95,14 +95,14 @@ async def _translate_stream(ctx: RequestContext, client: WireFormat, target: Wir
     try:
         while chunk:
             if pending:
-                await out.write(pending)
+                await ctx.write(out, pending)
             chunk = await next_chunk(resp, provider, idle_timeout)
             pending = convert(chunk, not chunk)
-        await out.write(pending + encoder.close())
+        await ctx.write(out, pending + encoder.close())
     except GatewayError as err:
         ctx.record.status_code = err.status
         ctx.record.error_code = err.code
-        await out.write(encoder.error(err))
+        await ctx.write(out, encoder.error(err))
     finally:
         if seen_usage:
             ctx.record.usage = usage

@@ -19,6 +19,8 @@ from aiohttp import web
 
 from unigate.accounting.usage import UsageWriter
 from unigate.config import GatewayConfig
+from unigate.governance.payloads import PayloadWriter
+from unigate.governance.retention import retention_days
 from unigate.server.app import build_app
 from unigate.server.state import GatewayState
 from unigate.store.sqlite import SQLiteStore
@@ -44,6 +46,9 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, sock: socket.socket 
     usage = UsageWriter(store)
     usage.start()
     state = GatewayState(config, store, usage)
+    payloads = state.payloads = PayloadWriter(store)
+    payloads.set_retention_source(lambda: retention_days(state.endpoints))
+    payloads.start()
     await state.start()
     runner = web.AppRunner(build_app(state), handle_signals=False, access_log=None,
                            handler_cancellation=True, shutdown_timeout=opts.grace)
@@ -63,6 +68,7 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, sock: socket.socket 
     await runner.cleanup()
     await state.close()
     usage.stop()
+    payloads.stop()
     store.close()
 
 

@@ -1,0 +1,177 @@
+"""`unigate apply -f unigate.yaml`, `unigate endpoints ...` and `unigate providers ...`: the
+configuration part of the admin API from the command line.
+
+`apply` reads and validates the file here (so `${VAR}` references resolve from the operator's
+environment, as they would at `unigate serve`), asks the gateway for the plan, shows it, asks
+for confirmation unless --yes, then applies exactly that plan (the server refuses with 409 if
+the stored configuration changed in between)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from unigate.cli_identities import CliError, call, q, show, table
+from unigate.config import ConfigError, load_config
+from unigate.governance.plan import render_plan
+from unigate.store.config_store import endpoint_spec, provider_spec
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+def file_specs(path: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    try:
+        cfg = load_config(path)
+    except ConfigError as e:
+        raise CliError(str(e)) from None
+    return ([provider_spec(p) for p in cfg.providers.values()],
+            [endpoint_spec(e) for e in cfg.endpoints.values()])
+
+
+def confirm(prompt: str) -> bool:
+    """y/yes applies; anything else, or no input at all (a closed stdin), does not."""
+    print(prompt, end="", flush=True)
+    try:
+        return input().strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def apply_cmd(a: argparse.Namespace) -> int:
+    providers, endpoints = file_specs(a.file)
+    body = {"providers": providers, "endpoints": endpoints, "prune": a.prune, "dry_run": True}
+    planned = call(a, "POST", "/apply", body)
+    plan = planned["plan"]
+    if not a.json:
+        print(render_plan(plan))
+    if a.dry_run or not plan["changes"]:
+        if a.json:
+            print(json.dumps(planned, indent=2))
+        return 0
+    if not a.yes and not confirm("Apply these changes? [y/N] "):
+        print("Not applied.", file=sys.stderr)
+        return 1
+    done = call(a, "POST", "/apply", {**body, "dry_run": False, "expect_plan": plan["plan_id"]})
+    if a.json:
+        print(json.dumps(done, indent=2))
+    else:
+        s = done["plan"]["summary"]
+        print(f"Applied: {s['create']} created, {s['update']} updated, {s['delete']} deleted.")
+    return 0
+
+
+# --- endpoints and providers -------------------------------------------------------------------
+
+def dest_text(dests: list[dict[str, Any]]) -> str:
+    parts = [f"{d['provider']}/{d['model']}" + (f" ({d['traffic_percentage']}%)"
+             if "traffic_percentage" in d and len(dests) > 1 else "") for d in dests]
+    return ", ".join(parts) or "-"
+
+
+def limit_text(lim: dict[str, Any]) -> str:
+    amount = f"{lim['requests']} requests" if "requests" in lim else f"{lim.get('tokens')} tokens"
+    who = f" {lim['principal']}" if lim.get("principal") else ""
+    return f"{lim['key']}{who}: {amount}/{lim['renewal_period']}"
+
+
+def endpoint_rows(endpoints: list[dict[str, Any]]) -> str:
+    rows = [{"name": e["name"], "destinations": dest_text(e.get("destinations", [])),
+             "fallbacks": dest_text(e.get("fallbacks", [])), "rate_limits": len(e.get("rate_limits", [])),
+             "payloads": "on" if e.get("inference_table", {}).get("enabled") else "off",
+             "updated_at": e.get("updated_at")} for e in endpoints]
+    return table(rows, ("name", "destinations", "fallbacks", "rate_limits", "payloads", "updated_at"))
+
+
+def endpoint_text(e: dict[str, Any]) -> str:
+    lines = [f"name:          {e['name']}", f"destinations:  {dest_text(e.get('destinations', []))}",
+             f"fallbacks:     {dest_text(e.get('fallbacks', []))}"]
+    for key in ("timeout", "first_token_timeout"):
+        if e.get(key):
+            lines.append(f"{key + ':':<15}{e[key]}")
+    table_cfg = e.get("inference_table") or {}
+    days = f", retention {table_cfg['retention_days']} days" if table_cfg.get("retention_days") else ""
+    lines.append(f"payloads:      {'on' if table_cfg.get('enabled') else 'off'}{days}")
+    lines.append("rate limits:   " + ("; ".join(limit_text(x) for x in e.get("rate_limits", [])) or "none"))
+    return "\n".join(lines)
+
+
+def endpoints_list(a: argparse.Namespace) -> None:
+    show(a, call(a, "GET", "/endpoints"), lambda d: endpoint_rows(d["endpoints"]))
+
+
+def endpoints_get(a: argparse.Namespace) -> None:
+    show(a, call(a, "GET", f"/endpoints/{q(a.name)}"), endpoint_text)
+
+
+def endpoints_delete(a: argparse.Namespace) -> None:
+    show(a, call(a, "DELETE", f"/endpoints/{q(a.name)}"), lambda d: f"Deleted endpoint {d['deleted']}.")
+
+
+def provider_rows(providers: list[dict[str, Any]]) -> str:
+    rows = [{**p, "api_key": "set" if p.get("api_key_set") else "-"} for p in providers]
+    return table(rows, ("name", "type", "base_url", "api_key", "updated_at"))
+
+
+def provider_text(p: dict[str, Any]) -> str:
+    lines = [f"{k + ':':<20}{v}" for k, v in p.items() if k not in ("api_key_set", "created_at", "updated_at")]
+    lines.append(f"{'api_key:':<20}{'(set)' if p.get('api_key_set') else '(not set)'}")
+    return "\n".join(lines)
+
+
+def providers_list(a: argparse.Namespace) -> None:
+    show(a, call(a, "GET", "/providers"), lambda d: provider_rows(d["providers"]))
+
+
+def providers_get(a: argparse.Namespace) -> None:
+    show(a, call(a, "GET", f"/providers/{q(a.name)}"), provider_text)
+
+
+# --- argument parsing ------------------------------------------------------------------------
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--url", help=f"gateway base URL (default: $UNIGATE_URL or {DEFAULT_URL})")
+    p.add_argument("--token", help="admin token (default: $UNIGATE_TOKEN)")
+    p.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    return p
+
+
+def _guarded(fn: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(fn(args) or 0)
+        except CliError as e:
+            print(f"unigate: {e}", file=sys.stderr)
+            return 1
+    return run
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    c = _common()
+    p = sub.add_parser("apply", parents=[c], help="apply a configuration file to a running gateway",
+                       description="Creates and updates the file's providers and endpoints (and with "
+                                   "--prune deletes the others), after showing the plan.")
+    p.add_argument("-f", "--file", required=True, help="configuration file (YAML)")
+    p.add_argument("--prune", action="store_true", help="delete providers and endpoints the file does not name")
+    p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    p.add_argument("--dry-run", action="store_true", help="show the plan only")
+    p.set_defaults(func=_guarded(apply_cmd))
+
+    eps = sub.add_parser("endpoints", help="serving endpoints").add_subparsers(dest="action", required=True)
+    for name, fn, help in (("list", endpoints_list, "list endpoints"), ("get", endpoints_get, "show an endpoint"),
+                           ("delete", endpoints_delete, "delete an endpoint")):
+        leaf = eps.add_parser(name, parents=[c], help=help)
+        if name != "list":
+            leaf.add_argument("name")
+        leaf.set_defaults(func=_guarded(fn))
+
+    provs = sub.add_parser("providers", help="upstream providers").add_subparsers(dest="action", required=True)
+    for name, fn, help in (("list", providers_list, "list providers"), ("get", providers_get, "show a provider")):
+        leaf = provs.add_parser(name, parents=[c], help=help)
+        if name != "list":
+            leaf.add_argument("name")
+        leaf.set_defaults(func=_guarded(fn))

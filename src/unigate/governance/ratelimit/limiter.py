@@ -1,0 +1,95 @@
+"""The facade the request path calls: `check` before the upstream call, `settle` after it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from unigate.errors import RateLimited
+from unigate.governance.ratelimit.backend import CounterBackend, CounterItem
+from unigate.governance.ratelimit.policy import SEP, applicable_limits, denial_message
+from unigate.governance.ratelimit.spec import PERIOD_SECONDS, RateLimit
+
+_SUFFIX = {(m, p): f"{SEP}{m}{SEP}{p}" for m in ("requests", "tokens") for p in PERIOD_SECONDS}
+
+
+@dataclass(slots=True)
+class Reservation:
+    """What a granted check took from token counters, to be corrected by `settle`."""
+
+    endpoint: str
+    tokens: list[tuple[str, int, int]] = field(default_factory=list)  # (counter key, window_start, reserved)
+    settled: bool = False
+
+
+class RateLimiter:
+    def __init__(self, backend: CounterBackend) -> None:
+        self.backend = backend
+        self._ordered: dict[int, tuple[Sequence[RateLimit], list[RateLimit]]] = {}
+
+    def check(self, endpoint_name: str, limits: Sequence[RateLimit], principal_type: str, principal: str,
+              groups: frozenset[str], tags: Mapping[str, str], estimated_tokens: int,
+              now: float | None = None) -> Reservation:
+        """Take one request (and `estimated_tokens`: input tokens + max_tokens) from every limit that
+        applies, all or nothing. Raises RateLimited naming the limit, with Retry-After, when one
+        has no room. Synchronous and fast: call it from the event loop."""
+        reservation = Reservation(endpoint_name)
+        if not limits:
+            return reservation
+        if now is None:
+            now = time.time()
+        applied = applicable_limits(self._hourly_first(limits), principal_type, principal, groups, tags)
+        if not applied:
+            return reservation
+        estimate = max(1, estimated_tokens)
+        starts = {60: int(now // 60) * 60, 3600: int(now // 3600) * 3600}
+        prefix = endpoint_name + SEP
+        items: list[CounterItem] = []
+        for lim, scope in applied:
+            seconds = lim.window_seconds
+            start = starts[seconds]
+            key = prefix + scope + _SUFFIX[lim.measure, lim.renewal_period]
+            if lim.measure == "requests":
+                cost = 1
+            else:
+                # An estimate above the whole limit reserves the whole limit (so the request can
+                # pass when the window is untouched instead of never); settle charges the truth.
+                cost = min(estimate, lim.amount) if lim.amount > 0 else estimate
+                reservation.tokens.append((key, start, cost))
+            items.append((key, start, seconds, lim.amount, cost))
+        refused = self.backend.try_acquire(items)
+        if refused is None:
+            return reservation
+        lim, scope = applied[refused]
+        _, start, seconds, _, _ = items[refused]
+        retry_after = max(1, math.ceil(start + seconds - now))
+        raise RateLimited(denial_message(endpoint_name, lim, scope), headers={"Retry-After": str(retry_after)})
+
+    def _hourly_first(self, limits: Sequence[RateLimit]) -> Sequence[RateLimit]:
+        """The limits with hourly ones first, computed once per list (snapshots reuse their lists):
+        when an hourly and a minute limit are both exhausted, the refusal names the hourly one and
+        its later reset, rather than a Retry-After that is bound to fail again."""
+        cached = self._ordered.get(id(limits))
+        if cached is not None and cached[0] is limits:
+            return cached[1]
+        ordered = sorted(limits, key=lambda lim: -lim.window_seconds)
+        if len(self._ordered) >= 4096:
+            self._ordered.clear()
+        self._ordered[id(limits)] = (limits, ordered)
+        return ordered
+
+    def settle(self, reservation: Reservation, actual_tokens: int | None) -> None:
+        """Correct the token counters by (actual - reserved) in the windows the reservation was made
+        in (a window that is over is left alone). None (usage unknown) keeps the estimate; pass 0
+        for a request that consumed nothing upstream. Only the first call counts."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        if actual_tokens is None:
+            return
+        for key, start, reserved in reservation.tokens:
+            delta = max(0, actual_tokens) - reserved
+            if delta:
+                self.backend.adjust(key, start, delta)

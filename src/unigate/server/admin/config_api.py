@@ -1,0 +1,423 @@
+"""Admin API for providers and endpoints (with destinations, fallbacks, rate limits and payload
+logging), and `POST /api/v1/apply` behind `unigate apply`.
+
+Specs are stored in the configuration file's entry shape and validated by the same parser
+(`unigate.config.parse_config`), so whatever the API accepts the workers can load. Provider
+api_keys are write-only. Every change is one transaction that bumps the configuration version
+(the workers reload within a second) followed by an audit record without secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+import time
+from typing import Any
+
+from aiohttp import web
+
+from unigate.config import ConfigError, parse_config
+from unigate.errors import InvalidRequest, NotFound
+from unigate.governance.plan import hide_secrets, make_plan, spec_diff
+from unigate.server.admin.common import (
+    Caller,
+    Conflict,
+    admin_route,
+    audit,
+    field,
+    json_response,
+    read_json,
+)
+from unigate.store.config_store import endpoint_spec, load_specs, provider_spec
+from unigate.store.sqlite import SQLiteStore
+
+API = "/api/v1"
+READ_ONLY = ("created_at", "updated_at", "api_key_set")  # shown by reads, ignored on writes
+Statement = tuple[str, tuple[Any, ...]]
+
+
+# --- validation ------------------------------------------------------------------------------
+
+def refuse_env_refs(value: Any, path: str = "") -> None:
+    """`${VAR}` is resolved by the parser from the environment, which is right for the file
+    (read by the operator) and wrong for the API: it would let a caller read the gateway's
+    environment (its admin token, provider keys) through a model name."""
+    if isinstance(value, str) and "${" in value:
+        raise InvalidRequest(f"{path or 'value'}: environment references (${{...}}) are only "
+                             "resolved in the configuration file; send the value itself",
+                             param=path or None)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            refuse_env_refs(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            refuse_env_refs(v, f"{path}[{i}]")
+
+
+_ENTRY = re.compile(r"^(?P<entry>(?:providers|endpoints)\[\d+\])(?: \([^)]*\))?")
+_REST = re.compile(r"^(?P<path>(?:\.[A-Za-z_]+|\[\d+\])*): (?:(?P<key>[a-z_]+): )?(?P<msg>.*)$", re.S)
+_UNKNOWN = re.compile(r"^unknown field '([^']*)'")
+
+
+def config_invalid(err: ConfigError, source: str, keep_entry: bool) -> InvalidRequest:
+    """A parser error as a 400 naming the field: `destinations[0].provider` for one entry,
+    `endpoints[2].destinations[0].provider` (keep_entry) for a whole configuration."""
+    text = str(err).removeprefix(f"{source}: ")
+    entry = _ENTRY.match(text)
+    rest = text[entry.end():] if entry else ""
+    m = _REST.match(rest) if entry else None
+    if not entry or not m:
+        return InvalidRequest(text)
+    key = m.group("key") or ""
+    unknown = _UNKNOWN.match(m.group("msg"))
+    if unknown and not key:
+        key = unknown.group(1)
+    parts = [entry.group("entry")] if keep_entry else []
+    parts += [p for p in (m.group("path").lstrip("."), key) if p]
+    name = ".".join(parts).replace(".[", "[")
+    message = f"{name}: {m.group('msg')}" if name else m.group("msg")
+    if keep_entry:
+        message = f"{text[:entry.end()]}: " + message.removeprefix(entry.group("entry") + ".")
+    return InvalidRequest(message, param=name or None)
+
+
+def writable(body: dict[str, Any]) -> dict[str, Any]:
+    refuse_env_refs(body)
+    return {k: v for k, v in body.items() if k not in READ_ONLY}
+
+
+def check_name(body: dict[str, Any], name: str) -> None:
+    if body.get("name", name) != name:
+        raise InvalidRequest(f"name: the body names '{body.get('name')}' but the path names "
+                             f"'{name}' (renaming is not supported)", param="name")
+
+
+def valid_provider(spec: dict[str, Any]) -> dict[str, Any]:
+    try:
+        cfg = parse_config({"providers": [spec]}, "request")
+    except ConfigError as e:
+        raise config_invalid(e, "request", keep_entry=False) from None
+    return provider_spec(next(iter(cfg.providers.values())))
+
+
+def valid_endpoint(store: SQLiteStore, spec: dict[str, Any]) -> dict[str, Any]:
+    """Checked against the stored providers; returned normalised (as the workers load it)."""
+    providers, _ = load_specs(store)
+    try:
+        cfg = parse_config({"providers": providers, "endpoints": [spec]}, "request")
+    except ConfigError as e:
+        raise config_invalid(e, "request", keep_entry=False) from None
+    return endpoint_spec(next(iter(cfg.endpoints.values())))
+
+
+# --- store access (synchronous; handlers call these in a thread) ------------------------------
+
+def get_row(store: SQLiteStore, table: str, name: str) -> dict[str, Any]:
+    rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} WHERE name = ?", (name,))
+    if not rows:
+        raise NotFound(f"no {table[:-1]} named '{name}'")
+    spec: dict[str, Any] = json.loads(rows[0][0])
+    return {**spec, "created_at": rows[0][1], "updated_at": rows[0][2]}
+
+
+def list_rows(store: SQLiteStore, table: str) -> list[dict[str, Any]]:
+    rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} ORDER BY name")
+    return [{**json.loads(s), "created_at": c, "updated_at": u} for s, c, u in rows]
+
+
+def stored(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in READ_ONLY}
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """What reads return: secrets hidden (providers say `api_key_set` instead)."""
+    return hide_secrets(row) if "type" in row else row
+
+
+def insert(table: str, spec: dict[str, Any]) -> Statement:
+    now = time.time()
+    return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+
+
+def update(table: str, spec: dict[str, Any]) -> Statement:
+    return (f"UPDATE {table} SET spec = ?, updated_at = ? WHERE name = ?",
+            (json.dumps(spec, sort_keys=True), time.time(), spec["name"]))
+
+
+def upsert(table: str, spec: dict[str, Any]) -> Statement:
+    now = time.time()
+    return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+
+
+def delete_endpoint(name: str) -> list[Statement]:
+    # Its grants go with it: a later endpoint of the same name must not inherit them.
+    return [("DELETE FROM endpoints WHERE name = ?", (name,)),
+            ("DELETE FROM grants WHERE endpoint = ?", (name,))]
+
+
+def users_of(store: SQLiteStore, provider: str) -> list[str]:
+    _, endpoints = load_specs(store)
+    return [e["name"] for e in endpoints
+            if any(d.get("provider") == provider for d in e.get("destinations", []) + e.get("fallbacks", []))]
+
+
+async def run(fn: Any, *args: Any) -> Any:
+    return await asyncio.to_thread(fn, *args)
+
+
+async def write(caller: Caller, statements: list[Statement], action: str, target: str,
+                details: dict[str, Any] | None = None) -> None:
+    try:
+        await run(caller.state.store.transaction, statements, True)
+    except sqlite3.IntegrityError:
+        raise Conflict(f"{action.split('.')[0]} '{target}' already exists") from None
+    await run(audit, caller.state, caller, action, target, details)
+
+
+# --- providers (admins only) -------------------------------------------------------------------
+
+@admin_route
+async def list_providers(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    rows = await run(list_rows, caller.state.store, "providers")
+    return json_response({"providers": [public(r) for r in rows]})
+
+
+@admin_route
+async def get_provider(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    return json_response(public(await run(get_row, caller.state.store, "providers",
+                                          request.match_info["name"])))
+
+
+@admin_route
+async def create_provider(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    body = writable(await read_json(request))
+    field(body, "name", str)
+    spec = valid_provider(body)
+    await write(caller, [insert("providers", spec)], "provider.create", spec["name"],
+                {"spec": hide_secrets(spec)})
+    return json_response(public(await run(get_row, caller.state.store, "providers", spec["name"])), 201)
+
+
+@admin_route
+async def put_provider(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    name = request.match_info["name"]
+    body = writable(await read_json(request))
+    check_name(body, name)
+    old = stored(await run(get_row, caller.state.store, "providers", name))
+    body["name"] = name
+    if body.get("api_key") is None and old.get("api_key"):  # write-only: absent keeps it; "" clears
+        body["api_key"] = old["api_key"]
+    spec = valid_provider(body)
+    diff = spec_diff(old, spec)
+    if diff:
+        await write(caller, [update("providers", spec)], "provider.update", name, {"diff": diff})
+    return json_response(public(await run(get_row, caller.state.store, "providers", name)))
+
+
+@admin_route
+async def delete_provider(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    name = request.match_info["name"]
+    store = caller.state.store
+    await run(get_row, store, "providers", name)
+    users = await run(users_of, store, name)
+    if users:
+        raise Conflict(f"provider '{name}' is used by endpoint(s) {', '.join(users)}: "
+                       "change or delete them first")
+    await write(caller, [("DELETE FROM providers WHERE name = ?", (name,))], "provider.delete", name)
+    return json_response({"deleted": name})
+
+
+# --- endpoints (create/delete: admins; read/update: admins and the endpoint's managers) --------
+
+@admin_route
+async def list_endpoints(request: web.Request, caller: Caller) -> web.Response:
+    rows = await run(list_rows, caller.state.store, "endpoints")
+    if not caller.is_admin:
+        rows = [r for r in rows if caller.state.can_manage(caller.principal, r["name"])]
+    return json_response({"endpoints": rows})
+
+
+@admin_route
+async def get_endpoint(request: web.Request, caller: Caller) -> web.Response:
+    name = request.match_info["name"]
+    caller.require_manage(name)
+    return json_response(await run(get_row, caller.state.store, "endpoints", name))
+
+
+@admin_route
+async def create_endpoint(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    body = writable(await read_json(request))
+    field(body, "name", str)
+    spec = await run(valid_endpoint, caller.state.store, body)
+    await write(caller, [insert("endpoints", spec)], "endpoint.create", spec["name"], {"spec": spec})
+    return json_response(await run(get_row, caller.state.store, "endpoints", spec["name"]), 201)
+
+
+async def replace_endpoint(caller: Caller, name: str, new: dict[str, Any], action: str) -> dict[str, Any]:
+    """Validate `new` (the whole spec), store it if it differs, audit the field-level diff."""
+    store = caller.state.store
+    old = stored(await run(get_row, store, "endpoints", name))
+    new["name"] = name
+    spec = await run(valid_endpoint, store, new)
+    diff = spec_diff(old, spec)
+    if diff:
+        await write(caller, [update("endpoints", spec)], action, name, {"diff": diff})
+    row: dict[str, Any] = await run(get_row, store, "endpoints", name)
+    return row
+
+
+async def endpoint_for_update(request: web.Request, caller: Caller) -> tuple[str, dict[str, Any]]:
+    name = request.match_info["name"]
+    caller.require_manage(name)
+    return name, stored(await run(get_row, caller.state.store, "endpoints", name))
+
+
+@admin_route
+async def put_endpoint(request: web.Request, caller: Caller) -> web.Response:
+    name, _ = await endpoint_for_update(request, caller)
+    body = writable(await read_json(request))
+    check_name(body, name)
+    return json_response(await replace_endpoint(caller, name, body, "endpoint.update"))
+
+
+@admin_route
+async def patch_endpoint(request: web.Request, caller: Caller) -> web.Response:
+    """JSON merge patch (RFC 7386) at the top level: given fields replace, null removes."""
+    name, old = await endpoint_for_update(request, caller)
+    body = writable(await read_json(request))
+    check_name(body, name)
+    new = {k: v for k, v in {**old, **body}.items() if v is not None}
+    return json_response(await replace_endpoint(caller, name, new, "endpoint.update"))
+
+
+@admin_route
+async def delete_endpoint_route(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    name = request.match_info["name"]
+    await run(get_row, caller.state.store, "endpoints", name)
+    await write(caller, delete_endpoint(name), "endpoint.delete", name)
+    return json_response({"deleted": name})
+
+
+@admin_route
+async def get_rate_limits(request: web.Request, caller: Caller) -> web.Response:
+    _, spec = await endpoint_for_update(request, caller)
+    return json_response({"rate_limits": spec.get("rate_limits", [])})
+
+
+@admin_route
+async def put_rate_limits(request: web.Request, caller: Caller) -> web.Response:
+    name, spec = await endpoint_for_update(request, caller)
+    body = writable(await read_json(request))
+    limits = field(body, "rate_limits", list)
+    spec = await replace_endpoint(caller, name, {**spec, "rate_limits": limits}, "endpoint.rate_limits")
+    return json_response({"rate_limits": spec.get("rate_limits", [])})
+
+
+@admin_route
+async def get_inference_table(request: web.Request, caller: Caller) -> web.Response:
+    _, spec = await endpoint_for_update(request, caller)
+    return json_response({"enabled": False, **spec.get("inference_table", {})})
+
+
+@admin_route
+async def put_inference_table(request: web.Request, caller: Caller) -> web.Response:
+    name, spec = await endpoint_for_update(request, caller)
+    body = writable(await read_json(request))
+    table: dict[str, Any] = {"enabled": field(body, "enabled", bool)}
+    days = field(body, "retention_days", int, required=False)
+    if days is not None:
+        table["retention_days"] = days
+    unknown = set(body) - {"enabled", "retention_days"}
+    if unknown:
+        raise InvalidRequest(f"unknown field '{sorted(unknown)[0]}' (expected enabled, retention_days)",
+                             param=sorted(unknown)[0])
+    spec = await replace_endpoint(caller, name, {**spec, "inference_table": table},
+                                  "endpoint.inference_table")
+    return json_response({"enabled": False, **spec.get("inference_table", {})})
+
+
+# --- apply (admins only) -------------------------------------------------------------------------
+
+def apply_config(store: SQLiteStore, providers: list[Any], endpoints: list[Any], prune: bool,
+                 dry_run: bool, expect_plan: str | None) -> tuple[dict[str, Any], bool]:
+    """Validate the file's entries against what the result would be, plan, and (unless a dry
+    run) write the plan in one transaction. Synchronous: run in a thread."""
+    have_p, have_e = load_specs(store)
+    named = {p.get("name") for p in providers if isinstance(p, dict)}
+    kept = [] if prune else [p for p in have_p if p["name"] not in named]
+    try:
+        cfg = parse_config({"providers": providers + kept, "endpoints": endpoints}, "request")
+    except ConfigError as e:
+        raise config_invalid(e, "request", keep_entry=True) from None
+    new_p = [provider_spec(p) for p in cfg.providers.values()][:len(providers)]
+    new_e = [endpoint_spec(e) for e in cfg.endpoints.values()]
+    plan = make_plan(new_p, new_e, have_p, have_e, prune)
+    if expect_plan and expect_plan != plan.plan_id():
+        raise Conflict("the stored configuration changed since the plan was made: run apply again")
+    if dry_run or plan.empty:
+        return plan.to_json(), False
+    specs = {("provider", s["name"]): s for s in new_p} | {("endpoint", s["name"]): s for s in new_e}
+    statements: list[Statement] = []
+    for c in plan.changes:
+        if c.action == "delete":
+            statements += (delete_endpoint(c.name) if c.kind == "endpoint"
+                           else [("DELETE FROM providers WHERE name = ?", (c.name,))])
+        else:
+            statements.append(upsert(c.kind + "s", specs[(c.kind, c.name)]))
+    store.transaction(statements, bump=True)
+    return plan.to_json(), True
+
+
+@admin_route
+async def apply(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    body = await read_json(request)
+    refuse_env_refs(body)
+    providers = field(body, "providers", list, required=False) or []
+    endpoints = field(body, "endpoints", list, required=False) or []
+    prune = field(body, "prune", bool, required=False) or False
+    dry_run = field(body, "dry_run", bool, required=False) or False
+    expect = field(body, "expect_plan", str, required=False)
+    plan, applied = await run(apply_config, caller.state.store, providers, endpoints, prune, dry_run, expect)
+    if applied:
+        details = {"prune": prune, "summary": plan["summary"],
+                   "changes": [{k: c[k] for k in ("kind", "name", "action", "diff") if k in c}
+                               for c in plan["changes"]]}
+        await run(audit, caller.state, caller, "config.apply", "configuration", details)
+    return json_response({"plan": plan, "applied": applied})
+
+
+# Endpoint names may hold "/" (as in "openai/gpt-4o"); the pattern stops short of the
+# sub-resources so `/endpoints/{name}/permissions` etc. still reach their own handlers.
+SUBRESOURCES = ("permissions", "payloads", "rate-limits", "inference-table")
+EP = f"{API}/endpoints/{{name:(?:(?!/(?:{'|'.join(SUBRESOURCES)})$).)+}}"
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(f"{API}/providers", list_providers)
+    router.add_post(f"{API}/providers", create_provider)
+    router.add_get(f"{API}/providers/{{name}}", get_provider)
+    router.add_put(f"{API}/providers/{{name}}", put_provider)
+    router.add_delete(f"{API}/providers/{{name}}", delete_provider)
+    router.add_get(f"{API}/endpoints", list_endpoints)
+    router.add_post(f"{API}/endpoints", create_endpoint)
+    router.add_get(f"{EP}/rate-limits", get_rate_limits)
+    router.add_put(f"{EP}/rate-limits", put_rate_limits)
+    router.add_get(f"{EP}/inference-table", get_inference_table)
+    router.add_put(f"{EP}/inference-table", put_inference_table)
+    router.add_get(EP, get_endpoint)
+    router.add_put(EP, put_endpoint)
+    router.add_patch(EP, patch_endpoint)
+    router.add_delete(EP, delete_endpoint_route)
+    router.add_post(f"{API}/apply", apply)

@@ -1,0 +1,137 @@
+"""Admin API for users (by email) and service principals (by application id)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from unigate.errors import InvalidRequest, NotFound
+from unigate.server.admin.common import Caller, Conflict, admin_route, audit, field, json_response, read_json
+from unigate.store import identities as db
+
+T = TypeVar("T")
+EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+$")
+PREFIX = "/api/v1"
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    """A store call off the event loop, its lookup and conflict errors turned into 404 and 409."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except db.Missing as e:
+        raise NotFound(str(e)) from None
+    except db.Clash as e:
+        raise Conflict(str(e)) from None
+    except sqlite3.IntegrityError:  # lost a race with a concurrent change of the same object
+        raise Conflict("the object was changed concurrently; retry") from None
+
+
+async def record(caller: Caller, action: str, target: str, details: dict[str, Any] | None = None) -> None:
+    await asyncio.to_thread(audit, caller.state, caller, action, target, details)
+
+
+def _display_name(body: dict[str, Any], required: bool) -> str | None:
+    name = field(body, "display_name", str, required=required)
+    if name is not None and not name.strip():
+        raise InvalidRequest("'display_name' must not be empty", param="display_name")
+    return name.strip() if name is not None else None
+
+
+# --- users -----------------------------------------------------------------------------------
+
+@admin_route
+async def list_users(request: web.Request, caller: Caller) -> web.Response:
+    return json_response({"users": await run(db.list_users, caller.state.store)})
+
+
+@admin_route
+async def create_user(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    body = await read_json(request)
+    email = field(body, "email", str).strip()
+    if not EMAIL.match(email):
+        raise InvalidRequest(f"'email' must be an email address, got '{email}'", param="email")
+    user = await run(db.create_user, caller.state.store, email, _display_name(body, False))
+    await record(caller, "user.create", email)
+    return json_response(user, 201)
+
+
+@admin_route
+async def get_user(request: web.Request, caller: Caller) -> web.Response:
+    email = request.match_info["email"]
+    user = await run(db.get_user, caller.state.store, email)
+    if user is None:
+        raise NotFound(f"user '{email}' does not exist")
+    return json_response(user)
+
+
+@admin_route
+async def delete_user(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    email = request.match_info["email"]
+    revoked = await run(db.delete_principal, caller.state.store, "user", email)
+    await record(caller, "user.delete", email, {"tokens_revoked": revoked})
+    return json_response({"deleted": email, "tokens_revoked": revoked})
+
+
+# --- service principals -------------------------------------------------------------------------
+
+@admin_route
+async def list_service_principals(request: web.Request, caller: Caller) -> web.Response:
+    return json_response({"service_principals": await run(db.list_service_principals, caller.state.store)})
+
+
+@admin_route
+async def create_service_principal(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    body = await read_json(request)
+    name = _display_name(body, True)
+    assert name is not None
+    sp = await run(db.create_service_principal, caller.state.store, name)
+    await record(caller, "service_principal.create", sp["application_id"], {"display_name": name})
+    return json_response(sp, 201)
+
+
+@admin_route
+async def get_service_principal(request: web.Request, caller: Caller) -> web.Response:
+    app_id = request.match_info["application_id"]
+    sp = await run(db.get_service_principal, caller.state.store, app_id)
+    if sp is None:
+        raise NotFound(f"service principal '{app_id}' does not exist")
+    return json_response(sp)
+
+
+@admin_route
+async def delete_service_principal(request: web.Request, caller: Caller) -> web.Response:
+    caller.require_admin()
+    app_id = request.match_info["application_id"]
+    revoked = await run(db.delete_principal, caller.state.store, "service_principal", app_id)
+    await record(caller, "service_principal.delete", app_id, {"tokens_revoked": revoked})
+    return json_response({"deleted": app_id, "tokens_revoked": revoked})
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Reads are open to admins and endpoint managers (who need the names to grant access);
+    writes are for admins."""
+    router.add_get(f"{PREFIX}/users", list_users)
+    router.add_post(f"{PREFIX}/users", create_user)
+    router.add_get(f"{PREFIX}/users/{{email}}", get_user)
+    router.add_delete(f"{PREFIX}/users/{{email}}", delete_user)
+    router.add_get(f"{PREFIX}/service-principals", list_service_principals)
+    router.add_post(f"{PREFIX}/service-principals", create_service_principal)
+    router.add_get(f"{PREFIX}/service-principals/{{application_id}}", get_service_principal)
+    router.add_delete(f"{PREFIX}/service-principals/{{application_id}}", delete_service_principal)
+
+
+def add_all_routes(router: web.UrlDispatcher) -> None:
+    """Every identity route: users, service principals, groups, tokens, permissions, audit log."""
+    from unigate.server.admin import audit_log, groups, permissions, tokens
+
+    for module_add in (add_routes, groups.add_routes, tokens.add_routes, permissions.add_routes,
+                       audit_log.add_routes):
+        module_add(router)

@@ -1,0 +1,299 @@
+"""GET /api/v1/openapi.json: the admin API described as OpenAPI 3.1.
+
+Served like every admin route: only to an administrator or an endpoint manager (the issue says
+no admin endpoint answers without such a token; the document names no secrets, but it is part
+of that API). Written by hand from the request and response shapes, so it stays readable; a
+test checks that every registered /api/v1 route is described here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from unigate import __version__
+from unigate.server.admin.common import Caller, admin_route, json_response
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(props: dict[str, Schema], required: tuple[str, ...] = (), extra: bool = True) -> Schema:
+    out: Schema = {"type": "object", "properties": props}
+    if required:
+        out["required"] = list(required)
+    if not extra:
+        out["additionalProperties"] = False
+    return out
+
+
+def arr(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+S, INT, B, N = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "number"}
+MEMBER = {"oneOf": [obj({"user_name": S}, ("user_name",)),
+                    obj({"service_principal_name": S}, ("service_principal_name",)),
+                    obj({"group_name": S}, ("group_name",))]}
+LEVEL = {"type": "string", "enum": ["CAN_QUERY", "CAN_MANAGE"]}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj({"error": obj({"code": S, "message": S, "field": S}, ("code", "message"))}, ("error",)),
+    "ProviderSpec": obj({
+        "name": S, "type": {"type": "string", "enum": ["openai", "azure_openai", "anthropic", "gemini",
+                                                       "openai_compatible"]},
+        "base_url": S, "api_key": {"type": "string", "writeOnly": True,
+                                   "description": "write-only; omit on PUT to keep the stored key, '' clears"},
+        "api_version": S, "supports_responses": B, "headers": {"type": "object", "additionalProperties": S},
+    }, ("name", "type")),
+    "Provider": {"allOf": [ref("ProviderSpec"), obj({"api_key_set": B, "created_at": N, "updated_at": N})]},
+    "Destination": obj({"provider": S, "model": S,
+                        "traffic_percentage": {"type": "integer", "minimum": 0, "maximum": 100}},
+                       ("provider", "model")),
+    "RateLimit": obj({
+        "key": {"type": "string", "enum": ["endpoint", "user_default", "user", "service_principal", "group",
+                                           "request_tag"]},
+        "principal": {"type": "string", "description": "required for user, service_principal, group, "
+                                                       "request_tag (key=value)"},
+        "requests": {"type": "integer", "minimum": 0}, "tokens": {"type": "integer", "minimum": 0},
+        "renewal_period": {"type": "string", "enum": ["minute", "hour"]},
+    }, ("key", "renewal_period"), extra=False),
+    "InferenceTable": obj({"enabled": B, "retention_days": {"type": "integer", "minimum": 1}}, ("enabled",)),
+    "EndpointSpec": obj({
+        "name": S, "destinations": arr(ref("Destination")),
+        "fallbacks": arr(obj({"provider": S, "model": S}, ("provider", "model"))),
+        "timeout": {"type": "string", "examples": ["30s", "500ms", "2m"]},
+        "first_token_timeout": {"type": "string", "examples": ["10s"]},
+        "rate_limits": arr(ref("RateLimit")), "inference_table": ref("InferenceTable"),
+    }, ("name", "destinations")),
+    "Endpoint": {"allOf": [ref("EndpointSpec"), obj({"created_at": N, "updated_at": N})]},
+    "PlanChange": obj({"kind": {"type": "string", "enum": ["provider", "endpoint"]}, "name": S,
+                       "action": {"type": "string", "enum": ["create", "update", "delete"]},
+                       "diff": arr(obj({"field": S, "old": {}, "new": {}})),
+                       "spec": {"type": "object"}}),
+    "Plan": obj({"changes": arr(ref("PlanChange")), "plan_id": S,
+                 "summary": obj({"create": INT, "update": INT, "delete": INT})}),
+    "User": obj({"email": S, "display_name": S, "created_at": N}),
+    "ServicePrincipal": obj({"application_id": S, "display_name": S, "created_at": N}),
+    "Member": MEMBER,
+    "Group": obj({"name": S, "builtin": B, "members": arr(MEMBER), "created_at": N}),
+    "Token": obj({"token_id": S, "principal": S, "principal_type": S, "comment": S, "created_at": N,
+                  "expires_at": N, "revoked_at": N, "last_used_at": N}),
+    "AccessControl": {"allOf": [MEMBER, obj({"permission_level": LEVEL}, ("permission_level",))]},
+    "Permissions": obj({"object_id": S, "object_type": S, "access_control_list": arr(ref("AccessControl"))}),
+    "UsageRow": obj({k: {} for k in (
+        "request_id", "event_time", "endpoint_name", "api_type", "url", "requester", "requester_type",
+        "user_agent", "destination_provider", "destination_model", "status_code", "error_code", "streaming",
+        "latency_ms", "time_to_first_byte_ms", "input_tokens", "output_tokens", "total_tokens",
+        "cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated",
+        "request_tags", "routing_information")}),
+    "PayloadRow": obj({k: {} for k in ("request_id", "event_time", "endpoint_name", "requester", "status_code",
+                                       "latency_ms", "request_body", "response_body", "not_stored_reason")}),
+    "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": S,
+                       "details": {"type": "object"}}),
+}
+
+
+def body(schema: Schema) -> Schema:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def ok(schema: Schema, status: str = "200", csv: bool = False) -> dict[str, Schema]:
+    content: Schema = {"application/json": {"schema": schema}}
+    if csv:
+        content["text/csv"] = {"schema": S}
+    return {status: {"description": "OK" if status == "200" else "Created", "content": content}}
+
+
+ERRORS = {"400": "malformed or invalid (the error names the field)", "401": "no or invalid token",
+          "403": "not allowed for this caller", "404": "unknown object", "409": "conflict"}
+
+
+def op(summary: str, tag: str, who: str, responses: dict[str, Schema], *, errors: str = "",
+       request: Schema | None = None, params: list[Schema] | None = None) -> Schema:
+    out: Schema = {"summary": summary, "tags": [tag], "description": f"Allowed: {who}.",
+                   "responses": dict(responses)}
+    for code in ("401", "403", *errors.split()):
+        out["responses"][code] = {"description": ERRORS[code],
+                                  "content": {"application/json": {"schema": ref("Error")}}}
+    if request is not None:
+        out["requestBody"] = body(request)
+    if params:
+        out["parameters"] = params
+    return out
+
+
+def path_param(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": S}
+
+
+def query(name: str, schema: Schema = S, description: str = "") -> Schema:
+    out: Schema = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        out["description"] = description
+    return out
+
+
+ADMIN, MANAGER = "administrators", "administrators and managers (CAN_MANAGE) of the endpoint"
+ANY = "administrators and endpoint managers"
+EP = [path_param("name")]
+USAGE_QUERY = [query("start", description="unix seconds or ISO 8601"), query("end"), query("endpoint"),
+               query("requester"), query("tag", description="key=value or key; repeatable"),
+               query("status", INT), query("limit", INT), query("offset", INT),
+               query("format", {"type": "string", "enum": ["json", "csv"]})]
+
+
+def paths() -> dict[str, Schema]:
+    p = "/api/v1"
+    return {
+        f"{p}/openapi.json": {"get": op("This document", "meta", ANY, ok({"type": "object"}))},
+        f"{p}/providers": {
+            "get": op("List providers (api_key never shown)", "providers", ADMIN,
+                      ok(obj({"providers": arr(ref("Provider"))}))),
+            "post": op("Create a provider", "providers", ADMIN, ok(ref("Provider"), "201"),
+                       errors="400 409", request=ref("ProviderSpec"))},
+        f"{p}/providers/{{name}}": {
+            "parameters": EP,
+            "get": op("Get a provider", "providers", ADMIN, ok(ref("Provider")), errors="404"),
+            "put": op("Replace a provider (without api_key: the stored key is kept)", "providers", ADMIN,
+                      ok(ref("Provider")), errors="400 404", request=ref("ProviderSpec")),
+            "delete": op("Delete a provider (409 naming the endpoints that still use it)", "providers", ADMIN,
+                         ok(obj({"deleted": S})), errors="404 409")},
+        f"{p}/endpoints": {
+            "get": op("List endpoints (managers see the ones they manage)", "endpoints", ANY,
+                      ok(obj({"endpoints": arr(ref("Endpoint"))}))),
+            "post": op("Create an endpoint", "endpoints", ADMIN, ok(ref("Endpoint"), "201"),
+                       errors="400 409", request=ref("EndpointSpec"))},
+        f"{p}/endpoints/{{name}}": {
+            "parameters": EP,
+            "get": op("Get an endpoint", "endpoints", MANAGER, ok(ref("Endpoint")), errors="404"),
+            "put": op("Replace an endpoint", "endpoints", MANAGER, ok(ref("Endpoint")), errors="400 404",
+                      request=ref("EndpointSpec")),
+            "patch": op("Change some fields (JSON merge patch: null removes a field)", "endpoints", MANAGER,
+                        ok(ref("Endpoint")), errors="400 404", request={"type": "object"}),
+            "delete": op("Delete an endpoint and its grants", "endpoints", ADMIN, ok(obj({"deleted": S})),
+                         errors="404")},
+        f"{p}/endpoints/{{name}}/rate-limits": {
+            "parameters": EP,
+            "get": op("The endpoint's rate limits", "endpoints", MANAGER,
+                      ok(obj({"rate_limits": arr(ref("RateLimit"))})), errors="404"),
+            "put": op("Replace the endpoint's rate limits", "endpoints", MANAGER,
+                      ok(obj({"rate_limits": arr(ref("RateLimit"))})), errors="400 404",
+                      request=obj({"rate_limits": arr(ref("RateLimit"))}, ("rate_limits",)))},
+        f"{p}/endpoints/{{name}}/inference-table": {
+            "parameters": EP,
+            "get": op("Payload logging settings", "endpoints", MANAGER, ok(ref("InferenceTable")), errors="404"),
+            "put": op("Turn payload logging on or off", "endpoints", MANAGER, ok(ref("InferenceTable")),
+                      errors="400 404", request=ref("InferenceTable"))},
+        f"{p}/endpoints/{{name}}/permissions": {
+            "parameters": EP,
+            "get": op("The endpoint's grants", "permissions", MANAGER, ok(ref("Permissions")), errors="404"),
+            "put": op("Replace the endpoint's grants", "permissions", MANAGER, ok(ref("Permissions")),
+                      errors="400 404", request=obj({"access_control_list": arr(ref("AccessControl"))},
+                                                    ("access_control_list",))),
+            "patch": op("Add or change grants", "permissions", MANAGER, ok(ref("Permissions")),
+                        errors="400 404", request=obj({"access_control_list": arr(ref("AccessControl"))},
+                                                      ("access_control_list",)))},
+        f"{p}/endpoints/{{name}}/payloads": {
+            "parameters": EP,
+            "get": op("The endpoint's inference-table rows, newest first", "payloads", MANAGER,
+                      ok(obj({"endpoint": S, "payloads": arr(ref("PayloadRow"))})), errors="400 404",
+                      params=[query("limit", INT), query("offset", INT), query("start"), query("end"),
+                              query("request_id")])},
+        f"{p}/apply": {
+            "post": op("Apply a configuration file's providers and endpoints (unigate apply)", "apply", ADMIN,
+                       ok(obj({"plan": ref("Plan"), "applied": B})), errors="400 409",
+                       request=obj({"providers": arr(ref("ProviderSpec")), "endpoints": arr(ref("EndpointSpec")),
+                                    "prune": B, "dry_run": B,
+                                    "expect_plan": {"type": "string",
+                                                    "description": "plan_id of a dry run; 409 if it changed"}}))},
+        f"{p}/users": {
+            "get": op("List users", "identities", ANY, ok(obj({"users": arr(ref("User"))}))),
+            "post": op("Create a user", "identities", ADMIN, ok(ref("User"), "201"), errors="400 409",
+                       request=obj({"email": S, "display_name": S}, ("email",)))},
+        f"{p}/users/{{email}}": {
+            "parameters": [path_param("email")],
+            "get": op("Get a user", "identities", ANY, ok(ref("User")), errors="404"),
+            "delete": op("Delete a user (revokes its tokens, removes memberships and grants)", "identities",
+                         ADMIN, ok(obj({"deleted": S, "tokens_revoked": INT})), errors="404")},
+        f"{p}/service-principals": {
+            "get": op("List service principals", "identities", ANY,
+                      ok(obj({"service_principals": arr(ref("ServicePrincipal"))}))),
+            "post": op("Create a service principal (returns its application_id)", "identities", ADMIN,
+                       ok(ref("ServicePrincipal"), "201"), errors="400",
+                       request=obj({"display_name": S}, ("display_name",)))},
+        f"{p}/service-principals/{{application_id}}": {
+            "parameters": [path_param("application_id")],
+            "get": op("Get a service principal", "identities", ANY, ok(ref("ServicePrincipal")), errors="404"),
+            "delete": op("Delete a service principal", "identities", ADMIN,
+                         ok(obj({"deleted": S, "tokens_revoked": INT})), errors="404")},
+        f"{p}/groups": {
+            "get": op("List groups", "groups", ANY, ok(obj({"groups": arr(ref("Group"))}))),
+            "post": op("Create a group", "groups", ADMIN, ok(ref("Group"), "201"), errors="400 404 409",
+                       request=obj({"name": S, "members": arr(ref("Member"))}, ("name",)))},
+        f"{p}/groups/{{name}}": {
+            "parameters": EP,
+            "get": op("Get a group", "groups", ANY, ok(ref("Group")), errors="404"),
+            "patch": op("Add or remove members", "groups", ADMIN, ok(ref("Group")), errors="400 404 409",
+                        request=obj({"add": arr(ref("Member")), "remove": arr(ref("Member"))})),
+            "delete": op("Delete a group (not the built-in admins)", "groups", ADMIN, ok(obj({"deleted": S})),
+                         errors="404 409")},
+        f"{p}/groups/{{name}}/members": {
+            "parameters": EP,
+            "put": op("Replace a group's members", "groups", ADMIN, ok(ref("Group")), errors="400 404 409",
+                      request=obj({"members": arr(ref("Member"))}, ("members",)))},
+        f"{p}/tokens": {
+            "get": op("List tokens (never their values)", "tokens", ANY, ok(obj({"tokens": arr(ref("Token"))})),
+                      params=[query("principal"), query("include_revoked", B)]),
+            "post": op("Create a token; the token is in this answer only", "tokens", ANY,
+                       ok({"allOf": [ref("Token"), obj({"token": S})]}, "201"), errors="400 404",
+                       request=obj({"principal": S, "lifetime_seconds": N, "comment": S}, ("principal",)))},
+        f"{p}/tokens/{{token_id}}": {
+            "parameters": [path_param("token_id")],
+            "get": op("Get a token's metadata", "tokens", ANY, ok(ref("Token")), errors="404"),
+            "delete": op("Revoke a token", "tokens", ANY, ok(ref("Token")), errors="404 409")},
+        f"{p}/usage": {
+            "get": op("Usage rows (JSON, or CSV with format=csv / Accept: text/csv)", "usage",
+                      "administrators (all rows) and endpoint managers (their endpoints)",
+                      ok(obj({"rows": arr(ref("UsageRow")), "limit": INT, "offset": INT}), csv=True),
+                      errors="400", params=USAGE_QUERY)},
+        f"{p}/usage/aggregate": {
+            "get": op("Sums of requests and tokens by a key", "usage",
+                      "administrators (all rows) and endpoint managers (their endpoints)",
+                      ok(obj({"group_by": S, "groups": arr({"type": "object"})}), csv=True), errors="400",
+                      params=[query("group_by", {"type": "string", "enum": [
+                          "endpoint", "requester", "tag", "hour", "day", "status", "model"]}),
+                          query("tag_key"), *USAGE_QUERY])},
+        f"{p}/audit": {
+            "get": op("The audit log: who changed what, when", "audit", ADMIN,
+                      ok(obj({"entries": arr(ref("AuditEntry"))})), errors="400",
+                      params=[query("limit", INT), query("actor"), query("action"), query("target")])},
+    }
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Unigate admin API", "version": __version__,
+                 "description": "Providers, endpoints, identities, tokens, permissions, usage and payloads. "
+                                "Every route needs an administrator or endpoint-manager token "
+                                "(Authorization: Bearer ...). Errors: {\"error\": {\"code\", \"message\", "
+                                "\"field\"?}}."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths(),
+        "components": {"schemas": SCHEMAS,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+@admin_route
+async def openapi_json(request: web.Request, caller: Caller) -> web.Response:
+    return json_response(document())
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/api/v1/openapi.json", openapi_json)

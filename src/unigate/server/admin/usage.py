@@ -1,0 +1,87 @@
+"""GET /api/v1/usage (rows, JSON or CSV) and GET /api/v1/usage/aggregate (groups).
+
+Admins see every row; an endpoint manager sees only the rows of the endpoints they manage
+(asking for another endpoint by name is a 403, not an empty answer)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from unigate.errors import InvalidRequest, PermissionDenied
+from unigate.server.admin.common import Caller, admin_route, json_response
+from unigate.store.usage_query import (
+    AGGREGATE_COLUMNS,
+    COLUMNS,
+    UsageFilter,
+    aggregate_usage,
+    parse_usage_filter,
+    query_usage,
+    to_csv,
+)
+
+
+def _filter_for(request: web.Request, caller: Caller) -> UsageFilter:
+    f = parse_usage_filter(request.query, request.query.getall("tag", []))
+    if f.endpoint is not None:
+        caller.require_manage(f.endpoint)  # admins pass; managers only for their endpoints
+    elif not caller.is_admin:
+        f.visible_endpoints = frozenset(_managed_endpoints(caller))
+    return f
+
+
+def _managed_endpoints(caller: Caller) -> list[str]:
+    managed: list[str] = []
+    for name in list(caller.state.endpoints):
+        try:
+            caller.require_manage(name)
+        except PermissionDenied:
+            continue
+        managed.append(name)
+    return managed
+
+
+def _wants_csv(request: web.Request) -> bool:
+    fmt = request.query.get("format")
+    if fmt is None or fmt == "":
+        return "text/csv" in request.headers.get("Accept", "")
+    if fmt not in ("json", "csv"):
+        raise InvalidRequest(f"'format' must be json or csv, got {fmt!r}", param="format")
+    return fmt == "csv"
+
+
+def _csv_response(text: str, filename: str) -> web.Response:
+    return web.Response(text=text, content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@admin_route
+async def list_usage(request: web.Request, caller: Caller) -> web.StreamResponse:
+    f = _filter_for(request, caller)
+    csv_out = _wants_csv(request)
+    rows = await asyncio.to_thread(query_usage, caller.state.store, f)
+    if csv_out:
+        return _csv_response(await asyncio.to_thread(to_csv, rows, COLUMNS), "usage.csv")
+    return json_response({"rows": rows, "limit": f.limit, "offset": f.offset})
+
+
+@admin_route
+async def aggregate(request: web.Request, caller: Caller) -> web.StreamResponse:
+    group_by = request.query.get("group_by")
+    if not group_by:
+        raise InvalidRequest("'group_by' is required: endpoint, requester, tag, hour or day",
+                             param="group_by")
+    f = _filter_for(request, caller)
+    csv_out = _wants_csv(request)
+    tag_key = request.query.get("tag_key") or None
+    groups = await asyncio.to_thread(aggregate_usage, caller.state.store, f, group_by, tag_key)
+    if csv_out:
+        text = to_csv(groups, AGGREGATE_COLUMNS)
+        return _csv_response(text, f"usage-by-{group_by}.csv")
+    return json_response({"group_by": group_by, "groups": groups})
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/api/v1/usage", list_usage)
+    router.add_get("/api/v1/usage/aggregate", aggregate)

@@ -1,0 +1,224 @@
+"""Reading the usage table: filters (time range, endpoint, requester, tags, status), rows and
+aggregates (requests and token sums by endpoint, requester, tag, hour or day).
+
+Parameters arrive as query strings; `parse_usage_filter` checks them and raises
+`InvalidRequest` naming the parameter, so the API and the CLI share one set of rules."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from unigate.errors import InvalidRequest
+from unigate.store.sqlite import SQLiteStore
+
+COLUMNS: tuple[str, ...] = SQLiteStore.USAGE_COLUMNS
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 100_000
+GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model")
+_BOOL_COLUMNS = ("streaming", "usage_estimated")
+_JSON_COLUMNS = ("request_tags", "routing_information")
+_TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
+                  "cache_creation_input_tokens", "reasoning_tokens")
+# What each grouping groups on, as SQL over the usage table `u` (tag joins json_each `t`).
+_GROUP_SQL = {
+    "endpoint": "u.endpoint_name",
+    "requester": "u.requester",
+    "tag": "t.key || '=' || t.value",
+    "hour": "strftime('%Y-%m-%dT%H:00:00Z', u.event_time, 'unixepoch')",
+    "day": "strftime('%Y-%m-%d', u.event_time, 'unixepoch')",
+    "status": "u.status_code",
+    "model": "u.destination_model",
+}
+
+
+@dataclass(slots=True)
+class UsageFilter:
+    start: float | None = None  # unix seconds, inclusive
+    end: float | None = None  # unix seconds, exclusive
+    endpoint: str | None = None
+    requester: str | None = None
+    tags: list[tuple[str, str | None]] = field(default_factory=list)  # (key, value or None = any)
+    status: int | None = None
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    # None: every endpoint (admins); otherwise only rows of these endpoints (managers).
+    visible_endpoints: frozenset[str] | None = None
+
+
+def parse_time(value: str, name: str) -> float:
+    """Unix seconds ("1718000000", "1718000000.5") or ISO 8601 ("2024-06-10", "2024-06-10T08:00:00Z",
+    with an offset or without: then UTC)."""
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be unix seconds or an ISO 8601 time such as "
+                             f"2024-06-10T08:00:00Z, got {value!r}", param=name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def int_param(params: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be an integer, got {raw!r}", param=name) from None
+    if not lo <= value <= hi:
+        raise InvalidRequest(f"'{name}' must be between {lo} and {hi}, got {value}", param=name)
+    return value
+
+
+def parse_tag(raw: str) -> tuple[str, str | None]:
+    """"team=search" matches rows tagged team=search; "team" matches rows with any team tag."""
+    key, sep, value = raw.partition("=")
+    if not key:
+        raise InvalidRequest(f"'tag' must look like key=value (or key), got {raw!r}", param="tag")
+    return key, value if sep else None
+
+
+def parse_usage_filter(params: Mapping[str, str], tags: Sequence[str] = ()) -> UsageFilter:
+    """Query parameters → a filter. `tags` are all values of the repeatable `tag` parameter."""
+    f = UsageFilter()
+    if params.get("start"):
+        f.start = parse_time(params["start"], "start")
+    if params.get("end"):
+        f.end = parse_time(params["end"], "end")
+    if f.start is not None and f.end is not None and f.end < f.start:
+        raise InvalidRequest("'end' must not be before 'start'", param="end")
+    f.endpoint = params.get("endpoint") or None
+    f.requester = params.get("requester") or None
+    f.tags = [parse_tag(t) for t in tags if t]
+    if params.get("status"):
+        f.status = int_param(params, "status", 0, 100, 599)
+    f.limit = int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    f.offset = int_param(params, "offset", 0, 0, 10**12)
+    return f
+
+
+def _where(f: UsageFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if f.start is not None:
+        clauses.append("u.event_time >= ?")
+        args.append(f.start)
+    if f.end is not None:
+        clauses.append("u.event_time < ?")
+        args.append(f.end)
+    if f.endpoint is not None:
+        clauses.append("u.endpoint_name = ?")
+        args.append(f.endpoint)
+    if f.requester is not None:
+        clauses.append("u.requester = ?")
+        args.append(f.requester)
+    if f.status is not None:
+        clauses.append("u.status_code = ?")
+        args.append(f.status)
+    for key, value in f.tags:
+        # json_each compares keys and values exactly, whatever characters they hold.
+        if value is None:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(u.request_tags) WHERE key = ?)")
+            args.append(key)
+        else:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(u.request_tags) WHERE key = ? AND value = ?)")
+            args.extend((key, value))
+    if f.visible_endpoints is not None:
+        names = sorted(f.visible_endpoints)
+        if not names:
+            clauses.append("0")
+        else:
+            clauses.append(f"u.endpoint_name IN ({', '.join('?' for _ in names)})")
+            args.extend(names)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def query_usage(store: SQLiteStore, f: UsageFilter) -> list[dict[str, Any]]:
+    """Matching rows, newest first, with JSON columns decoded and flags as booleans."""
+    where, args = _where(f)
+    cols = ", ".join(f"u.{c}" for c in COLUMNS)
+    sql = (f"SELECT {cols} FROM usage u{where} ORDER BY u.event_time DESC, u.request_id "
+           "LIMIT ? OFFSET ?")
+    rows = store.execute(sql, [*args, f.limit, f.offset])
+    return [_row_dict(r) for r in rows]
+
+
+def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
+    out = dict(zip(COLUMNS, row, strict=True))
+    for name in _BOOL_COLUMNS:
+        if out[name] is not None:
+            out[name] = bool(out[name])
+    for name in _JSON_COLUMNS:
+        if out[name]:
+            try:
+                out[name] = orjson.loads(out[name])
+            except orjson.JSONDecodeError:
+                pass  # keep the text rather than lose the row
+    return out
+
+
+def aggregate_usage(store: SQLiteStore, f: UsageFilter, group_by: str,
+                    tag_key: str | None = None) -> list[dict[str, Any]]:
+    """Requests and token sums per group, largest first (time groups in time order). With
+    group_by=tag a request counts once for each of its tags (`tag_key` keeps one tag name)."""
+    if group_by not in _GROUP_SQL:
+        raise InvalidRequest(f"'group_by' must be one of {', '.join(GROUP_BY)}, got {group_by!r}",
+                             param="group_by")
+    where, args = _where(f)
+    key_sql = _GROUP_SQL[group_by]
+    source = "usage u"
+    if group_by == "tag":
+        source = "usage u JOIN json_each(u.request_tags) t"
+        if tag_key:
+            where += (" AND " if where else " WHERE ") + "t.key = ?"
+            args.append(tag_key)
+    sums = ", ".join(f"COALESCE(SUM(u.{c}), 0)" for c in _TOKEN_COLUMNS)
+    order = "g" if group_by in ("hour", "day") else "requests DESC, g"
+    sql = (f"SELECT {key_sql} AS g, COUNT(*) AS requests, "
+           "SUM(CASE WHEN u.status_code >= 400 THEN 1 ELSE 0 END), "
+           "SUM(CASE WHEN u.usage_estimated THEN 1 ELSE 0 END), "
+           f"{sums} FROM {source}{where} GROUP BY g ORDER BY {order} LIMIT ? OFFSET ?")
+    rows = store.execute(sql, [*args, f.limit, f.offset])
+    groups: list[dict[str, Any]] = []
+    for r in rows:
+        group: dict[str, Any] = {"key": r[0], group_by: r[0], "requests": r[1], "errors": r[2] or 0,
+                                 "estimated": r[3] or 0}
+        group.update(zip(_TOKEN_COLUMNS, r[4:], strict=True))
+        groups.append(group)
+    return groups
+
+
+AGGREGATE_COLUMNS = ("key", "requests", "errors", "estimated", *_TOKEN_COLUMNS)
+
+
+def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A header row, then one line per row; JSON values as compact JSON text, flags as 0/1."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value

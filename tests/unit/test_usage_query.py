@@ -1,0 +1,107 @@
+"""Usage filters and aggregates over a real SQLite usage table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unigate.accounting.usage import UsageRecord
+from unigate.errors import InvalidRequest
+from unigate.ir.usage import Usage
+from unigate.store.sqlite import SQLiteStore
+from unigate.store.usage_query import (
+    COLUMNS,
+    aggregate_usage,
+    parse_time,
+    parse_usage_filter,
+    query_usage,
+    to_csv,
+)
+
+T0 = 1_718_000_000.0  # 2024-06-10T06:13:20Z
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(tmp_path / "u.db")
+    s.migrate()
+    rows = [
+        UsageRecord("a", T0, "chat", "/x", endpoint_name="e1", requester="u1", status_code=200,
+                    usage=Usage(10, 5), request_tags={"team": "search"}),
+        UsageRecord("b", T0 + 3600, "chat", "/x", endpoint_name="e1", requester="u2", status_code=429,
+                    request_tags={"team": "ads", "env": "prod"}),
+        UsageRecord("c", T0 + 7200, "chat", "/x", endpoint_name="e2", requester="u1", status_code=200,
+                    usage=Usage(1, 2, estimated=True)),
+    ]
+    s.insert_usage([r.as_row() for r in rows])
+    return s
+
+
+def ids(rows: list[dict[str, object]]) -> list[object]:
+    return [r["request_id"] for r in rows]
+
+
+def test_times_are_unix_seconds_or_iso_8601() -> None:
+    assert parse_time("1718000000", "start") == T0
+    assert parse_time("2024-06-10T06:13:20Z", "start") == T0
+    assert parse_time("2024-06-10T08:13:20+02:00", "start") == T0
+    assert parse_time("2024-06-10", "start") == T0 - (6 * 3600 + 13 * 60 + 20)
+    with pytest.raises(InvalidRequest) as info:
+        parse_time("yesterday", "end")
+    assert info.value.param == "end"
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"offset": "-1"}, "offset"),
+    ({"status": "abc"}, "status"), ({"start": "2", "end": "1"}, "end"), ({"start": "soon"}, "start"),
+])
+def test_bad_parameters_are_named(params: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse_usage_filter(params)
+    assert info.value.param == field
+
+
+def test_filters(store: SQLiteStore) -> None:
+    assert ids(query_usage(store, parse_usage_filter({}))) == ["c", "b", "a"]
+    assert ids(query_usage(store, parse_usage_filter({"endpoint": "e1"}))) == ["b", "a"]
+    assert ids(query_usage(store, parse_usage_filter({"requester": "u1"}))) == ["c", "a"]
+    assert ids(query_usage(store, parse_usage_filter({}, ["team=ads"]))) == ["b"]
+    assert ids(query_usage(store, parse_usage_filter({}, ["team"]))) == ["b", "a"]
+    assert ids(query_usage(store, parse_usage_filter({}, ["team=ads", "env=dev"]))) == []
+    assert ids(query_usage(store, parse_usage_filter({"status": "429"}))) == ["b"]
+    window = {"start": str(T0 + 1), "end": "2024-06-10T08:13:20Z"}
+    assert ids(query_usage(store, parse_usage_filter(window))) == ["b"]
+    assert ids(query_usage(store, parse_usage_filter({"limit": "1", "offset": "1"}))) == ["b"]
+    f = parse_usage_filter({})
+    f.visible_endpoints = frozenset({"e2"})
+    assert ids(query_usage(store, f)) == ["c"]
+    f.visible_endpoints = frozenset()
+    assert query_usage(store, f) == []
+
+
+def test_rows_decode_json_and_flags(store: SQLiteStore) -> None:
+    row = query_usage(store, parse_usage_filter({}, ["team=search"]))[0]
+    assert row["request_tags"] == {"team": "search"}
+    assert row["total_tokens"] == 15 and row["usage_estimated"] is False
+    text = to_csv([row], COLUMNS)
+    header, line = text.splitlines()
+    assert header.split(",")[0] == "request_id" and '"{""team"":""search""}"' in line
+
+
+def test_aggregates(store: SQLiteStore) -> None:
+    by_ep = aggregate_usage(store, parse_usage_filter({}), "endpoint")
+    assert [(g["endpoint"], g["requests"], g["total_tokens"], g["errors"]) for g in by_ep] == [
+        ("e1", 2, 15, 1), ("e2", 1, 3, 0)]
+    by_tag = aggregate_usage(store, parse_usage_filter({}), "tag")
+    assert {g["key"]: g["requests"] for g in by_tag} == {"team=search": 1, "team=ads": 1, "env=prod": 1}
+    only_team = aggregate_usage(store, parse_usage_filter({}), "tag", tag_key="team")
+    assert {g["key"] for g in only_team} == {"team=search", "team=ads"}
+    by_hour = aggregate_usage(store, parse_usage_filter({}), "hour")
+    assert [g["hour"] for g in by_hour] == ["2024-06-10T06:00:00Z", "2024-06-10T07:00:00Z",
+                                            "2024-06-10T08:00:00Z"]
+    by_req = aggregate_usage(store, parse_usage_filter({"endpoint": "e1"}), "requester")
+    assert {g["key"]: g["input_tokens"] for g in by_req} == {"u1": 10, "u2": 0}
+    with pytest.raises(InvalidRequest) as info:
+        aggregate_usage(store, parse_usage_filter({}), "week")
+    assert info.value.param == "group_by"
