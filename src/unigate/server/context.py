@@ -13,6 +13,7 @@ from aiohttp import web
 from unigate.accounting.usage import UsageRecord
 from unigate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from unigate.governance.payloads import BodyCapture, PayloadRecord
+from unigate.governance.ratelimit import Reservation
 from unigate.server.state import GatewayState, Principal
 
 SSE_HEADERS = {
@@ -38,7 +39,7 @@ def new_request_id() -> str:
 
 class RequestContext:
     __slots__ = ("capture", "fmt_name", "principal", "raw_body", "record", "request", "request_id",
-                 "state", "t0")
+                 "reservation", "state", "t0")
 
     def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
         self.request = request
@@ -49,6 +50,7 @@ class RequestContext:
         self.principal: Principal | None = None
         self.fmt_name = api_type  # the client's wire format, once known (for payload folding)
         self.capture: BodyCapture | None = None  # set when the endpoint logs payloads
+        self.reservation: Reservation | None = None  # rate-limit counters taken for this request
         self.record = UsageRecord(self.request_id, time.time(), api_type, request.path,
                                   request.headers.get("User-Agent"))
 
@@ -110,6 +112,12 @@ class RequestContext:
             self.record.status_code = 499
             self.record.error_code = "client_closed"
         self.record.latency_ms = self.elapsed_ms()
+        if self.reservation is not None:  # token limits settle on what was really used
+            usage = self.record.usage
+            used = usage.total_tokens if usage is not None else None
+            if used is None and self.record.ttfb_ms is None:
+                used = 0  # nothing reached the client: nothing was generated for it
+            self.state.limiter.settle(self.reservation, used)
         self.state.usage.put(self.record)
         if self.capture is not None and self.state.payloads is not None:
             r = self.record

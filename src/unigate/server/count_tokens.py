@@ -33,7 +33,8 @@ async def count_tokens(ctx: RequestContext, client_fmt: str, url_model: str | No
                        render: Callable[[int], dict[str, Any]]) -> web.StreamResponse:
     async def work() -> web.StreamResponse:
         body = await ctx.read_json()
-        t = resolve(ctx, url_model if url_model is not None else body.get("model"))
+        t = resolve(ctx, url_model if url_model is not None else body.get("model"),
+                    rate_limited=False)
         target = t.provider.count_format
         if target is None:
             return ctx.json_response(orjson.dumps(render(estimate_input_tokens(decode(body)))))

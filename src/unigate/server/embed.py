@@ -28,7 +28,7 @@ async def _embed(ctx: RequestContext, name: str | None, decode: Decode, encode: 
                  ) -> web.StreamResponse:
     async def work() -> web.StreamResponse:
         body = await ctx.read_json()
-        t = resolve(ctx, name if name is not None else body.get("model"))
+        t = resolve(ctx, name if name is not None else body.get("model"), body=body)
         provider = t.provider
         if provider.embed_format is None:
             raise InvalidRequest(f"endpoint '{t.endpoint.name}' is served by provider "

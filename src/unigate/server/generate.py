@@ -18,7 +18,7 @@ async def handle_generate(ctx: RequestContext, fmt: WireFormat,
 
     async def work() -> web.StreamResponse:
         body = await ctx.read_json()
-        t = resolve(ctx, opts.model if opts.model is not None else body.get("model"))
+        t = resolve(ctx, opts.model if opts.model is not None else body.get("model"), body=body)
         stream = opts.stream if opts.stream is not None else body.get("stream") is True
         ctx.record.streaming = stream
         options = body.get("stream_options")

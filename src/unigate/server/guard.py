@@ -29,8 +29,10 @@ class Target:
     provider: Provider
 
 
-def resolve(ctx: RequestContext, name: Any, where: str = "model") -> Target:
-    """The endpoint the client named, and the destination chosen for this request."""
+def resolve(ctx: RequestContext, name: Any, where: str = "model",
+            body: dict[str, Any] | None = None, rate_limited: bool = True) -> Target:
+    """The endpoint the client named, and the destination chosen for this request. Queries
+    count against the endpoint's rate limits (token counting, `rate_limited=False`, does not)."""
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"'{where}' is required: the name of the endpoint to query", param=where)
     endpoint = ctx.state.endpoints.get(name)
@@ -40,12 +42,38 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model") -> Target:
     assert ctx.principal is not None
     if not ctx.state.can_query(ctx.principal, name):
         raise PermissionDenied(f"you do not have CAN_QUERY permission on endpoint '{name}'")
+    limits = ctx.state.snap.limits.get(name) if rate_limited else None
+    if limits:
+        p = ctx.principal
+        ctx.reservation = ctx.state.limiter.check(
+            name, limits, p.type, p.name, ctx.state.snap.groups_of.get((p.type, p.name), frozenset()),
+            ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body))
     if payload_logging_enabled(endpoint.inference_table):
         ctx.capture = BodyCapture()
     dest = ctx.state.choose_destination(endpoint)
     provider = ctx.state.providers[dest.provider]
     ctx.record.destination_provider, ctx.record.destination_model = provider.name, dest.model
     return Target(endpoint, dest, provider)
+
+
+_MAX_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+
+def estimate_tokens(raw: bytes, body: dict[str, Any] | None) -> int:
+    """What a token limit reserves before the call: the input (about four bytes of request a
+    token) plus the most the client allows the model to write."""
+    out = 0
+    if body:
+        for key in _MAX_TOKEN_FIELDS:
+            if isinstance(body.get(key), int):
+                out = body[key]
+                break
+        else:
+            config = body.get("generationConfig") or body.get("generation_config")
+            if isinstance(config, dict):
+                value = config.get("maxOutputTokens", config.get("max_output_tokens"))
+                out = value if isinstance(value, int) else 0
+    return len(raw) // 4 + max(out, 0)
 
 
 async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], dict[str, Any]],

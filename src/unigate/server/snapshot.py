@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from unigate.config import GatewayConfig
+from unigate.governance.ratelimit import RateLimit, parse_rate_limits
 from unigate.providers import Provider, build_provider
 from unigate.store.config_store import load_config_from_store
 from unigate.store.sqlite import SQLiteStore, TokenRow
@@ -27,6 +28,8 @@ class Snapshot:
     groups_of: dict[Identity, frozenset[str]]  # every group a principal is in, nesting followed
     grants: dict[str, dict[Identity, str]]  # endpoint -> identity -> level
     managers: set[Identity] = field(default_factory=set)  # identities with CAN_MANAGE somewhere
+    # Parsed once per snapshot; the same list object every request (the limiter caches by it).
+    limits: dict[str, list[RateLimit]] = field(default_factory=dict)
 
 
 def _group_closure(rows: list[tuple[str, str, str]]) -> dict[Identity, frozenset[str]]:
@@ -60,7 +63,10 @@ def load_snapshot(store: SQLiteStore, max_body_bytes: int, source: str) -> Snaps
         grants[endpoint][(ptype, principal)] = level
         if level == MANAGE:
             managers.add((ptype, principal))
-    return Snapshot(version, config, providers, tokens, _group_closure(members), dict(grants), managers)
+    limits = {name: parse_rate_limits(e.rate_limits) for name, e in config.endpoints.items()
+              if e.rate_limits}
+    return Snapshot(version, config, providers, tokens, _group_closure(members), dict(grants),
+                    managers, limits)
 
 
 def describe(snapshot: Snapshot) -> str:

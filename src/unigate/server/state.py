@@ -19,6 +19,7 @@ import aiohttp
 from unigate.accounting.usage import UsageWriter
 from unigate.config import Destination, EndpointConfig, GatewayConfig
 from unigate.governance.payloads import PayloadWriter
+from unigate.governance.ratelimit import CounterBackend, LocalBackend, RateLimiter
 from unigate.providers import Provider
 from unigate.server.snapshot import ADMINS_GROUP, MANAGE, Identity, Snapshot, load_snapshot
 from unigate.store.sqlite import SQLiteStore
@@ -35,8 +36,11 @@ class Principal:
 
 
 class GatewayState:
-    def __init__(self, config: GatewayConfig, store: SQLiteStore, usage: UsageWriter) -> None:
+    def __init__(self, config: GatewayConfig, store: SQLiteStore, usage: UsageWriter,
+                 counters: CounterBackend | None = None) -> None:
         self.file_config = config
+        # Counters shared by every worker of this host (created before the fork).
+        self.limiter = RateLimiter(counters or LocalBackend())
         self.store = store
         self.usage = usage
         self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)

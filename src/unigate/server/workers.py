@@ -20,6 +20,7 @@ from aiohttp import web
 from unigate.accounting.usage import UsageWriter
 from unigate.config import GatewayConfig
 from unigate.governance.payloads import PayloadWriter
+from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
 from unigate.governance.retention import retention_days
 from unigate.server.app import build_app
 from unigate.server.state import GatewayState
@@ -41,11 +42,11 @@ class ServeOptions:
         return self.data_dir / "unigate.db"
 
 
-async def _serve(config: GatewayConfig, opts: ServeOptions, sock: socket.socket | None) -> None:
+async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend) -> None:
     store = SQLiteStore(opts.db_path)
     usage = UsageWriter(store)
     usage.start()
-    state = GatewayState(config, store, usage)
+    state = GatewayState(config, store, usage, counters)
     payloads = state.payloads = PayloadWriter(store)
     payloads.set_retention_source(lambda: retention_days(state.endpoints))
     payloads.start()
@@ -53,11 +54,7 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, sock: socket.socket 
     runner = web.AppRunner(build_app(state), handle_signals=False, access_log=None,
                            handler_cancellation=True, shutdown_timeout=opts.grace)
     await runner.setup()
-    site: web.BaseSite
-    if sock is not None:
-        site = web.SockSite(runner, sock, shutdown_timeout=opts.grace)
-    else:
-        site = web.TCPSite(runner, opts.host, opts.port, reuse_port=True, backlog=2048)
+    site = web.TCPSite(runner, opts.host, opts.port, reuse_port=True, backlog=2048)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -72,8 +69,8 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, sock: socket.socket 
     store.close()
 
 
-def run_worker(config: GatewayConfig, opts: ServeOptions, sock: socket.socket | None = None) -> None:
-    uvloop.run(_serve(config, opts, sock))
+def run_worker(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend) -> None:
+    uvloop.run(_serve(config, opts, counters))
 
 
 def check_port(host: str, port: int) -> None:
@@ -85,8 +82,11 @@ def check_port(host: str, port: int) -> None:
 
 
 def serve(config: GatewayConfig, opts: ServeOptions) -> None:
+    # Rate-limit counters live in memory every worker shares: made here, before the fork, so
+    # workers (and restarted ones) inherit the same table.
+    counters = SharedMemoryBackend()
     if opts.workers <= 1:
-        run_worker(config, opts)
+        run_worker(config, opts, counters)
         return
     children: dict[int, int] = {}  # pid -> worker slot
     stopping = False
@@ -97,7 +97,7 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                run_worker(config, opts)
+                run_worker(config, opts, counters)
             except BaseException:
                 log.exception("worker %d failed", slot)
                 os._exit(1)
