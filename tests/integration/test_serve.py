@@ -74,3 +74,76 @@ def test_stream_usage_is_accounted_without_the_client_asking(gateway: Gateway) -
                              " FROM usage WHERE request_id = ?", (request_id,)).fetchone()
         time.sleep(0.1)
     assert row is not None and row[0] > 0 and row[1] > 0 and row[2] == 1 and row[3] is not None
+
+
+class NoUsageUpstream:
+    """An OpenAI-compatible server that reports no usage (some small servers do not)."""
+
+    def __init__(self) -> None:
+        import asyncio
+        import threading
+
+        from aiohttp import web
+
+        from tests.integration.gateway import free_port
+
+        self.port = free_port()
+        loop = asyncio.new_event_loop()
+
+        async def chat(request: web.Request) -> web.Response:
+            await request.read()
+            return web.json_response({
+                "id": "c1", "object": "chat.completion", "created": 1, "model": "tiny",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "four words of answer"}}]})
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            app = web.Application()
+            app.router.add_post("/v1/chat/completions", chat)
+            runner = web.AppRunner(app)
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+            loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+
+
+def test_usage_is_estimated_and_marked_when_the_provider_reports_none() -> None:
+    up = NoUsageUpstream()
+    gw = start_gateway(f"""
+providers: [{{name: tiny, type: openai_compatible, base_url: "http://127.0.0.1:{up.port}/v1"}}]
+endpoints: [{{name: tiny, destinations: [{{provider: tiny, model: tiny}}]}}]
+""", workers=1)
+    try:
+        r = call("POST", f"{gw.base}/mlflow/v1/chat/completions",
+                 {"model": "tiny", "messages": [{"role": "user", "content": "please estimate my usage"}]},
+                 bearer(gw.token))
+        assert r.status == 200, r.body
+        rid = r.headers["x-request-id"]
+        row = None
+        deadline = time.monotonic() + 5
+        while row is None and time.monotonic() < deadline:
+            with sqlite3.connect(gw.data_dir / "unigate.db") as db:
+                row = db.execute("SELECT input_tokens, output_tokens, usage_estimated FROM usage"
+                                 " WHERE request_id = ?", (rid,)).fetchone()
+            time.sleep(0.1)
+        assert row is not None and row[0] > 0 and row[1] > 0 and row[2] == 1, row
+    finally:
+        gw.stop()
+
+
+def test_no_usage_row_is_lost_on_shutdown(mock_url: str) -> None:
+    gw = start_gateway(f"""
+providers: [{{name: o, type: openai, base_url: "{mock_url}/v1", api_key: sk-mock-openai}}]
+endpoints: [{{name: e, destinations: [{{provider: o, model: gpt-4o-mini}}]}}]
+""", workers=2)
+    ids = []
+    for i in range(40):
+        r = call("POST", f"{gw.base}/mlflow/v1/chat/completions",
+                 {"model": "e", "messages": [{"role": "user", "content": f"n{i}"}]}, bearer(gw.token))
+        ids.append(r.headers["x-request-id"])
+    assert gw.stop() == 0  # SIGTERM right away: the writers drain their queues
+    with sqlite3.connect(gw.data_dir / "unigate.db") as db:
+        stored = {row[0] for row in db.execute("SELECT request_id FROM usage")}
+    assert set(ids) <= stored

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from unigate.accounting.estimate import estimate_usage
 from unigate.ir.usage import Usage
 from unigate.store.sqlite import SQLiteStore
 
@@ -40,6 +41,9 @@ class UsageRecord:
     request_tags: dict[str, Any] | None = None
     routing: list[dict[str, Any]] = field(default_factory=list)
     token_id: str | None = None  # which token authenticated it (for tokens' last_used_at)
+    # (client format, endpoint, request body, unary response body or None): set when the
+    # provider reported no usage, so the writer thread can estimate it.
+    estimate_from: tuple[str, str, bytes, bytes | None] | None = None
 
     def as_row(self) -> tuple[Any, ...]:
         u = self.usage or Usage()
@@ -95,6 +99,10 @@ class UsageWriter:
     def _flush(self, final: bool = False) -> None:
         while self._queue:
             records = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+            for r in records:
+                if r.estimate_from is not None and r.usage is None:
+                    r.usage = estimate_usage(*r.estimate_from)
+                    r.estimate_from = None
             try:
                 self._store.insert_usage([r.as_row() for r in records])
                 self._store.touch_tokens(_last_use(records))

@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from unigate.accounting.usage import UsageRecord
+from unigate.codecs.registry import FORMATS
 from unigate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.governance.ratelimit import Reservation
@@ -90,6 +91,8 @@ class RequestContext:
     def json_response(self, body: bytes, status: int = 200,
                       extra: dict[str, str] | None = None) -> web.Response:
         self.record.status_code = status
+        if status == 200 and self.record.usage is None and self.fmt_name in FORMATS:
+            self.record.estimate_from = (self.fmt_name, self.record.endpoint_name or "", self.raw_body, body)
         self.mark_first_byte()
         headers = self.headers(extra)
         headers["Content-Type"] = "application/json"
@@ -112,6 +115,9 @@ class RequestContext:
             self.record.status_code = 499
             self.record.error_code = "client_closed"
         self.record.latency_ms = self.elapsed_ms()
+        r = self.record
+        if r.usage is None and r.estimate_from is None and r.status_code == 200 and self.fmt_name in FORMATS:
+            r.estimate_from = (self.fmt_name, r.endpoint_name or "", self.raw_body, None)  # a stream
         if self.reservation is not None:  # token limits settle on what was really used
             usage = self.record.usage
             used = usage.total_tokens if usage is not None else None
@@ -120,7 +126,6 @@ class RequestContext:
             self.state.limiter.settle(self.reservation, used)
         self.state.usage.put(self.record)
         if self.capture is not None and self.state.payloads is not None:
-            r = self.record
             self.state.payloads.put(PayloadRecord(
                 r.request_id, r.started, r.endpoint_name or "", self.fmt_name, self.raw_body,
                 self.capture.data(), r.streaming, r.status_code, r.requester, r.latency_ms,
