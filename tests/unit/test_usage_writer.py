@@ -1,0 +1,56 @@
+"""The usage writer: rows wait while the store is unavailable and are all written when it
+returns; a clean stop drains the queue."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from unigate.accounting.usage import UsageRecord, UsageWriter
+from unigate.store.sqlite import SQLiteStore
+
+
+class FlakyStore(SQLiteStore):
+    """A real store whose inserts fail while `down` is set (a locked or unreachable database)."""
+
+    down = True
+    failures = 0
+
+    def insert_usage(self, rows: list[tuple[object, ...]]) -> None:
+        if self.down:
+            self.failures += 1
+            raise sqlite3.OperationalError("database is locked")
+        super().insert_usage(rows)  # type: ignore[arg-type]
+
+
+def record(i: int) -> UsageRecord:
+    return UsageRecord(f"req-{i}", time.time(), "chat", "/x", endpoint_name="e", status_code=200)
+
+
+def test_rows_wait_while_the_store_is_down_and_are_written_when_it_returns(tmp_path: Path) -> None:
+    store = FlakyStore(tmp_path / "u.db")
+    store.migrate()
+    writer = UsageWriter(store, interval=0.05)
+    writer.start()
+    for i in range(500):
+        writer.put(record(i))
+    time.sleep(0.3)
+    assert store.failures >= 2 and not store.usage_rows()
+    store.down = False
+    deadline = time.monotonic() + 5
+    while len(store.usage_rows(limit=10_000)) < 500 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.stop()
+    assert {r["request_id"] for r in store.usage_rows(limit=10_000)} == {f"req-{i}" for i in range(500)}
+
+
+def test_stop_drains_the_queue(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "u.db")
+    store.migrate()
+    writer = UsageWriter(store, interval=60)  # it would not flush on its own before stop()
+    writer.start()
+    for i in range(1000):
+        writer.put(record(i))
+    writer.stop()
+    assert len(store.usage_rows(limit=10_000)) == 1000
