@@ -3,6 +3,10 @@ dialect renders it in its own error body (see `unigate.codecs.*.errors`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 
 class GatewayError(Exception):
     status: int = 500
@@ -83,3 +87,16 @@ class UpstreamTimeout(GatewayError):
 
 class InternalError(GatewayError):
     status, code = 500, "internal_error"
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object; 400 saying what is wrong otherwise."""
+    if not raw:
+        raise InvalidRequest("request body is empty: expected a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise InvalidRequest(f"request body is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    return data

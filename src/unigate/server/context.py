@@ -12,7 +12,7 @@ from aiohttp import web
 
 from unigate.accounting.usage import UsageRecord
 from unigate.codecs.registry import FORMATS
-from unigate.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from unigate.errors import GatewayError, PayloadTooLarge, parse_json_object
 from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.governance.ratelimit import Reservation
 from unigate.server.state import GatewayState, Principal
@@ -72,15 +72,7 @@ class RequestContext:
         if len(body) > limit:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         self.raw_body = body
-        if not body:
-            raise InvalidRequest("request body is empty: expected a JSON object")
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as e:
-            raise InvalidRequest(f"request body is not valid JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise InvalidRequest("request body must be a JSON object")
-        return data
+        return parse_json_object(body)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"x-request-id": self.request_id}

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from unigate.errors import GatewayError, InternalError, InvalidRequest, PermissionDenied
+from unigate.errors import GatewayError, InternalError, InvalidRequest, PermissionDenied, parse_json_object
 from unigate.server.auth import authenticate
 from unigate.server.state import GatewayState, Principal
 
@@ -65,16 +65,7 @@ def error_body(err: GatewayError) -> dict[str, Any]:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw:
-        raise InvalidRequest("request body is empty: expected a JSON object")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise InvalidRequest(f"request body is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    return data
+    return parse_json_object(await request.read())
 
 
 def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
