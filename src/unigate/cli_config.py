@@ -111,6 +111,36 @@ def endpoints_delete(a: argparse.Namespace) -> None:
     show(a, call(a, "DELETE", f"/endpoints/{q(a.name)}"), lambda d: f"Deleted endpoint {d['deleted']}.")
 
 
+def endpoints_rate_limits(a: argparse.Namespace) -> None:
+    """Show the limits, or replace them with --set '[{...}]' (a JSON list) or --clear."""
+    path = f"/endpoints/{q(a.name)}/rate-limits"
+    if a.set is not None or a.clear:
+        try:
+            limits = [] if a.clear else json.loads(a.set)
+        except json.JSONDecodeError as e:
+            raise CliError(f"--set: not valid JSON: {e}") from None
+        data = call(a, "PUT", path, {"rate_limits": limits})
+    else:
+        data = call(a, "GET", path)
+    show(a, data, lambda d: "\n".join(limit_text(x) for x in d["rate_limits"]) or "(no rate limits)")
+
+
+def endpoints_inference_table(a: argparse.Namespace) -> None:
+    """Show payload logging, or change it with --enable/--disable [--retention-days N]."""
+    path = f"/endpoints/{q(a.name)}/inference-table"
+    if a.enable or a.disable or a.retention_days is not None:
+        current = call(a, "GET", path)
+        table_ = {k: v for k, v in current.items() if k in ("enabled", "retention_days")}
+        if a.enable or a.disable:
+            table_["enabled"] = bool(a.enable)
+        if a.retention_days is not None:
+            table_["retention_days"] = a.retention_days
+        data = call(a, "PUT", path, table_)
+    else:
+        data = call(a, "GET", path)
+    show(a, data, lambda d: json.dumps(d, indent=2))
+
+
 def provider_rows(providers: list[dict[str, Any]]) -> str:
     rows = [{**p, "api_key": "set" if p.get("api_key_set") else "-"} for p in providers]
     return table(rows, ("name", "type", "base_url", "api_key", "updated_at"))
@@ -168,6 +198,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         if name != "list":
             leaf.add_argument("name")
         leaf.set_defaults(func=_guarded(fn))
+
+    limits = eps.add_parser("rate-limits", parents=[c], help="show or replace an endpoint's rate limits")
+    limits.add_argument("name")
+    limits.add_argument("--set", help='a JSON list, e.g. \'[{"key": "user_default", "requests": 60, '
+                                      '"renewal_period": "minute"}]\'')
+    limits.add_argument("--clear", action="store_true", help="remove every limit")
+    limits.set_defaults(func=_guarded(endpoints_rate_limits))
+    tables = eps.add_parser("inference-table", parents=[c], help="show or change payload logging")
+    tables.add_argument("name")
+    on_off = tables.add_mutually_exclusive_group()
+    on_off.add_argument("--enable", action="store_true")
+    on_off.add_argument("--disable", action="store_true")
+    tables.add_argument("--retention-days", type=int)
+    tables.set_defaults(func=_guarded(endpoints_inference_table))
 
     provs = sub.add_parser("providers", help="upstream providers").add_subparsers(dest="action", required=True)
     for name, fn, help in (("list", providers_list, "list providers"), ("get", providers_get, "show a provider")):

@@ -156,3 +156,26 @@ def test_help_mentions_the_options() -> None:
     out = subprocess.run([sys.executable, "-m", "unigate.cli", "apply", "--help"], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
     assert all(opt in out.stdout for opt in ("--prune", "--yes", "--dry-run", "-f"))
+
+
+def test_cli_sets_rate_limits_and_payload_logging(gateway: Gateway) -> None:
+    _json = json
+
+    def cli(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "unigate.cli", *args, "--url", gateway.url,
+                            "--token", gateway.token], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    limits = '[{"key": "user_default", "requests": 60, "renewal_period": "minute"}]'
+    cli("endpoints", "rate-limits", "chat-compat", "--set", limits)
+    shown = _json.loads(cli("endpoints", "rate-limits", "chat-compat", "--json"))
+    assert shown["rate_limits"][0]["requests"] == 60
+    assert "60" in cli("endpoints", "rate-limits", "chat-compat")
+    cli("endpoints", "rate-limits", "chat-compat", "--clear")
+    assert _json.loads(cli("endpoints", "rate-limits", "chat-compat", "--json"))["rate_limits"] == []
+    cli("endpoints", "inference-table", "chat-compat", "--enable", "--retention-days", "7")
+    table = _json.loads(cli("endpoints", "inference-table", "chat-compat", "--json"))
+    assert table["enabled"] is True and table["retention_days"] == 7
+    cli("endpoints", "inference-table", "chat-compat", "--disable")
+    assert _json.loads(cli("endpoints", "inference-table", "chat-compat", "--json"))["enabled"] is False

@@ -186,3 +186,18 @@ def test_invalid_request_tags_are_400(gateway: Gateway, surface: str) -> None:
     ok = call("POST", url_for(gateway, surface, "chat-openai"), SURFACES[surface][1]("chat-openai"),
               {**bearer(gateway.token), "Unigate-Request-Tags": '{"team": "search"}'})
     assert ok.status == 200, ok.body
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_large_bodies_under_the_limit_are_read_whole(gateway: Gateway, surface: str) -> None:
+    """Bodies arrive in many TCP segments; all of them are read (the test limit is 1 MiB)."""
+    body = SURFACES[surface][1]("chat-openai")
+    text = "word " * 180_000  # ~900 KB
+    if surface in ("chat", "anthropic"):
+        body["messages"][0]["content"] = text
+    elif surface == "responses":
+        body["input"] = text
+    else:
+        body["contents"][0]["parts"][0]["text"] = text
+    r = call("POST", url_for(gateway, surface, "chat-openai"), body, bearer(gateway.token))
+    assert r.status == 200, r.body[:300]

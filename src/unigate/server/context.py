@@ -68,9 +68,15 @@ class RequestContext:
         length = self.request.content_length
         if length is not None and length > limit:
             raise PayloadTooLarge(f"request body of {length} bytes exceeds the limit of {limit} bytes")
-        body = await self.request.content.read(limit + 1)
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        # read(n) returns what has arrived so far, not n bytes: read to the end, bounded.
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await self.request.content.readany():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self.raw_body = body
         return parse_json_object(body)
 
@@ -108,6 +114,9 @@ class RequestContext:
             self.record.error_code = "client_closed"
         self.record.latency_ms = self.elapsed_ms()
         r = self.record
+        if r.destination_provider is not None and not r.routing:
+            r.routing = [{"provider": r.destination_provider, "model": r.destination_model,
+                          "status_code": r.status_code, "duration_ms": round(r.latency_ms or 0.0, 3)}]
         if r.usage is None and r.estimate_from is None and r.status_code == 200 and self.fmt_name in FORMATS:
             r.estimate_from = (self.fmt_name, r.endpoint_name or "", self.raw_body, None)  # a stream
         if self.reservation is not None:  # token limits settle on what was really used
