@@ -60,6 +60,7 @@ class EndpointConfig:
     first_token_timeout: float | None = None  # seconds, streams
     rate_limits: list[dict[str, Any]] = field(default_factory=list)
     inference_table: dict[str, Any] = field(default_factory=dict)
+    max_attempts: int | None = None  # destinations tried at most (default: primary + fallbacks)
 
 
 @dataclass(slots=True)
@@ -68,6 +69,8 @@ class GatewayConfig:
     endpoints: dict[str, EndpointConfig]
     max_body_bytes: int = 16 * 1024 * 1024
     source: str = "<memory>"
+    health_failures: int = 3  # consecutive failures that cool a destination down
+    health_cool_down: float = 30.0  # seconds a failing destination is skipped
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -105,9 +108,16 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
-    p.no_unknown(settings, "settings", {"max_body_bytes"})
+    p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health"})
     max_body = p.int_field(settings, "max_body_bytes", "settings", 16 * 1024 * 1024, minimum=1)
-    return GatewayConfig(providers, endpoints, max_body or 16 * 1024 * 1024, source)
+    health = settings.get("passive_health") or {}
+    if not isinstance(health, dict):
+        p.fail("settings", "passive_health: must be a mapping such as {failures: 3, cool_down: 30s}")
+    p.no_unknown(health, "settings.passive_health", {"failures", "cool_down"})
+    failures = p.int_field(health, "failures", "settings.passive_health", 3, minimum=1)
+    cool_down = p.duration(health, "cool_down", "settings.passive_health")
+    return GatewayConfig(providers, endpoints, max_body or 16 * 1024 * 1024, source,
+                         failures or 3, 30.0 if cool_down is None else cool_down)
 
 
 class _Parser:
@@ -231,7 +241,8 @@ class _Parser:
         name = self.str_field(entry, "name", where) or ""
         where = f"{where} ({name})"
         self.no_unknown(entry, where, {"name", "destinations", "fallbacks", "timeout",
-                                       "first_token_timeout", "rate_limits", "inference_table"})
+                                       "first_token_timeout", "rate_limits", "inference_table",
+                                       "max_attempts"})
         if not _NAME.match(name):
             self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
         raw_dests = self.list_of(entry, "destinations", f"{where}.")
@@ -254,8 +265,10 @@ class _Parser:
                      for i, d in enumerate(raw_fallbacks)]
         limits = self.rate_limits(entry, where)
         table = self.inference_table(entry.get("inference_table"), where)
+        max_attempts = self.int_field(entry, "max_attempts", where, None, 1, 1 + MAX_FALLBACKS)
         return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
-                              self.duration(entry, "first_token_timeout", where), limits, table)
+                              self.duration(entry, "first_token_timeout", where), limits, table,
+                              max_attempts)
 
     def rate_limits(self, entry: dict[str, Any], where: str) -> list[dict[str, Any]]:
         """Checked by the rate limiter's own parser, so the file, the admin API and

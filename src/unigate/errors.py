@@ -65,10 +65,15 @@ class UpstreamError(GatewayError):
     code = "upstream_error"
 
     def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None,
-                 upstream_type: str | None = None) -> None:
+                 upstream_type: str | None = None, raw: bytes | None = None,
+                 raw_format: str | None = None) -> None:
         super().__init__(message, headers=headers)
         self.status = status
         self.upstream_type = upstream_type  # the provider's own error type, when it gave one
+        # On the fast path the provider's own error body (keys scrubbed), relayed as it came
+        # when the client speaks that format and no other destination answered.
+        self.raw = raw
+        self.raw_format = raw_format
 
 
 class UpstreamUnreachable(GatewayError):

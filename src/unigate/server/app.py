@@ -16,6 +16,7 @@ from unigate.server.admin import config_api as admin_config_api
 from unigate.server.admin import identities as admin_identities
 from unigate.server.admin import openapi as admin_openapi
 from unigate.server.admin import payloads as admin_payloads
+from unigate.server.admin import runtime as admin_runtime
 from unigate.server.admin import usage as admin_usage
 from unigate.server.context import RequestContext
 from unigate.server.count_tokens import anthropic_count_tokens, gemini_count_tokens
@@ -99,6 +100,7 @@ def build_app(state: GatewayState) -> web.Application:
     admin_identities.add_all_routes(r)
     admin_usage.add_routes(r)
     admin_payloads.add_routes(r)
+    admin_runtime.add_routes(r)
     admin_config_api.add_routes(r)
     admin_openapi.add_routes(r)
     r.add_get("/health", health)

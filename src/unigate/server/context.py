@@ -39,8 +39,8 @@ def new_request_id() -> str:
 
 
 class RequestContext:
-    __slots__ = ("capture", "fmt_name", "principal", "raw_body", "record", "request", "request_id",
-                 "reservation", "state", "t0")
+    __slots__ = ("capture", "deadline", "fmt_name", "principal", "raw_body", "record", "request",
+                 "request_id", "reservation", "state", "t0")
 
     def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
         self.request = request
@@ -52,11 +52,18 @@ class RequestContext:
         self.fmt_name = api_type  # the client's wire format, once known (for payload folding)
         self.capture: BodyCapture | None = None  # set when the endpoint logs payloads
         self.reservation: Reservation | None = None  # rate-limit counters taken for this request
+        self.deadline: float | None = None  # perf_counter() by which every attempt must be done
         self.record = UsageRecord(self.request_id, time.time(), api_type, request.path,
                                   request.headers.get("User-Agent"))
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000.0
+
+    def attempt_timeout(self, endpoint_timeout: float | None) -> float | None:
+        """What is left of the endpoint's total timeout for the next attempt (>= 1 ms)."""
+        if self.deadline is None:
+            return endpoint_timeout
+        return max(0.001, self.deadline - time.perf_counter())
 
     def mark_first_byte(self) -> None:
         if self.record.ttfb_ms is None:
@@ -106,6 +113,9 @@ class RequestContext:
 
     def error_response(self, err: GatewayError, render: Any) -> web.Response:
         self.record.error_code = err.code
+        raw = getattr(err, "raw", None)
+        if raw is not None and getattr(err, "raw_format", None) == self.fmt_name:
+            return self.json_response(raw, err.status, err.headers)  # the provider's own words
         return self.json_response(orjson.dumps(render(err)), err.status, err.headers)
 
     def finish(self) -> None:
@@ -114,7 +124,7 @@ class RequestContext:
             self.record.error_code = "client_closed"
         self.record.latency_ms = self.elapsed_ms()
         r = self.record
-        if r.destination_provider is not None and not r.routing:
+        if r.destination_provider is not None and not r.routing:  # one attempt, not via route()
             r.routing = [{"provider": r.destination_provider, "model": r.destination_model,
                           "status_code": r.status_code, "duration_ms": round(r.latency_ms or 0.0, 3)}]
         if r.usage is None and r.estimate_from is None and r.status_code == 200 and self.fmt_name in FORMATS:

@@ -16,12 +16,13 @@ from aiohttp import web
 
 from unigate.codecs.registry import ClientOptions, WireFormat
 from unigate.config import Destination, EndpointConfig
-from unigate.errors import GatewayError, UpstreamBadResponse
+from unigate.errors import GatewayError, UpstreamBadResponse, UpstreamError
 from unigate.providers import Provider
 from unigate.server import upstream
 from unigate.server.context import SSE_HEADERS, RequestContext
 from unigate.server.fast_stream import FastStreamRelay
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
+from unigate.sse import SSEDecoder
 
 
 @lru_cache(maxsize=8)
@@ -76,7 +77,7 @@ async def relay_same_format(ctx: RequestContext, fmt: WireFormat, body: dict[str
     state = ctx.state
     assert state.session is not None
     resp = await upstream.post(state.session, provider, url, raw, _client_headers(ctx, provider),
-                               endpoint.timeout)
+                               ctx.attempt_timeout(endpoint.timeout))
     try:
         if resp.status >= 400:
             return await _relay_error(ctx, fmt, resp, provider)
@@ -89,16 +90,18 @@ async def relay_same_format(ctx: RequestContext, fmt: WireFormat, body: dict[str
 
 async def _relay_error(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
                        provider: Provider) -> web.Response:
+    """Raises the provider's error, keeping its body for a faithful relay if it is final."""
     if resp.status in upstream.CREDENTIAL_STATUSES:
         await upstream.raise_for_upstream_status(resp, provider, fmt.upstream_error)
     data = await resp.read()
-    text = upstream.scrub(data.decode("utf-8", "replace"), provider)
-    extra = {}
+    message, kind = fmt.upstream_error(resp.status, data)
+    headers = {}
     retry = upstream.retry_after(resp, data)
     if retry:
-        extra["Retry-After"] = retry
-    ctx.record.error_code = "upstream_error"
-    return ctx.json_response(text.encode(), resp.status, extra)
+        headers["Retry-After"] = retry
+    raw = upstream.scrub(data.decode("utf-8", "replace"), provider).encode()
+    raise UpstreamError(resp.status, upstream.scrub(message, provider), headers=headers,
+                        upstream_type=kind, raw=raw, raw_format=fmt.name)
 
 
 async def _relay_unary(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
@@ -116,11 +119,25 @@ async def _relay_unary(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clien
     return ctx.json_response(_bytes_rewriter(fmt.model_key, endpoint.name)(data), resp.status)
 
 
+def _check_first_event(chunk: bytes, provider: Provider) -> None:
+    """Before the client sees a byte, make sure the provider is speaking SSE with JSON events:
+    a broken stream caught here can still fall back. Later events are relayed unread."""
+    events = SSEDecoder().feed(chunk)
+    if not chunk.strip():
+        raise UpstreamBadResponse(f"provider '{provider.name}' ended the stream before any event")
+    if events and events[0].data != "[DONE]":
+        try:
+            orjson.loads(events[0].data)
+        except orjson.JSONDecodeError:
+            raise UpstreamBadResponse(f"provider '{provider.name}' sent a stream event that is not JSON") from None
+
+
 async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
                         endpoint: EndpointConfig, provider: Provider, hide_usage_chunk: bool,
                         opts: ClientOptions) -> web.StreamResponse:
     first_timeout, idle_timeout = stream_timeouts(endpoint)
     chunk = await first_chunk(resp, provider, first_timeout)
+    _check_first_event(chunk, provider)
     out = web.StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
     await out.prepare(ctx.request)
     ctx.mark_first_byte()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -17,15 +16,17 @@ from dataclasses import dataclass
 import aiohttp
 
 from unigate.accounting.usage import UsageWriter
-from unigate.config import Destination, EndpointConfig, GatewayConfig
+from unigate.config import EndpointConfig, GatewayConfig
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, LocalBackend, RateLimiter
 from unigate.providers import Provider
+from unigate.routing.health import Health
 from unigate.server.snapshot import ADMINS_GROUP, MANAGE, Identity, Snapshot, load_snapshot
 from unigate.store.sqlite import SQLiteStore
 
 log = logging.getLogger("unigate.state")
 RELOAD_INTERVAL = 0.25  # seconds between configuration-version checks
+UPSTREAM_CONNECTIONS_PER_HOST = 512
 
 
 @dataclass(slots=True)
@@ -41,6 +42,8 @@ class GatewayState:
         self.file_config = config
         # Counters shared by every worker of this host (created before the fork).
         self.limiter = RateLimiter(counters or LocalBackend())
+        # This worker's view of failing destinations.
+        self.health = Health(config.health_failures, config.health_cool_down)
         self.store = store
         self.usage = usage
         self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)
@@ -109,18 +112,12 @@ class GatewayState:
     def manages_any(self, p: Principal) -> bool:
         return any(i in self.snap.managers for i in self.identities(p))
 
-    # --- routing --------------------------------------------------------------------------
-
-    def choose_destination(self, endpoint: EndpointConfig) -> Destination:
-        dests = endpoint.destinations
-        if len(dests) == 1:
-            return dests[0]
-        return random.choices(dests, weights=[d.traffic_percentage for d in dests])[0]
-
     # --- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=1024, keepalive_timeout=60,
+        # Bounded pools: at most this many connections to one upstream host, reused (keep-alive).
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=UPSTREAM_CONNECTIONS_PER_HOST,
+                                         keepalive_timeout=60,
                                          ttl_dns_cache=300, enable_cleanup_closed=True)
         self.session = aiohttp.ClientSession(
             connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",),

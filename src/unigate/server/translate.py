@@ -37,7 +37,7 @@ async def translate(ctx: RequestContext, client: WireFormat, body: dict[str, Any
     state = ctx.state
     assert state.session is not None
     resp = await upstream.post(state.session, provider, url, payload, provider.headers(),
-                               endpoint.timeout)
+                               ctx.attempt_timeout(endpoint.timeout))
     try:
         await upstream.raise_for_upstream_status(resp, provider, target.upstream_error)
         if stream:
@@ -84,10 +84,13 @@ async def _translate_stream(ctx: RequestContext, client: WireFormat, target: Wir
             out.append(encoder.encode(ev))
         return b"".join(out)
 
-    # Nothing goes to the client until the first upstream chunk has been read and decoded:
-    # a provider that fails at once still gets a proper error status.
+    # Nothing goes to the client until upstream chunks have produced its first bytes: a
+    # provider that fails before that still gets a proper error status (and a fallback).
     chunk = await first_chunk(resp, provider, first_timeout)
     pending = convert(chunk, not chunk)
+    while chunk and not pending:
+        chunk = await next_chunk(resp, provider, idle_timeout)
+        pending = convert(chunk, not chunk)
     out = web.StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
     await out.prepare(ctx.request)
     ctx.mark_first_byte()

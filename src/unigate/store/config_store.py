@@ -41,6 +41,8 @@ def endpoint_spec(e: EndpointConfig) -> dict[str, Any]:
         spec["rate_limits"] = list(e.rate_limits)
     if e.inference_table:
         spec["inference_table"] = dict(e.inference_table)
+    if e.max_attempts is not None:
+        spec["max_attempts"] = e.max_attempts
     return spec
 
 

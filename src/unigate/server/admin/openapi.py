@@ -150,6 +150,8 @@ def paths() -> dict[str, Schema]:
     p = "/api/v1"
     return {
         f"{p}/openapi.json": {"get": op("This document", "meta", ANY, ok({"type": "object"}))},
+        f"{p}/runtime": {"get": op("This worker's live counts: tasks, upstream connections, sockets",
+                                   "meta", ADMIN, ok({"type": "object"}))},
         f"{p}/providers": {
             "get": op("List providers (api_key never shown)", "providers", ADMIN,
                       ok(obj({"providers": arr(ref("Provider"))}))),

@@ -1,0 +1,43 @@
+"""Passive health: a destination that keeps failing is skipped for a cool-down, then tried
+again. Kept per worker, in memory: it only steers this worker's choices."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from unigate.config import Destination
+
+FAILURES_TO_COOL = 3  # consecutive retryable failures before a destination is skipped
+COOL_DOWN_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class _State:
+    failures: int = 0
+    cooling_until: float = 0.0
+
+
+class Health:
+    def __init__(self, failures_to_cool: int = FAILURES_TO_COOL,
+                 cool_down: float = COOL_DOWN_SECONDS) -> None:
+        self._states: dict[tuple[str, str], _State] = {}
+        self.failures_to_cool = failures_to_cool
+        self.cool_down = cool_down
+
+    def is_cooling(self, dest: Destination, now: float | None = None) -> bool:
+        s = self._states.get((dest.provider, dest.model))
+        return s is not None and s.cooling_until > (time.monotonic() if now is None else now)
+
+    def success(self, dest: Destination) -> None:
+        s = self._states.get((dest.provider, dest.model))
+        if s is not None:
+            s.failures, s.cooling_until = 0, 0.0
+
+    def failure(self, dest: Destination, now: float | None = None) -> None:
+        s = self._states.setdefault((dest.provider, dest.model), _State())
+        s.failures += 1
+        if s.failures >= self.failures_to_cool:
+            # After the cool-down one request tries it again; one more failure cools it again.
+            s.cooling_until = (time.monotonic() if now is None else now) + self.cool_down
+            s.failures = self.failures_to_cool - 1
