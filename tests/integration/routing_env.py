@@ -37,6 +37,9 @@ endpoints:
     timeout: 10s
     destinations: [{{provider: openai-main, model: gpt-4o-mini}}]
     fallbacks: [{{provider: claude, model: claude-haiku-4-5}}]
+  - name: fb-claude
+    destinations: [{{provider: claude, model: claude-haiku-4-5}}]
+    fallbacks: [{{provider: openai-main, model: gpt-4o-mini}}]
   - name: split
     destinations:
       - {{provider: openai-main, model: gpt-4o-mini, traffic_percentage: 70}}

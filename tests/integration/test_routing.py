@@ -4,6 +4,7 @@ injected into the mock providers, through every client dialect."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -171,3 +172,55 @@ def test_no_fallbacks_configured_returns_the_provider_error(gw: Gateway, mock_ur
     r = ask(gw, "chat", "solo")
     assert r.status == 503
     assert json.loads(r.body)["error"]
+
+
+def test_hang_before_headers_counts_against_the_first_token_timeout(gw: Gateway, mock_url: str) -> None:
+    queue_faults(mock_url, "/v1/chat/completions", "hang_before_headers=3")
+    r = ask(gw, "chat", "first-token", stream=True)
+    assert r.status == 200 and b"[DONE]" in r.body
+    got = outcomes(usage_row(gw, r.headers["x-request-id"]))
+    assert got[0] == ("openai-main", "upstream_timeout") and got[1] == ("claude", "ok"), got
+
+
+@pytest.mark.parametrize("surface", ["chat", "responses", "anthropic", "gemini"])
+def test_anthropic_overloaded_529_falls_back(gw: Gateway, mock_url: str, surface: str) -> None:
+    queue_faults(mock_url, "/v1/messages", "status=529")
+    r = ask(gw, surface, "fb-claude")
+    assert r.status == 200, r.body
+    assert outcomes(usage_row(gw, r.headers["x-request-id"])) == [
+        ("claude", "upstream_error"), ("openai-main", "ok")]
+
+
+@pytest.mark.parametrize("surface", ["chat", "gemini"])
+def test_malformed_sse_before_the_first_client_byte_falls_back(gw: Gateway, mock_url: str, surface: str) -> None:
+    """Translated: the broken event is found while decoding, before the client got a byte."""
+    queue_faults(mock_url, "/v1/messages", "malformed_sse")
+    r = ask(gw, surface, "fb-claude", stream=True)
+    assert r.status == 200 and b"MOCK-UPSTREAM-OK" in r.body.replace(b'"', b""), r.body[:300]
+    got = outcomes(usage_row(gw, r.headers["x-request-id"]))
+    assert got[0][0] == "claude" and got[0][1] != "ok" and got[-1] == ("openai-main", "ok"), got
+
+
+def test_the_fast_path_relays_a_stream_as_the_provider_sent_it(gw: Gateway, mock_url: str) -> None:
+    """Same format: once the first event is sound the stream is committed and relayed byte for
+    byte, a later broken event included (the client sees what the provider sent)."""
+    queue_faults(mock_url, "/v1/messages", "malformed_sse")
+    r = ask(gw, "anthropic", "fb-claude", stream=True)
+    assert r.status == 200 and r.body.startswith(b"event: message_start")
+    assert outcomes(usage_row(gw, r.headers["x-request-id"])) == [("claude", "ok")]
+
+
+@pytest.mark.parametrize("surface", ["chat", "anthropic"])
+def test_a_slow_stream_is_relayed_whole(gw: Gateway, mock_url: str, surface: str) -> None:
+    r = ask(gw, surface, "fb", text="a b c d e MOCK_FAULT:slow_stream=0.1", stream=True)
+    assert r.status == 200
+    assert (b"[DONE]" in r.body) if surface == "chat" else (b"message_stop" in r.body)
+
+
+def test_nothing_leaks_after_the_faults(gw: Gateway) -> None:
+    """Runs after the fault tests above (file order): no upstream connection is still held and
+    no request task lingers."""
+    time.sleep(0.5)
+    rt = call("GET", f"{gw.url}/api/v1/runtime", headers=bearer(gw.token)).json()
+    assert rt["upstream_connections_in_use"] == 0, rt
+    assert rt["tasks"] <= 4, rt

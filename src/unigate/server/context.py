@@ -59,11 +59,15 @@ class RequestContext:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000.0
 
-    def attempt_timeout(self, endpoint_timeout: float | None) -> float | None:
-        """What is left of the endpoint's total timeout for the next attempt (>= 1 ms)."""
-        if self.deadline is None:
-            return endpoint_timeout
-        return max(0.001, self.deadline - time.perf_counter())
+    def attempt_timeout(self, endpoint_timeout: float | None,
+                        first_token_timeout: float | None = None) -> float | None:
+        """How long the next attempt may wait for the provider's answer to start: what is left
+        of the endpoint's total timeout (>= 1 ms), and for streams at most the first-token
+        timeout (headers count: a provider that hangs before them is as slow to start)."""
+        left = endpoint_timeout if self.deadline is None else max(0.001, self.deadline - time.perf_counter())
+        if first_token_timeout is not None:
+            return first_token_timeout if left is None else min(left, first_token_timeout)
+        return left
 
     def mark_first_byte(self) -> None:
         if self.record.ttfb_ms is None:

@@ -77,7 +77,7 @@ async def relay_same_format(ctx: RequestContext, fmt: WireFormat, body: dict[str
     state = ctx.state
     assert state.session is not None
     resp = await upstream.post(state.session, provider, url, raw, _client_headers(ctx, provider),
-                               ctx.attempt_timeout(endpoint.timeout))
+                               ctx.attempt_timeout(endpoint.timeout, endpoint.first_token_timeout if stream else None))
     try:
         if resp.status >= 400:
             return await _relay_error(ctx, fmt, resp, provider)

@@ -37,7 +37,7 @@ async def translate(ctx: RequestContext, client: WireFormat, body: dict[str, Any
     state = ctx.state
     assert state.session is not None
     resp = await upstream.post(state.session, provider, url, payload, provider.headers(),
-                               ctx.attempt_timeout(endpoint.timeout))
+                               ctx.attempt_timeout(endpoint.timeout, endpoint.first_token_timeout if stream else None))
     try:
         await upstream.raise_for_upstream_status(resp, provider, target.upstream_error)
         if stream:
