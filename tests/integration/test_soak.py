@@ -104,3 +104,32 @@ def test_mixed_fault_soak_loses_nothing(gw: Gateway, mock_url: str) -> None:
     assert after["socket_fds"] <= before["socket_fds"] + 3 * CONCURRENCY + 8, (before, after)
     print(f"\nsoak: {TOTAL} requests in {elapsed:.1f}s ({TOTAL / elapsed:.0f}/s), "
           f"statuses {Counter(s for _, s in results)}, runtime before {before} after {after}")
+
+
+def test_traffic_split_over_10000_requests_is_within_two_points(gw: Gateway) -> None:
+    async def run() -> None:
+        queue = list(range(TOTAL))
+        async with aiohttp.ClientSession(headers=bearer(gw.token)) as session:
+            async def worker() -> None:
+                while queue:
+                    i = queue.pop()
+                    body = {"model": "split", "messages": [{"role": "user", "content": f"s{i}"}]}
+                    async with session.post(gw.base + "/mlflow/v1/chat/completions", json=body) as r:
+                        await r.read()
+                        assert r.status == 200
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+    asyncio.run(run())
+    deadline = time.monotonic() + 10
+    shares: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        groups = call("GET", f"{gw.url}/api/v1/usage/aggregate?group_by=model&endpoint=split",
+                      headers=bearer(gw.token)).json()["groups"]
+        shares = {g["key"]: g["requests"] for g in groups}
+        if sum(shares.values()) >= TOTAL:
+            break
+        time.sleep(0.2)
+    total = sum(shares.values())
+    assert total == TOTAL, shares
+    openai_share = 100 * shares["gpt-4o-mini"] / total
+    assert abs(openai_share - 70) <= 2, shares
