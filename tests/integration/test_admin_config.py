@@ -284,3 +284,25 @@ def _plain(path: str) -> str:
         out += ch
         i += 1
     return out
+
+
+def test_provider_header_values_are_write_only(gateway: Gateway) -> None:
+    admin = bearer(gateway.token)
+    spec = {"name": "hdr-prov", "type": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
+            "headers": {"X-Upstream-Secret": "s3cr3t-header-value"}}
+    r = call("POST", f"{gateway.url}/api/v1/providers", spec, admin)
+    assert r.status == 201, r.body
+    assert b"s3cr3t-header-value" not in r.body
+    shown = call("GET", f"{gateway.url}/api/v1/providers/hdr-prov", headers=admin).json()
+    assert shown["headers"] == {"X-Upstream-Secret": "(hidden)"}
+    # Sending back what a read showed keeps the stored value.
+    shown.pop("api_key_set", None)
+    r = call("PUT", f"{gateway.url}/api/v1/providers/hdr-prov",
+             {k: v for k, v in shown.items() if k not in ("created_at", "updated_at")}, admin)
+    assert r.status == 200, r.body
+    audit = call("GET", f"{gateway.url}/api/v1/audit?limit=50", headers=admin)
+    assert b"s3cr3t-header-value" not in audit.body
+    with sqlite3.connect(gateway.data_dir / "unigate.db") as db:
+        spec_text = db.execute("SELECT spec FROM providers WHERE name = 'hdr-prov'").fetchone()[0]
+    assert "s3cr3t-header-value" in spec_text  # still stored, for the upstream calls
+    assert call("DELETE", f"{gateway.url}/api/v1/providers/hdr-prov", headers=admin).status == 200

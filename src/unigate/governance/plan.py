@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from unigate.store.config_store import public_provider_spec
+
 SECRET_FIELDS = frozenset({"api_key"})
 HIDDEN, CHANGED, REMOVED, ADDED = "(hidden)", "(changed)", "(removed)", "(set)"
 KINDS = ("provider", "endpoint")
@@ -60,16 +62,20 @@ class Plan:
 
 
 def hide_secrets(spec: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in spec.items() if k not in SECRET_FIELDS}
-    if "api_key" in spec or spec.get("type"):  # a provider: say whether a key is set
-        out["api_key_set"] = bool(spec.get("api_key"))
-    return out
+    if "api_key" in spec or spec.get("type"):  # a provider: the shape reads show
+        return public_provider_spec(spec)
+    return {k: v for k, v in spec.items() if k not in SECRET_FIELDS}
+
+
+def _is_secret(path: str) -> bool:
+    """The provider key, and the values of its extra headers (they often carry credentials)."""
+    return path in SECRET_FIELDS or path.startswith("headers.")
 
 
 def spec_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     """Field-level differences, as [{"field": "destinations[0].model", "old": .., "new": ..}].
     Missing fields are None; secret fields never show their values."""
-    if path in SECRET_FIELDS:
+    if _is_secret(path):
         if old == new:
             return []
         return [{"field": path, "old": HIDDEN if old else None,

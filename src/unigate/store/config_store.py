@@ -46,11 +46,26 @@ def endpoint_spec(e: EndpointConfig) -> dict[str, Any]:
     return spec
 
 
+HIDDEN = "(hidden)"
+
+
 def public_provider_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """A provider spec as reads show it: the key is write-only."""
+    """A provider spec as reads show it: the key is write-only, and so are extra header values
+    (they often carry credentials too); their names are shown."""
     out = {k: v for k, v in spec.items() if k != "api_key"}
     out["api_key_set"] = bool(spec.get("api_key"))
+    if spec.get("headers"):
+        out["headers"] = {name: HIDDEN for name in spec["headers"]}
     return out
+
+
+def keep_hidden_headers(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """A write that sends back a header as reads show it ("(hidden)") keeps the stored value."""
+    headers = new.get("headers")
+    if isinstance(headers, dict):
+        for name, value in list(headers.items()):
+            if value == HIDDEN and name in (old.get("headers") or {}):
+                headers[name] = old["headers"][name]
 
 
 def load_specs(store: SQLiteStore) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -29,7 +29,7 @@ from unigate.server.admin.common import (
     json_response,
     read_json,
 )
-from unigate.store.config_store import endpoint_spec, load_specs, provider_spec
+from unigate.store.config_store import endpoint_spec, keep_hidden_headers, load_specs, provider_spec
 from unigate.store.sqlite import SQLiteStore
 
 API = "/api/v1"
@@ -215,6 +215,7 @@ async def put_provider(request: web.Request, caller: Caller) -> web.Response:
     body["name"] = name
     if body.get("api_key") is None and old.get("api_key"):  # write-only: absent keeps it; "" clears
         body["api_key"] = old["api_key"]
+    keep_hidden_headers(body, old)
     spec = valid_provider(body)
     diff = spec_diff(old, spec)
     if diff:
