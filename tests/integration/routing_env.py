@@ -40,6 +40,12 @@ endpoints:
   - name: fb-claude
     destinations: [{{provider: claude, model: claude-haiku-4-5}}]
     fallbacks: [{{provider: openai-main, model: gpt-4o-mini}}]
+  - name: emb-fb
+    destinations: [{{provider: openai-main, model: text-embedding-3-small}}]
+    fallbacks: [{{provider: gem, model: text-embedding-004}}]
+  - name: count-fb
+    destinations: [{{provider: claude, model: claude-haiku-4-5}}]
+    fallbacks: [{{provider: gem, model: gemini-2.5-flash}}]
   - name: split
     destinations:
       - {{provider: openai-main, model: gpt-4o-mini, traffic_percentage: 70}}

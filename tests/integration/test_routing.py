@@ -225,6 +225,23 @@ def test_a_slow_stream_is_relayed_whole(gw: Gateway, mock_url: str, surface: str
     assert (b"[DONE]" in r.body) if surface == "chat" else (b"message_stop" in r.body)
 
 
+def test_embeddings_fall_back_too(gw: Gateway, mock_url: str) -> None:
+    queue_faults(mock_url, "/v1/embeddings", "status=503")
+    r = call("POST", f"{gw.base}/mlflow/v1/embeddings", {"model": "emb-fb", "input": ["a", "b"]},
+             bearer(gw.token))
+    assert r.status == 200 and len(r.json()["data"]) == 2, r.body[:300]
+    assert outcomes(usage_row(gw, r.headers["x-request-id"])) == [
+        ("openai-main", "upstream_error"), ("gem", "ok")]
+
+
+def test_token_counting_falls_back_too(gw: Gateway, mock_url: str) -> None:
+    queue_faults(mock_url, "/v1/messages/count_tokens", "status=529")
+    r = call("POST", f"{gw.base}/anthropic/v1/messages/count_tokens",
+             {"model": "count-fb", "messages": [{"role": "user", "content": "count me please"}]},
+             bearer(gw.token))
+    assert r.status == 200 and r.json()["input_tokens"] > 0, r.body
+
+
 def test_nothing_leaks_after_the_faults(gw: Gateway) -> None:
     """Runs after the fault tests above (file order): no upstream connection is still held and
     no request task lingers."""

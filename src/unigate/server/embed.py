@@ -12,9 +12,12 @@ from unigate.codecs import gemini as gm
 from unigate.codecs import openai_embeddings as oe
 from unigate.codecs.openai_chat import openai_chat_error_body
 from unigate.codecs.registry import EMBED_FORMATS
+from unigate.config import Destination
 from unigate.errors import GatewayError, InvalidRequest
 from unigate.ir import EmbedRequest, EmbedResponse, Usage
+from unigate.providers import Provider
 from unigate.server import upstream
+from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
@@ -29,26 +32,29 @@ async def _embed(ctx: RequestContext, name: str | None, decode: Decode, encode: 
     async def work() -> web.StreamResponse:
         body = await ctx.read_json()
         t = resolve(ctx, name if name is not None else body.get("model"), body=body)
-        provider = t.provider
-        if provider.embed_format is None:
-            raise InvalidRequest(f"endpoint '{t.endpoint.name}' is served by provider "
-                                 f"'{provider.name}' ({provider.type}), which has no embeddings API")
-        fmt = EMBED_FORMATS[provider.embed_format]
-        same = provider.embed_format == same_format
-        if same:
-            payload = rewrite_request_model(ctx.raw_body, body, t.dest.model)
-        else:
-            payload = orjson.dumps(fmt.encode_request(decode(body), t.dest.model, provider))
-        parsed = await upstream.post_json(ctx.state, provider, provider.embed_url(t.dest.model),
-                                          payload, t.endpoint.timeout, fmt.upstream_error)
-        result = fmt.decode_response(parsed)
-        if result.input_tokens is not None:
-            ctx.record.usage = Usage(input_tokens=result.input_tokens, output_tokens=0)
-        if same:  # relay as it came, naming the endpoint
-            parsed["model"] = t.endpoint.name
-            return ctx.json_response(orjson.dumps(parsed))
-        result.model = t.endpoint.name
-        return ctx.json_response(orjson.dumps(encode(result)))
+
+        async def attempt(dest: Destination, provider: Provider) -> web.StreamResponse:
+            if provider.embed_format is None:
+                raise InvalidRequest(f"endpoint '{t.endpoint.name}' is served by provider "
+                                     f"'{provider.name}' ({provider.type}), which has no embeddings API")
+            fmt = EMBED_FORMATS[provider.embed_format]
+            same = provider.embed_format == same_format
+            if same:
+                payload = rewrite_request_model(ctx.raw_body, body, dest.model)
+            else:
+                payload = orjson.dumps(fmt.encode_request(decode(body), dest.model, provider))
+            parsed = await upstream.post_json(ctx.state, provider, provider.embed_url(dest.model), payload,
+                                              ctx.attempt_timeout(t.endpoint.timeout), fmt.upstream_error)
+            result = fmt.decode_response(parsed)
+            if result.input_tokens is not None:
+                ctx.record.usage = Usage(input_tokens=result.input_tokens, output_tokens=0)
+            if same:  # relay as it came, naming the endpoint
+                parsed["model"] = t.endpoint.name
+                return ctx.json_response(orjson.dumps(parsed))
+            result.model = t.endpoint.name
+            return ctx.json_response(orjson.dumps(encode(result)))
+
+        return await try_in_order(ctx, t, attempt)
 
     return await guarded(ctx, render_error, work)
 
