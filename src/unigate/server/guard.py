@@ -15,7 +15,6 @@ from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound
 from unigate.governance.payloads import BodyCapture
 from unigate.governance.retention import payload_logging_enabled
 from unigate.governance.tags import parse_request_tags
-from unigate.providers import Provider
 from unigate.routing.plan import plan_attempts, session_key
 from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
@@ -26,9 +25,7 @@ log = logging.getLogger("unigate.request")
 @dataclass(slots=True)
 class Target:
     endpoint: EndpointConfig
-    dest: Destination  # the first destination to try
-    provider: Provider
-    attempts: list[Destination]  # every destination to try, in order (dest first)
+    attempts: list[Destination]  # every destination to try, in order
 
 
 def resolve(ctx: RequestContext, name: Any, where: str = "model",
@@ -53,10 +50,7 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model",
     if payload_logging_enabled(endpoint.inference_table):
         ctx.capture = BodyCapture()
     attempts = plan_attempts(endpoint, ctx.state.health, session_key(ctx.request.headers))
-    dest = attempts[0]
-    provider = ctx.state.providers[dest.provider]
-    ctx.record.destination_provider, ctx.record.destination_model = provider.name, dest.model
-    return Target(endpoint, dest, provider, attempts)
+    return Target(endpoint, attempts)
 
 
 _MAX_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
