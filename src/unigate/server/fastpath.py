@@ -122,7 +122,8 @@ async def _relay_unary(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clien
 def _check_first_event(chunk: bytes, provider: Provider) -> None:
     """Before the client sees a byte, make sure the provider is speaking SSE with JSON events:
     a broken stream caught here can still fall back. Later events are relayed unread."""
-    events = SSEDecoder().feed(chunk)
+    ends = [i for i in (chunk.find(b"\n\n"), chunk.find(b"\r\n\r\n")) if i >= 0]
+    events = SSEDecoder().feed(chunk[:min(ends) + 4]) if ends else []  # the first event only
     if not chunk.strip():
         raise UpstreamBadResponse(f"provider '{provider.name}' ended the stream before any event")
     if events and events[0].data != "[DONE]":
