@@ -128,9 +128,6 @@ class RequestContext:
             self.record.error_code = "client_closed"
         self.record.latency_ms = self.elapsed_ms()
         r = self.record
-        if r.destination_provider is not None and not r.routing:  # one attempt, not via route()
-            r.routing = [{"provider": r.destination_provider, "model": r.destination_model,
-                          "status_code": r.status_code, "duration_ms": round(r.latency_ms or 0.0, 3)}]
         if r.usage is None and r.estimate_from is None and r.status_code == 200 and self.fmt_name in FORMATS:
             r.estimate_from = (self.fmt_name, r.endpoint_name or "", self.raw_body, None)  # a stream
         if self.reservation is not None:  # token limits settle on what was really used
