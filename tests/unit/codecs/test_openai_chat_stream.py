@@ -192,3 +192,21 @@ def test_request_round_trip_through_ir() -> None:
     }
     out = ir_to_openai_chat_request(openai_chat_to_ir_request(body), "gpt-4o")
     assert out == {**body, "stream_options": {"include_usage": True}}
+
+
+def test_role_chunk_waits_for_the_first_content() -> None:
+    """Nothing reaches the client on Start alone, so a provider that fails before its first
+    content can still fall back; the role chunk then leads the first content chunk."""
+    from unigate.codecs.openai_chat import OpenAIChatStreamEncoder
+    from unigate.ir import Start, TextDelta, Usage, UsageEvent
+
+    enc = OpenAIChatStreamEncoder("my-endpoint")
+    assert enc.encode(Start("chatcmpl-1", "m", 1)) == b""
+    assert enc.encode(UsageEvent(Usage(input_tokens=3))) == b""
+    first = enc.encode(TextDelta(0, "hi")).decode()
+    assert first.index('"role":"assistant"') < first.index('"content":"hi"')
+    assert first.count("data: ") == 2
+    empty = OpenAIChatStreamEncoder("e")
+    empty.encode(Start("c2", "m", 1))
+    closing = empty.close().decode()  # a stream with no content still says who is speaking
+    assert '"role":"assistant"' in closing and closing.endswith("data: [DONE]\n\n")

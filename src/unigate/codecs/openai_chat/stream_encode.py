@@ -33,7 +33,7 @@ class OpenAIChatStreamEncoder:
     `choices: []` and the usage, before [DONE]. Reasoning goes out as
     `delta.reasoning_content` (DeepSeek/vLLM style; official SDKs ignore it)."""
 
-    __slots__ = ("_head", "_include_usage", "_model", "_tools", "_usage")
+    __slots__ = ("_head", "_include_usage", "_model", "_role", "_tools", "_usage")
 
     def __init__(self, model: str, *, include_usage: bool = False) -> None:
         self._model = model
@@ -41,10 +41,14 @@ class OpenAIChatStreamEncoder:
         self._head = b""  # b'data: {"id":..,"model":..,"choices":[{"index":0,"delta":' once started
         self._tools: dict[int, int] = {}  # IR part index → OpenAI tool call index
         self._usage: Usage | None = None
+        # The role chunk waits for the first content: until then the client has received
+        # nothing, so a provider failing early can still fall back to another destination.
+        self._role = b""
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, Start):
-            return self._start(event.id, event.created)
+            self._role = self._start(event.id, event.created)
+            return b""
         out = b"" if self._head else self._start("", None)
         if isinstance(event, TextDelta):
             if event.text:
@@ -62,12 +66,15 @@ class OpenAIChatStreamEncoder:
             if self._usage is None:
                 self._usage = Usage()
             self._usage.merge(event.usage)
+        if out and self._role:
+            out, self._role = self._role + out, b""
         return out
 
     def close(self) -> bytes:
+        role, self._role = self._role, b""
         if not (self._include_usage and self._usage is not None):
-            return _DONE
-        out = b"" if self._head else self._start("", None)
+            return role + _DONE
+        out = role if self._head else self._start("", None)
         fixed = self._head[:self._head.rindex(b',"choices":')]
         return out + fixed + b',"choices":[],"usage":' + orjson.dumps(ir_to_usage(self._usage)) \
             + b"}\n\n" + _DONE
