@@ -191,7 +191,7 @@ def test_anthropic_overloaded_529_falls_back(gw: Gateway, mock_url: str, surface
         ("claude", "upstream_error"), ("openai-main", "ok")]
 
 
-@pytest.mark.parametrize("surface", ["chat", "gemini"])
+@pytest.mark.parametrize("surface", ["chat", "responses", "gemini"])
 def test_malformed_sse_before_the_first_client_byte_falls_back(gw: Gateway, mock_url: str,
                                                                surface: str) -> None:
     """Translated: the second upstream event is broken. The client's first bytes wait for the

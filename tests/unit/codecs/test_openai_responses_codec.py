@@ -223,3 +223,17 @@ def test_failed_stream_response_in_encoder_output_parses(status: str) -> None:
     last = orjson.loads(_sse(raw)[-1].data)
     assert last["response"]["status"] == status
     Response.model_validate(last["response"])
+
+
+def test_created_events_wait_for_the_first_content() -> None:
+    """Nothing reaches the client on Start alone (a failing provider can still fall back);
+    response.created and response.in_progress then lead the first content, in order."""
+    from unigate.codecs.openai_responses import OpenAIResponsesStreamEncoder
+    from unigate.ir import Start, TextDelta
+
+    enc = OpenAIResponsesStreamEncoder("my-endpoint")
+    assert enc.encode(Start("abc", "m", 1)) == b""
+    first = enc.encode(TextDelta(0, "hi")).decode()
+    assert first.index("response.created") < first.index("response.in_progress") \
+        < first.index("response.output_text.delta")
+    assert '"sequence_number":0' in first

@@ -100,12 +100,33 @@ class OpenAIResponsesStreamEncoder:
         self._usage: Usage | None = None
         self._reason: FinishReason | None = None
         self._finished = False
+        # response.created / in_progress wait for the first content: until then the client
+        # has received nothing, so a provider failing early can still fall back.
+        self._held = b""
 
     # --- contract ------------------------------------------------------------------------------
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, Start):
-            return self._start(event.id, event.created)
+            self._held += self._start(event.id, event.created)
+            return b""
+        out = self._encode(event)
+        if out and self._held:
+            out, self._held = self._held + out, b""
+        return out
+
+    def close(self) -> bytes:
+        held, self._held = self._held, b""
+        return held + self._close()
+
+    def error(self, err: GatewayError) -> bytes:
+        """An `error` event, then response.failed, as the API ends a stream that failed."""
+        held, self._held = self._held, b""
+        return held + self._error(err)
+
+    # --- events --------------------------------------------------------------------------------
+
+    def _encode(self, event: StreamEvent) -> bytes:
         out = self._start("", None) if not self._id else b""
         if isinstance(event, TextDelta):
             return out + self._text(event)
@@ -122,7 +143,7 @@ class OpenAIResponsesStreamEncoder:
             out += self._close_part() + self._close_message()
         return out
 
-    def close(self) -> bytes:
+    def _close(self) -> bytes:
         if self._finished:
             return b""
         out = self._start("", None) if not self._id else b""
@@ -133,8 +154,7 @@ class OpenAIResponsesStreamEncoder:
             status, "response.failed")
         return out + self._emit(kind, {"response": self._response(status)})
 
-    def error(self, err: GatewayError) -> bytes:
-        """An `error` event, then response.failed, as the API ends a stream that failed."""
+    def _error(self, err: GatewayError) -> bytes:
         out = self._start("", None) if not self._id else b""
         out += self._emit("error", {"code": err.code, "message": err.message, "param": err.param})
         if not self._finished:
