@@ -61,6 +61,12 @@ class EndpointConfig:
     rate_limits: list[dict[str, Any]] = field(default_factory=list)
     inference_table: dict[str, Any] = field(default_factory=dict)
     max_attempts: int | None = None  # destinations tried at most (default: primary + fallbacks)
+    # A semantic parameter the provider cannot honour: "refuse" (400 naming it) or "drop"
+    # (reported in x-unigate-dropped-parameters). Advisory ones are always dropped (ir.parameters).
+    unsupported_parameters: str = "refuse"
+
+
+UNSUPPORTED_PARAMETERS = ("refuse", "drop")
 
 
 @dataclass(slots=True)
@@ -242,7 +248,7 @@ class _Parser:
         where = f"{where} ({name})"
         self.no_unknown(entry, where, {"name", "destinations", "fallbacks", "timeout",
                                        "first_token_timeout", "rate_limits", "inference_table",
-                                       "max_attempts"})
+                                       "max_attempts", "unsupported_parameters"})
         if not _NAME.match(name):
             self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
         raw_dests = self.list_of(entry, "destinations", f"{where}.")
@@ -266,9 +272,12 @@ class _Parser:
         limits = self.rate_limits(entry, where)
         table = self.inference_table(entry.get("inference_table"), where)
         max_attempts = self.int_field(entry, "max_attempts", where, None, 1, 1 + MAX_FALLBACKS)
+        policy = self.str_field(entry, "unsupported_parameters", where, required=False) or "refuse"
+        if policy not in UNSUPPORTED_PARAMETERS:
+            self.fail(where, f"unsupported_parameters: must be 'refuse' or 'drop', got {policy!r}")
         return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
                               self.duration(entry, "first_token_timeout", where), limits, table,
-                              max_attempts)
+                              max_attempts, policy)
 
     def rate_limits(self, entry: dict[str, Any], where: str) -> list[dict[str, Any]]:
         """Checked by the rate limiter's own parser, so the file, the admin API and

@@ -44,6 +44,9 @@ class UsageRecord:
     # (client format, endpoint, request body, unary response body or None): set when the
     # provider reported no usage, so the writer thread can estimate it.
     estimate_from: tuple[str, str, bytes, bytes | None] | None = None
+    # request parameters the translation dropped or emulated (ir.parameters)
+    dropped_parameters: list[str] | None = None
+    emulated_parameters: list[str] | None = None
 
     def as_row(self) -> tuple[Any, ...]:
         u = self.usage or Usage()

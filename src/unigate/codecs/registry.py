@@ -18,6 +18,7 @@ from unigate.codecs import openai_responses as orr
 from unigate.codecs.base import StreamDecoder, StreamEncoder
 from unigate.errors import GatewayError
 from unigate.ir import EmbedRequest, EmbedResponse, IRRequest, IRResponse, Usage
+from unigate.ir.parameters import DialectParameters
 from unigate.providers.base import Provider
 from unigate.sse import SSEEvent
 
@@ -49,6 +50,8 @@ class WireFormat:
     # The response field naming the model ("model", Gemini "modelVersion"): the fast path
     # rewrites it to the endpoint name the client asked for.
     model_key: str
+    # How the dialect's request parameters fare toward another format (`ir.parameters`).
+    parameters: DialectParameters
     # OpenAI chat streams carry usage only when the client opts in; the fast path opts in
     # for its own accounting and hides the extra chunk from a client that did not ask.
     usage_opt_in: bool = False
@@ -68,6 +71,7 @@ FORMATS: dict[str, WireFormat] = {
         oc.openai_chat_usage,
         oc.openai_chat_stream_usage,
         "model",
+        oc.DIALECT,
         usage_opt_in=True,
     ),
     "openai_responses": WireFormat(
@@ -83,6 +87,7 @@ FORMATS: dict[str, WireFormat] = {
         orr.openai_responses_usage,
         orr.openai_responses_stream_usage,
         "model",
+        orr.DIALECT,
     ),
     "anthropic": WireFormat(
         "anthropic",
@@ -97,6 +102,7 @@ FORMATS: dict[str, WireFormat] = {
         an.anthropic_usage,
         an.anthropic_stream_usage,
         "model",
+        an.DIALECT,
     ),
     "gemini": WireFormat(
         "gemini",
@@ -111,6 +117,7 @@ FORMATS: dict[str, WireFormat] = {
         gm.gemini_usage,
         gm.gemini_stream_usage,
         "modelVersion",
+        gm.DIALECT,
     ),
 }
 

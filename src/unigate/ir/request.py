@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from unigate.ir.parameters import ParameterReport
 from unigate.ir.parts import Meta, Part, ToolCallPart, ToolResultPart
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -64,10 +65,12 @@ class ReasoningConfig:
 class IRRequest:
     """A generation request, independent of any wire format.
 
-    `extra` holds the client's top-level parameters that have no field here, by their name
-    in the client's dialect. On the translated path they cannot be honoured, so the gateway
-    refuses them with a 400 naming each one (see `errors.UnsupportedParameter`); codecs
-    list in `extra` only what would change the answer, not what is safe to drop."""
+    Parameters with no field here are kept by their (dotted) name in the client's dialect,
+    sorted by the client codec's parameter table (see `ir.parameters`):
+    `extra` the semantic ones (refused on the translated path unless the endpoint drops
+    them), `advisory` the ones dropped toward another format, `emulate` the ones the gateway
+    applies itself (`context_management`). A target of the client's own format gets all
+    three back verbatim. `report` records what was dropped or emulated on the way."""
 
     model: str
     messages: list[Message] = field(default_factory=list)
@@ -91,6 +94,9 @@ class IRRequest:
     user: str | None = None
     metadata: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    advisory: dict[str, Any] = field(default_factory=dict)
+    emulate: dict[str, Any] = field(default_factory=dict)
+    report: ParameterReport = field(default_factory=ParameterReport)
 
     def fill_tool_result_names(self) -> None:
         """Give each tool result the name of the call it answers (found earlier in history)."""

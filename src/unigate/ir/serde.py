@@ -9,14 +9,15 @@ import types
 import typing
 from typing import Any
 
-from unigate.ir import parts, request, response, stream, usage
+from unigate.ir import parameters, parts, request, response, stream, usage
 
 _CLASSES: dict[str, type] = {
     cls.__name__: cls
-    for module in (parts, request, response, stream, usage)
+    for module in (parameters, parts, request, response, stream, usage)
     for cls in vars(module).values()
     if dataclasses.is_dataclass(cls) and isinstance(cls, type)
 }
+_OMIT_EMPTY = frozenset({"extra", "advisory", "emulate", "estimated"})
 _TAGGED = {c.__name__ for c in typing.get_args(parts.Part) + typing.get_args(stream.StreamEvent)}
 
 
@@ -27,12 +28,16 @@ def to_dict(obj: Any) -> Any:
             out["type"] = type(obj).__name__
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
-            if value is None or (f.name in ("extra", "estimated") and not value):
+            if value is None or (f.name in _OMIT_EMPTY and not value):
+                continue
+            if f.name == "report" and value == parameters.ParameterReport():
                 continue
             out[f.name] = to_dict(value)
         return out
     if isinstance(obj, list):
         return [to_dict(v) for v in obj]
+    if isinstance(obj, frozenset):
+        return sorted(obj)
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
@@ -70,6 +75,8 @@ def _convert(hint: Any, value: Any) -> Any:
         return value
     if origin is list and isinstance(value, list):
         return [_convert(args[0], v) for v in value]
+    if origin is frozenset and isinstance(value, list):
+        return frozenset(value)
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):
         return from_dict(hint, value)
     if isinstance(value, dict) and "type" in value and value["type"] in _TAGGED:

@@ -29,6 +29,8 @@ async def try_in_order(ctx: RequestContext, t: Target, attempt: Attempt) -> web.
     for i, dest in enumerate(t.attempts):
         provider = ctx.state.providers[dest.provider]
         ctx.record.destination_provider, ctx.record.destination_model = provider.name, dest.model
+        # each attempt translates (or not) for its own provider
+        ctx.report = ctx.record.dropped_parameters = ctx.record.emulated_parameters = None
         started = time.perf_counter()
         try:
             response = await attempt(dest, provider)

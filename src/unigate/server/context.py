@@ -15,6 +15,7 @@ from unigate.codecs.registry import FORMATS
 from unigate.errors import GatewayError, PayloadTooLarge, parse_json_object
 from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.governance.ratelimit import Reservation
+from unigate.ir.parameters import ParameterReport
 from unigate.server.state import GatewayState, Principal
 
 SSE_HEADERS = {
@@ -39,8 +40,8 @@ def new_request_id() -> str:
 
 
 class RequestContext:
-    __slots__ = ("capture", "deadline", "fmt_name", "principal", "raw_body", "record", "request",
-                 "request_id", "reservation", "state", "t0")
+    __slots__ = ("capture", "deadline", "fmt_name", "principal", "raw_body", "record", "report",
+                 "request", "request_id", "reservation", "state", "t0")
 
     def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
         self.request = request
@@ -53,6 +54,8 @@ class RequestContext:
         self.capture: BodyCapture | None = None  # set when the endpoint logs payloads
         self.reservation: Reservation | None = None  # rate-limit counters taken for this request
         self.deadline: float | None = None  # perf_counter() by which every attempt must be done
+        # what the translation of the current attempt dropped or emulated (None: fast path)
+        self.report: ParameterReport | None = None
         self.record = UsageRecord(self.request_id, time.time(), api_type, request.path,
                                   request.headers.get("User-Agent"))
 
@@ -93,6 +96,12 @@ class RequestContext:
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"x-request-id": self.request_id}
+        report = self.report
+        if report is not None:
+            if report.dropped:
+                h["x-unigate-dropped-parameters"] = ",".join(report.dropped)
+            if report.emulated:
+                h["x-unigate-emulated-parameters"] = ",".join(report.emulated)
         if extra:
             h.update(extra)
         return h

@@ -10,8 +10,9 @@ from aiohttp import web
 
 from unigate.codecs.registry import FORMATS, ClientOptions, WireFormat
 from unigate.config import Destination, EndpointConfig
-from unigate.errors import GatewayError, UnsupportedParameter
+from unigate.errors import GatewayError
 from unigate.ir import IRRequest, Usage, UsageEvent
+from unigate.ir.parameters import set_path
 from unigate.providers import Provider
 from unigate.server import upstream
 from unigate.server.context import SSE_HEADERS, RequestContext
@@ -19,10 +20,28 @@ from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.sse import SSEDecoder
 
 
-def refuse_untranslatable(ir: IRRequest, provider: Provider) -> None:
-    """Parameters the client sent that the IR cannot carry would be lost: refuse them."""
-    for name in ir.extra:
-        raise UnsupportedParameter(name, f"provider '{provider.name}' ({provider.type})")
+def encode_with_policy(ir: IRRequest, client: WireFormat, target: WireFormat,
+                       endpoint: EndpointConfig, model: str, provider: Provider) -> dict[str, Any]:
+    """The upstream body, after the parameter policy (`ir.parameters`): parameters the IR has
+    no field for go back verbatim to a target of the client's own format; toward another,
+    advisory ones are dropped, emulated ones applied to the IR, semantic ones refused (or
+    dropped, by the endpoint's `unsupported_parameters`). `ir.report` says what happened."""
+    ir.report = report = client.parameters.report(endpoint.unsupported_parameters == "drop")
+    same = target.name == client.name
+    if not same:
+        for name in ir.advisory:
+            report.drop(name)
+        for name, value in ir.emulate.items():
+            client.parameters.emulators[name](ir, value)
+            report.emulate(name)
+        for name in ir.extra:
+            report.unknown(name, f"provider '{provider.name}' ({provider.type})")
+    body = target.encode_request(ir, model, provider)
+    if same:
+        for params in (ir.advisory, ir.emulate, ir.extra):
+            for name, value in params.items():
+                set_path(body, name, value)
+    return body
 
 
 async def translate(ctx: RequestContext, client: WireFormat, body: dict[str, Any],
@@ -30,9 +49,11 @@ async def translate(ctx: RequestContext, client: WireFormat, body: dict[str, Any
                     stream: bool, opts: ClientOptions) -> web.StreamResponse:
     ir = client.decode_request(body, opts)
     ir.stream = stream
-    refuse_untranslatable(ir, provider)
     target = FORMATS[provider.formats[0]]
-    payload = orjson.dumps(target.encode_request(ir, dest.model, provider))
+    payload = orjson.dumps(encode_with_policy(ir, client, target, endpoint, dest.model, provider))
+    ctx.report = ir.report
+    ctx.record.dropped_parameters = ir.report.dropped or None
+    ctx.record.emulated_parameters = ir.report.emulated or None
     url = provider.generate_url(target.name, dest.model, stream)
     state = ctx.state
     assert state.session is not None

@@ -43,6 +43,8 @@ def endpoint_spec(e: EndpointConfig) -> dict[str, Any]:
         spec["inference_table"] = dict(e.inference_table)
     if e.max_attempts is not None:
         spec["max_attempts"] = e.max_attempts
+    if e.unsupported_parameters != "refuse":
+        spec["unsupported_parameters"] = e.unsupported_parameters
     return spec
 
 

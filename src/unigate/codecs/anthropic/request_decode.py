@@ -18,6 +18,8 @@ from unigate.codecs.anthropic.fields import (
 )
 from unigate.codecs.anthropic.thinking import anthropic_to_ir_reasoning
 from unigate.errors import InvalidRequest
+from unigate.ir.context_edits import emulate_context_management, parse_context_management
+from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields
 from unigate.ir.parts import Part, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from unigate.ir.request import IRRequest, Message, ResponseFormat, ToolChoice, ToolSpec
 
@@ -26,8 +28,28 @@ _HANDLED = frozenset({
     "stop_sequences", "tools", "tool_choice", "thinking", "metadata", "output_config",
     "output_format",
 })
-# Top-level fields that change cost, latency or logging but not the answer.
-_SAFE_TO_DROP = frozenset({"service_tier", "speed", "diagnostics", "cache_control"})
+# The parameter policy (see `ir.parameters`); anything not listed is semantic.
+PARAMETERS: dict[str, Kind] = {
+    "metadata": Kind.ADVISORY,  # user_id: who asks, not what
+    "tool_choice.disable_parallel_tool_use": Kind.ADVISORY,
+    "service_tier": Kind.ADVISORY,  # priority / standard capacity
+    "speed": Kind.ADVISORY,  # the fast-output mode: latency, not content
+    "diagnostics": Kind.ADVISORY,
+    "cache_control": Kind.ADVISORY,  # automatic prompt caching: cost, never the output
+    "context_management": Kind.EMULATED,  # applied by the gateway (ir.context_edits)
+}
+# Where the dialect's name for a parameter differs from the IR field's.
+_NAMES = {
+    "user": "metadata.user_id", "stop": "stop_sequences", "reasoning": "thinking",
+    "parallel_tool_calls": "tool_choice.disable_parallel_tool_use",
+    "response_format": "output_config.format",
+}
+DIALECT = DialectParameters(
+    soft=soft_fields(PARAMETERS, {"metadata": "user",
+                                  "tool_choice.disable_parallel_tool_use": "parallel_tool_calls"}),
+    names=_NAMES,
+    emulators={"context_management": emulate_context_management},
+)
 _TOOL_KEYS = frozenset({"name", "description", "input_schema", "strict", "type"})
 # Parts an assistant turn may hold, and parts only a user turn may hold.
 _ASSISTANT_ONLY = (ToolCallPart, ReasoningPart)
@@ -64,7 +86,15 @@ def anthropic_to_ir_request(body: dict[str, Any], *, require_max_tokens: bool = 
         m = obj(metadata, "metadata")
         ir.user = opt_string(m.get("user_id"), "metadata.user_id")
     for key, value in b.items():
-        if key not in _HANDLED and key not in _SAFE_TO_DROP:
+        if key in _HANDLED:
+            continue
+        kind = classify(PARAMETERS, key)
+        if kind is Kind.ADVISORY:
+            ir.advisory[key] = value
+        elif kind is Kind.EMULATED:
+            parse_context_management(value, key)  # a malformed value is the client's 400
+            ir.emulate[key] = value
+        else:
             ir.extra[key] = value
     return ir
 

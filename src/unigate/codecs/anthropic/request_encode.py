@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.anthropic.blocks import TARGET, part_to_block
+from unigate.codecs.anthropic.blocks import FORMAT, TARGET, part_to_block
 from unigate.codecs.anthropic.fields import JSON, own_meta
 from unigate.codecs.anthropic.thinking import plan_thinking, thinking_fits_history
 from unigate.errors import InvalidRequest, UnsupportedParameter
+from unigate.ir.parameters import offerable_tools
 from unigate.ir.parts import TextPart
 from unigate.ir.request import IRRequest, Message, ToolChoice, ToolSpec
 
@@ -19,7 +20,8 @@ def ir_to_anthropic_request(ir: IRRequest, model: str, *, default_max_tokens: in
     """`default_max_tokens` fills the max_tokens Anthropic requires when the client gave
     none; `adaptive_thinking` asks for `{"type": "adaptive"}` + effort instead of a token
     budget (for models that take it; see thinking.py)."""
-    _refuse_unsupported(ir)
+    _unsupported(ir)
+    report = ir.report
     body: JSON = {"model": model}
     system, messages = encode_messages(ir.messages)
     plan = plan_thinking(ir.reasoning, ir.max_tokens, default_max_tokens,
@@ -30,49 +32,62 @@ def ir_to_anthropic_request(ir: IRRequest, model: str, *, default_max_tokens: in
     body["messages"] = messages
     if ir.stream:
         body["stream"] = True
-    if ir.temperature is not None:
-        if not 0 <= ir.temperature <= 1:
-            raise UnsupportedParameter("temperature", TARGET, "it must be between 0 and 1")
-        body["temperature"] = ir.temperature
-    if ir.top_p is not None:
-        body["top_p"] = ir.top_p
-    if ir.top_k is not None:
-        body["top_k"] = ir.top_k
-    if ir.stop:
-        body["stop_sequences"] = ir.stop
-    encode_tools(ir, body)
-    if plan.thinking is not None and (plan.thinking["type"] == "disabled"
-                                      or thinking_fits_history(messages)):
+    thinking = plan.thinking is not None and plan.thinking["type"] != "disabled"
+    if thinking and not thinking_fits_history(messages):
+        thinking = False
+        report.drop("reasoning")  # see thinking_fits_history: the answer comes without thoughts
+    elif plan.thinking is not None:
         body["thinking"] = plan.thinking
+    _sampling(ir, body, thinking)
+    encode_tools(ir, body)
     output_config = output_config_for(ir, plan.effort)
     if output_config:
         body["output_config"] = output_config
     if ir.user is not None:
         body["metadata"] = {"user_id": ir.user}
-    # ir.metadata (OpenAI's stored-completion tags) does not reach the model: not sent.
+    if ir.metadata:
+        report.drop("metadata")  # OpenAI's stored-completion tags: no Anthropic field
     return body
 
 
-def _refuse_unsupported(ir: IRRequest) -> None:
+def _sampling(ir: IRRequest, body: JSON, thinking: bool) -> None:
+    """Anthropic forbids top_k beside thinking, and takes temperature only between 0 and 1."""
+    if ir.temperature is not None:
+        if not 0 <= ir.temperature <= 1:
+            ir.report.unsupported("temperature", TARGET, "it must be between 0 and 1")
+        else:
+            body["temperature"] = ir.temperature
+    if ir.top_p is not None:
+        body["top_p"] = ir.top_p
+    if ir.top_k is not None:
+        if thinking:
+            ir.report.drop("top_k")  # the pair is refused; thinking is what the client asked for
+        else:
+            body["top_k"] = ir.top_k
+    if ir.stop:
+        body["stop_sequences"] = ir.stop
+
+
+def _unsupported(ir: IRRequest) -> None:
+    """What Anthropic cannot honour: refused, or dropped by the policy (`ir.parameters`)."""
+    report = ir.report
     if ir.n is not None and ir.n > 1:
-        raise UnsupportedParameter("n", TARGET)
+        report.unsupported("n", TARGET)
     if ir.seed is not None:
-        raise UnsupportedParameter("seed", TARGET)
+        report.unsupported("seed", TARGET)
     # A zero penalty or logprobs=false is the default many SDKs send: nothing to honour.
     for name, num in (("presence_penalty", ir.presence_penalty),
                       ("frequency_penalty", ir.frequency_penalty)):
         if num:
-            raise UnsupportedParameter(name, TARGET)
+            report.unsupported(name, TARGET)
     if ir.logprobs:
-        raise UnsupportedParameter("logprobs", TARGET)
+        report.unsupported("logprobs", TARGET)
     if ir.top_logprobs is not None:
-        raise UnsupportedParameter("top_logprobs", TARGET)
-    for name in ir.extra:
-        raise UnsupportedParameter(name, TARGET)
+        report.unsupported("top_logprobs", TARGET)
     rf = ir.response_format
     if rf is not None and rf.type == "json_object":
-        raise UnsupportedParameter("response_format", TARGET,
-                                   "JSON mode without a schema; use json_schema")
+        report.unsupported("response_format", TARGET, "JSON mode without a schema; use json_schema")
+        ir.response_format = None
 
 
 def output_config_for(ir: IRRequest, effort: str | None) -> JSON:
@@ -149,6 +164,8 @@ def _system_blocks(m: Message, path: str) -> list[JSON]:
 
 
 def encode_tools(ir: IRRequest, body: JSON) -> None:
+    if ir.tools:
+        ir.tools = offerable_tools(ir, FORMAT, TARGET) or None
     if ir.tools:
         body["tools"] = [_tool(t, f"tools[{i}]") for i, t in enumerate(ir.tools)]
     choice = _tool_choice(ir.tool_choice, bool(ir.tools))

@@ -12,14 +12,38 @@ from unigate.codecs.gemini.config_decode import (
 )
 from unigate.codecs.gemini.parts_decode import decode_part, merge_reasoning
 from unigate.errors import InvalidRequest
+from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields
 from unigate.ir.parts import Part, TextPart, ToolCallPart, ToolResultPart
 from unigate.ir.request import IRRequest, Message, Role
 
 _HANDLED = known_keys("contents", "systemInstruction", "tools", "toolConfig", "generationConfig")
-# safetySettings: dropped. They tune Google's own filters; other providers apply their own
-# policies and have no equivalent knob, and refusing them would break every client that
-# sets them by default. `model` repeats the URL; `labels` are Vertex billing tags.
-_DROPPED = known_keys("safetySettings", "model", "labels")
+# The parameter policy (see `ir.parameters`); anything not listed (cachedContent, ...) is
+# semantic. Both spellings (camelCase and snake_case) are listed where clients use both.
+PARAMETERS: dict[str, Kind] = {
+    # Google's own content filters: other providers apply their own policies and have no
+    # such knob, and clients set them by default
+    "safetySettings": Kind.ADVISORY, "safety_settings": Kind.ADVISORY,
+    "model": Kind.ADVISORY,  # repeats the URL
+    "labels": Kind.ADVISORY,  # Vertex billing tags
+    # a sampling default clients send on every call (Gemini CLI: topK 64); a target without
+    # top-k sampling answers without it
+    "generationConfig.topK": Kind.EMULATED,
+}
+DIALECT = DialectParameters(
+    soft=soft_fields(PARAMETERS, {"generationConfig.topK": "top_k"}),
+    names={
+        "top_k": "generationConfig.topK", "top_p": "generationConfig.topP",
+        "temperature": "generationConfig.temperature", "n": "generationConfig.candidateCount",
+        "max_tokens": "generationConfig.maxOutputTokens", "stop": "generationConfig.stopSequences",
+        "seed": "generationConfig.seed", "presence_penalty": "generationConfig.presencePenalty",
+        "frequency_penalty": "generationConfig.frequencyPenalty",
+        "logprobs": "generationConfig.responseLogprobs", "top_logprobs": "generationConfig.logprobs",
+        "response_format": "generationConfig.responseMimeType",
+        "reasoning": "generationConfig.thinkingConfig",
+        "reasoning.include_thoughts": "generationConfig.thinkingConfig.includeThoughts",
+        "tool_choice": "toolConfig",
+    },
+)
 
 
 def gemini_to_ir_request(body: dict[str, Any], model: str, stream: bool) -> IRRequest:
@@ -44,8 +68,11 @@ def gemini_to_ir_request(body: dict[str, Any], model: str, stream: bool) -> IRRe
     if gen is not None:
         decode_generation_config(obj(gen, "generationConfig"), ir)
     for key, value in body.items():
-        # cachedContent and anything unknown change the answer: the gateway refuses them
-        if key not in _HANDLED and key not in _DROPPED:
+        if key in _HANDLED:
+            continue
+        if classify(PARAMETERS, key) is Kind.ADVISORY:
+            ir.advisory[key] = value
+        else:  # cachedContent and anything unknown change the answer
             ir.extra[key] = value
     return ir
 

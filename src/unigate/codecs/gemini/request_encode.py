@@ -7,6 +7,7 @@ from typing import Any
 from unigate.codecs.gemini._util import FORMAT
 from unigate.codecs.gemini.parts_encode import add_foreign_signatures, encode_request_parts
 from unigate.errors import UnsupportedParameter
+from unigate.ir.parameters import offerable_tools
 from unigate.ir.request import IRRequest, ReasoningConfig, ToolChoice, ToolSpec
 
 _TARGET = "gemini"
@@ -31,6 +32,8 @@ def encode_prompt(ir: IRRequest) -> dict[str, Any]:
     body["contents"] = contents
     if system:
         body["systemInstruction"] = {"parts": system}
+    if ir.tools:
+        ir.tools = offerable_tools(ir, FORMAT, _TARGET) or None
     if ir.tools:
         body["tools"] = _tools(ir.tools)
     if ir.tool_choice is not None:
@@ -100,9 +103,10 @@ def _generation_config(ir: IRRequest, model: str) -> dict[str, Any]:
         gen["topP"] = ir.top_p
     if ir.top_k is not None:
         gen["topK"] = ir.top_k
+    report = ir.report
     if ir.n is not None and ir.n != 1:
         # the IR response holds one candidate: the others would be lost
-        raise UnsupportedParameter("n", _TARGET, "only one candidate per request")
+        report.unsupported("n", _TARGET, "only one candidate per request")
     if ir.max_tokens is not None:
         gen["maxOutputTokens"] = ir.max_tokens
     if ir.stop:
@@ -115,10 +119,11 @@ def _generation_config(ir: IRRequest, model: str) -> dict[str, Any]:
         gen["seed"] = ir.seed
     if ir.logprobs or ir.top_logprobs:
         # Gemini returns them (logprobsResult), but the IR response has nowhere to put them
-        raise UnsupportedParameter("logprobs", _TARGET, "log probabilities are not relayed")
-    if ir.parallel_tool_calls is False:
-        raise UnsupportedParameter("parallel_tool_calls", _TARGET,
-                                   "Gemini cannot be kept from calling several tools at once")
+        report.unsupported("logprobs" if ir.logprobs else "top_logprobs", _TARGET,
+                           "log probabilities are not relayed")
+    if ir.parallel_tool_calls is False and ir.tools:
+        report.unsupported("parallel_tool_calls", _TARGET,
+                           "Gemini cannot be kept from calling several tools at once")
     rf = ir.response_format
     if rf is not None and rf.type != "text":
         gen["responseMimeType"] = "application/json"
@@ -128,7 +133,11 @@ def _generation_config(ir: IRRequest, model: str) -> dict[str, Any]:
         thinking = _thinking(ir.reasoning, model)
         if thinking:
             gen["thinkingConfig"] = thinking
-    # user / metadata: identify the caller, do not change the answer; Gemini has no field
+    # user / metadata identify the caller and do not change the answer; Gemini has no field
+    if ir.user is not None:
+        report.drop("user")
+    if ir.metadata:
+        report.drop("metadata")
     return gen
 
 

@@ -21,6 +21,7 @@ from unigate.codecs.openai_chat.fields import (
     req_str,
 )
 from unigate.errors import InvalidRequest
+from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields
 from unigate.ir.parts import (
     Part,
     ReasoningPart,
@@ -45,11 +46,20 @@ _KNOWN = frozenset({
     "frequency_penalty", "logprobs", "top_logprobs", "tools", "tool_choice",
     "parallel_tool_calls", "response_format", "reasoning_effort", "user", "metadata",
 })
-# Safe to drop: they change storage, billing tier or cache routing, never the answer.
-_DROPPED = frozenset({
-    "store", "service_tier", "prompt_cache_key", "prompt_cache_retention",
-    "prompt_cache_options", "safety_identifier",
-})
+# The parameter policy (see `ir.parameters`); anything not listed is semantic.
+PARAMETERS: dict[str, Kind] = {
+    # storage, billing tier, cache routing and caller ids: never the answer
+    "store": Kind.ADVISORY, "service_tier": Kind.ADVISORY, "prompt_cache_key": Kind.ADVISORY,
+    "prompt_cache_retention": Kind.ADVISORY, "prompt_cache_options": Kind.ADVISORY,
+    "safety_identifier": Kind.ADVISORY, "user": Kind.ADVISORY, "metadata": Kind.ADVISORY,
+    # permission to call several tools in one turn; targets that cannot forbid it still answer
+    "parallel_tool_calls": Kind.ADVISORY,
+}
+DIALECT = DialectParameters(
+    soft=soft_fields(PARAMETERS, {"user": "user", "metadata": "metadata",
+                                  "parallel_tool_calls": "parallel_tool_calls"}),
+    names={"reasoning": "reasoning_effort", "max_tokens": "max_completion_tokens"},
+)
 EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
 
 
@@ -95,9 +105,13 @@ def openai_chat_to_ir_request(body: dict[str, Any]) -> IRRequest:
             raise bad("reasoning_effort", f"unknown value {effort!r}")
         ir.reasoning = ReasoningConfig(effort=effort)
     for key, value in body.items():
-        # Anything else (logit_bias, prediction, audio, modalities, web_search_options,
+        if key in _KNOWN or value is None:
+            continue
+        # Anything unlisted (logit_bias, prediction, audio, modalities, web_search_options,
         # verbosity, functions, ...) would change the answer: the gateway refuses it by name.
-        if key not in _KNOWN and key not in _DROPPED and value is not None:
+        if classify(PARAMETERS, key) is Kind.ADVISORY:
+            ir.advisory[key] = value
+        else:
             ir.extra[key] = value
     return ir
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from unigate.codecs.openai_chat.content import FORMAT, has_cache_meta, only_text, part_to_openai
 from unigate.errors import UnsupportedParameter
+from unigate.ir.parameters import offerable_tools
 from unigate.ir.parts import (
     Part,
     ReasoningPart,
@@ -40,22 +41,26 @@ def ir_to_openai_chat_request(
         body["stream_options"] = {"include_usage": True}  # the gateway accounts usage
     if ir.max_tokens is not None:
         body["max_tokens" if compat else "max_completion_tokens"] = ir.max_tokens
+    report = ir.report
     if ir.top_k is not None:
-        if not compat:
-            raise UnsupportedParameter("top_k", target)
-        body["top_k"] = ir.top_k
+        if compat:
+            body["top_k"] = ir.top_k
+        else:
+            report.unsupported("top_k", target)
     for key in ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty",
                 "user"):
         value = getattr(ir, key)
         if value is not None and value != []:  # OpenAI refuses an empty stop list
             body[key] = value
     if ir.n is not None and ir.n > 1:
-        raise UnsupportedParameter("n", target, "a translated response carries one choice")
+        report.unsupported("n", target, "a translated response carries one choice")
     # The IR response has no place for log probabilities: asking for them would get nothing.
     if ir.logprobs:
-        raise UnsupportedParameter("logprobs", target, "log probabilities are not translated")
+        report.unsupported("logprobs", target, "log probabilities are not translated")
     if ir.top_logprobs:
-        raise UnsupportedParameter("top_logprobs", target, "log probabilities are not translated")
+        report.unsupported("top_logprobs", target, "log probabilities are not translated")
+    if ir.tools:
+        ir.tools = offerable_tools(ir, FORMAT, target) or None
     if ir.tools:
         body["tools"] = [_tool(t, target, compat) for t in ir.tools]
         # OpenAI refuses parallel_tool_calls without tools, and it means nothing there.
@@ -75,10 +80,13 @@ def ir_to_openai_chat_request(
         effort = reasoning_effort(ir.reasoning)
         if effort is not None:
             body["reasoning_effort"] = effort
-        # summary / include_thoughts only ask for reasoning text back, which chat completions
-        # never return: nothing to send.
-    # ir.metadata is not sent: OpenAI refuses `metadata` unless `store` is on (the gateway
-    # never stores), and metadata does not change the answer.
+        if not compat and (ir.reasoning.summary not in (None, "none") or ir.reasoning.include_thoughts):
+            # a request for reasoning text back, which chat completions never returns
+            report.drop("reasoning.summary" if ir.reasoning.summary else "reasoning.include_thoughts")
+    if ir.metadata:
+        # OpenAI refuses `metadata` unless `store` is on (the gateway never stores), and
+        # metadata does not change the answer.
+        report.drop("metadata")
     return body
 
 

@@ -5,7 +5,7 @@ from unigate.codecs.openai_responses.errors import (
     openai_responses_error_body,
     openai_responses_upstream_error,
 )
-from unigate.codecs.openai_responses.request_decode import openai_responses_to_ir_request
+from unigate.codecs.openai_responses.request_decode import DIALECT, openai_responses_to_ir_request
 from unigate.codecs.openai_responses.request_encode import ir_to_openai_responses_request
 from unigate.codecs.openai_responses.response import (
     ir_to_openai_responses_response,
@@ -19,6 +19,7 @@ from unigate.codecs.openai_responses.usage import (
 )
 
 __all__ = [
+    "DIALECT",
     "OpenAIResponsesStreamDecoder",
     "OpenAIResponsesStreamEncoder",
     "ir_to_openai_responses_request",

@@ -15,6 +15,7 @@ from unigate.codecs.openai_responses._util import (
 )
 from unigate.codecs.openai_responses.items_decode import input_to_messages
 from unigate.codecs.openai_responses.tools import text_format_to_ir, tool_choice_to_ir, tools_to_ir
+from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields
 from unigate.ir.parts import TextPart
 from unigate.ir.request import IRRequest, Message, ReasoningConfig
 
@@ -24,19 +25,30 @@ _HANDLED = frozenset({
     "reasoning", "max_output_tokens", "temperature", "top_p", "top_logprobs", "stream",
     "metadata", "user", "safety_identifier", "include",
 })
-# Safe to drop: they do not change the answer on the translated path.
-_DROPPED = frozenset({
-    "store",  # server-side storage of the response; the translated path stores nothing
-    "prompt_cache_key",  # a cache-routing hint; caching never changes the output
-    "prompt_cache_retention",  # ditto
-    "service_tier",  # a billing / latency tier of OpenAI's
-    "stream_options",  # only `include_obfuscation`, padding on stream events
-})
-# Dropped only with the value that means "off"; any other value goes to `extra`.
-_DROPPED_WHEN = {
-    "truncation": "disabled",  # "disabled" is the default: fail rather than truncate
-    "background": False,  # false is the default: answer within this request
+# The parameter policy (see `ir.parameters`); anything not listed is semantic
+# (previous_response_id, conversation, prompt, max_tool_calls, truncation "auto", ...).
+PARAMETERS: dict[str, Kind] = {
+    "store": Kind.ADVISORY,  # server-side storage; the translated path stores nothing
+    "prompt_cache_key": Kind.ADVISORY,  # cache routing: never the output
+    "prompt_cache_retention": Kind.ADVISORY,
+    "service_tier": Kind.ADVISORY,  # a billing / latency tier of OpenAI's
+    "stream_options": Kind.ADVISORY,  # only `include_obfuscation`, padding on stream events
+    "client_metadata": Kind.ADVISORY,  # Codex's installation / session ids
+    "metadata": Kind.ADVISORY, "user": Kind.ADVISORY, "safety_identifier": Kind.ADVISORY,
+    "parallel_tool_calls": Kind.ADVISORY,
+    "include": Kind.ADVISORY,  # optional output fields (see _include)
 }
+# Advisory only with the value that means "off"; any other value is semantic.
+_DEFAULT_WHEN = {
+    "truncation": "disabled",  # the default: fail rather than truncate
+    "background": False,  # the default: answer within this request
+}
+DIALECT = DialectParameters(
+    soft=soft_fields(PARAMETERS, {"user": "user", "metadata": "metadata",
+                                  "parallel_tool_calls": "parallel_tool_calls"}),
+    names={"max_tokens": "max_output_tokens", "response_format": "text.format",
+           "top_logprobs": "top_logprobs", "logprobs": "include"},
+)
 _REASONING_KEYS = frozenset({"effort", "summary", "generate_summary"})
 
 
@@ -71,13 +83,16 @@ def openai_responses_to_ir_request(body: dict[str, Any]) -> IRRequest:
     ir.fill_tool_result_names()  # formats that need the called name (Gemini) find it here
 
     for key, value in body.items():
-        if key in _HANDLED or key in _DROPPED or value is None:
+        if key in _HANDLED or value is None:
             continue
-        if key in _DROPPED_WHEN and value == _DROPPED_WHEN[key]:
-            continue
-        # previous_response_id, conversation, prompt, max_tool_calls, ...: they need state or
-        # features the translated path does not have; the gateway refuses them by name.
-        ir.extra[key] = value
+        if key in _DEFAULT_WHEN and value == _DEFAULT_WHEN[key]:
+            continue  # the default: nothing to honour
+        if classify(PARAMETERS, key) is Kind.ADVISORY:
+            ir.advisory[key] = value
+        else:
+            # previous_response_id, conversation, prompt, ...: they need state or features the
+            # translated path does not have
+            ir.extra[key] = value
     return ir
 
 
@@ -104,6 +119,10 @@ def _reasoning(value: Any, ir: IRRequest) -> None:
             ir.extra[f"reasoning.{key}"] = val
 
 
+# Always honoured: encrypted reasoning rides along on every path; logprobs become `logprobs`.
+_INCLUDE_HONOURED = frozenset({"reasoning.encrypted_content", "message.output_text.logprobs"})
+
+
 def _include(value: Any, ir: IRRequest) -> None:
     """`include` asks for optional output fields. Reasoning's encrypted content is always
     returned; the outputs of built-in tools only exist where those tools run (a Responses
@@ -114,3 +133,8 @@ def _include(value: Any, ir: IRRequest) -> None:
         fail("include", "expected an array of strings")
     if "message.output_text.logprobs" in value:
         ir.logprobs = True
+    others = [v for v in value if v not in _INCLUDE_HONOURED]
+    if others:
+        # the outputs of built-in tools (web_search_call.action.sources, ...) only exist where
+        # those tools run; toward another format they are dropped, and reported
+        ir.advisory["include"] = value

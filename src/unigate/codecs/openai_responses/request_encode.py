@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.openai_responses._util import TARGET
+from unigate.codecs.openai_responses._util import FORMAT, TARGET
 from unigate.codecs.openai_responses.items_encode import messages_to_input
 from unigate.codecs.openai_responses.tools import (
     custom_tool_names,
@@ -12,12 +12,14 @@ from unigate.codecs.openai_responses.tools import (
     tool_choice_to_wire,
     tool_spec_to_wire,
 )
-from unigate.errors import UnsupportedParameter
+from unigate.ir.parameters import offerable_tools
 from unigate.ir.request import IRRequest, ReasoningConfig
 
 
 def ir_to_openai_responses_request(ir: IRRequest, model: str) -> dict[str, Any]:
-    _refuse_unsupported(ir)
+    _unsupported(ir)
+    if ir.tools:
+        ir.tools = offerable_tools(ir, FORMAT, TARGET) or None
     body: dict[str, Any] = {"model": model}
     instructions, items = messages_to_input(ir.messages, custom_tool_names(ir.tools))
     if instructions is not None:
@@ -49,20 +51,25 @@ def ir_to_openai_responses_request(ir: IRRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def _refuse_unsupported(ir: IRRequest) -> None:
-    for name, value in (("top_k", ir.top_k), ("seed", ir.seed),
-                        ("presence_penalty", ir.presence_penalty),
-                        ("frequency_penalty", ir.frequency_penalty)):
+def _unsupported(ir: IRRequest) -> None:
+    """What Responses cannot honour: refused, or dropped by the policy (`ir.parameters`)."""
+    report = ir.report
+    for name, value in (("top_k", ir.top_k), ("seed", ir.seed)):
         if value is not None:
-            raise UnsupportedParameter(name, TARGET)
+            report.unsupported(name, TARGET)
+    # A zero penalty is the default many SDKs send: nothing to honour.
+    for name, num in (("presence_penalty", ir.presence_penalty),
+                      ("frequency_penalty", ir.frequency_penalty)):
+        if num:
+            report.unsupported(name, TARGET)
     if ir.stop:
-        raise UnsupportedParameter("stop", TARGET, "Responses has no stop sequences")
+        report.unsupported("stop", TARGET, "Responses has no stop sequences")
     if ir.n not in (None, 1):
-        raise UnsupportedParameter("n", TARGET, "Responses returns one answer per request")
+        report.unsupported("n", TARGET, "Responses returns one answer per request")
     if ir.logprobs or ir.top_logprobs:
         # The IR response has no place for log probabilities, so they could not reach the client.
-        raise UnsupportedParameter("logprobs" if ir.logprobs else "top_logprobs", TARGET,
-                                   "log probabilities are not carried across formats")
+        report.unsupported("logprobs" if ir.logprobs else "top_logprobs", TARGET,
+                           "log probabilities are not carried across formats")
 
 
 def _effort_for_budget(budget: int) -> str:

@@ -68,6 +68,11 @@ SCHEMAS: dict[str, Schema] = {
         "timeout": {"type": "string", "examples": ["30s", "500ms", "2m"]},
         "first_token_timeout": {"type": "string", "examples": ["10s"]},
         "rate_limits": arr(ref("RateLimit")), "inference_table": ref("InferenceTable"),
+        "max_attempts": {"type": "integer", "minimum": 1},
+        "unsupported_parameters": {
+            "type": "string", "enum": ["refuse", "drop"], "default": "refuse",
+            "description": "a parameter that changes the answer and that the provider cannot honour: "
+                           "refused with a 400, or dropped and named in x-unigate-dropped-parameters"},
     }, ("name", "destinations")),
     "Endpoint": {"allOf": [ref("EndpointSpec"), obj({"created_at": N, "updated_at": N})]},
     "PlanChange": obj({"kind": {"type": "string", "enum": ["provider", "endpoint"]}, "name": S,
