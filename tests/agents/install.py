@@ -75,7 +75,8 @@ def install(agent: AgentPackage, timeout: float = 600) -> Path:
         # the wheel's bin/npm shim cannot find its lib/cli.js: run npm-cli.js with its node
         npm_cli = node_bin_dir().parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
         cmd = [
-            str(node_bin_dir() / "node"), str(npm_cli), "install", "--prefix", str(agent.prefix), "--no-audit", "--no-fund",
+            str(node_bin_dir() / "node"), str(npm_cli), "install", "--prefix", str(agent.prefix),
+            "--no-audit", "--no-fund",
             "--no-update-notifier", "--loglevel=error", "--save-exact",
             f"{agent.package}@{agent.version}",
         ]
