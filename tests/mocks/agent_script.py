@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import shlex
 from typing import Any
@@ -79,6 +80,12 @@ def call_key(path: str, tool_name: str) -> str:
 
 def result_digest(result: str) -> str:
     """The first line of the file inside a tool result, without the agent's framing."""
+    try:  # a Gemini functionResponse translated to text: {"output": "<file text>"}
+        wrapped = json.loads(result)
+    except ValueError:
+        wrapped = None
+    if isinstance(wrapped, dict) and len(wrapped) == 1 and isinstance(next(iter(wrapped.values())), str):
+        result = next(iter(wrapped.values()))
     if "\nOutput:\n" in result:
         result = result.split("\nOutput:\n", 1)[1]
     for line in result.splitlines():
