@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .agent_script import anthropic_result_ids, scripted_reply
 from .anthropic_validate import AnthropicInvalid, anthropic_to_conversation, thinking_signature
 from .faults import fault_before_answer, send_body, send_stream, sse_frame
 from .replies import Reply, reply_to, split_fixed, split_words
@@ -152,7 +153,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
     if (failed := await fault_before_answer(request, fault, render_error)) is not None:
         return failed
-    reply = reply_to(conv)
+    reply = scripted_reply(conv, anthropic_result_ids(body)) or reply_to(conv)
     ident = state.new_id("msg_01", 22)
     model = str(body["model"])  # Anthropic echoes the model exactly as requested
     headers = _headers(state, state.new_id("req_011C", 20))

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .agent_script import gemini_result_names, scripted_reply
 from .faults import fault_before_answer, send_body, send_stream
 from .gemini_request import (
     GeminiInvalid,
@@ -22,7 +23,7 @@ from .gemini_request import (
     parts_text,
     show_thoughts,
 )
-from .replies import Reply, embedding, reply_to, sign, split_words
+from .replies import Conversation, Reply, embedding, reply_to, sign, split_words
 from .state import MockState, state_of
 
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
@@ -157,6 +158,10 @@ async def _read_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _reply(conv: Conversation, body: dict[str, Any]) -> Reply:
+    return scripted_reply(conv, gemini_result_names(body)) or reply_to(conv)
+
+
 async def _serve(request: web.Request, model: str, method: str,
                  body: dict[str, Any]) -> web.StreamResponse:
     state = state_of(request)
@@ -187,14 +192,14 @@ async def _serve(request: web.Request, model: str, method: str,
         payload = {"totalTokens": tokens,
                    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}]}
     elif method == "streamGenerateContent":
-        reply = reply_to(conv)  # type: ignore[arg-type]
+        reply = _reply(conv, body)  # type: ignore[arg-type]
         sse = request.query.get("alt") == "sse"
         frames = _frames(stream_chunks(reply, body, model, ident), sse)
         error = _frames([error_body(500)], sse)[0]
         kind = "text/event-stream" if sse else "application/json; charset=UTF-8"
         return await send_stream(request, frames, {}, fault, error, kind)
     else:
-        payload = generate_body(reply_to(conv), body, model, ident)  # type: ignore[arg-type]
+        payload = generate_body(_reply(conv, body), body, model, ident)  # type: ignore[arg-type]
     return await send_body(request, 200, json.dumps(payload).encode(), {}, fault)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .agent_script import chat_result_ids, scripted_reply
 from .faults import fault_before_answer, send_body, send_stream, sse_frame
 from .openai_chat import (
     OpenAIInvalid,
@@ -75,7 +76,7 @@ def chat_handler(flavour: str) -> Handler:
 
         if (failed := await fault_before_answer(request, fault, render_error)) is not None:
             return failed
-        reply = reply_to(conv)
+        reply = scripted_reply(conv, chat_result_ids(body)) or reply_to(conv)
         ident = state.new_id("chatcmpl-", 29)
         model = _model_name(flavour, str(body.get("model") or deployment))
         created = int(time.time())

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .agent_script import responses_result_ids, scripted_reply
 from .faults import fault_before_answer, send_body, send_stream, sse_frame
 from .openai_chat import OpenAIInvalid, text_of
 from .openai_flavours import check_auth, error_response, invalid_response, openai_headers, read_json
@@ -259,7 +260,7 @@ def responses_handler(flavour: str) -> Any:
 
         if (failed := await fault_before_answer(request, fault, render_error)) is not None:
             return failed
-        reply = reply_to(conv)
+        reply = scripted_reply(conv, responses_result_ids(body)) or reply_to(conv)
         ident = state.new_id("resp_", 48)
         model = dated_model(str(body["model"]), "2024-07-18")
         output = _output_items(reply, body, state)
