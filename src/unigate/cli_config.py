@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from unigate.cli_identities import CliError, call, q, show, table
-from unigate.config import ConfigError, load_config
+from unigate.config import UNSUPPORTED_PARAMETERS, ConfigError, load_config
 from unigate.governance.plan import render_plan
 from unigate.store.config_store import endpoint_spec, provider_spec
 
@@ -96,6 +96,7 @@ def endpoint_text(e: dict[str, Any]) -> str:
     days = f", retention {table_cfg['retention_days']} days" if table_cfg.get("retention_days") else ""
     lines.append(f"payloads:      {'on' if table_cfg.get('enabled') else 'off'}{days}")
     lines.append("rate limits:   " + ("; ".join(limit_text(x) for x in e.get("rate_limits", [])) or "none"))
+    lines.append(f"unsupported parameters: {e.get('unsupported_parameters', 'refuse')}")
     return "\n".join(lines)
 
 
@@ -139,6 +140,18 @@ def endpoints_inference_table(a: argparse.Namespace) -> None:
     else:
         data = call(a, "GET", path)
     show(a, data, lambda d: json.dumps(d, indent=2))
+
+
+def endpoints_parameters(a: argparse.Namespace) -> None:
+    """Show the endpoint's parameter policy, or change it with --unsupported refuse|drop."""
+    path = f"/endpoints/{q(a.name)}"
+    data = call(a, "PATCH", path, {"unsupported_parameters": a.unsupported}) if a.unsupported \
+        else call(a, "GET", path)
+    policy = data.get("unsupported_parameters", "refuse")
+    meaning = {"refuse": "refused with a 400", "drop": "dropped and reported"}[policy]
+    show(a, {"name": data["name"], "unsupported_parameters": policy},
+         lambda d: f"{d['name']}: unsupported_parameters={policy}: semantic parameters the provider "
+                   f"lacks are {meaning} (advisory ones are always dropped, emulated ones applied)")
 
 
 def provider_rows(providers: list[dict[str, Any]]) -> str:
@@ -212,6 +225,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     on_off.add_argument("--disable", action="store_true")
     tables.add_argument("--retention-days", type=int)
     tables.set_defaults(func=_guarded(endpoints_inference_table))
+    params = eps.add_parser("parameters", parents=[c],
+                            help="show or set what happens to parameters a translated provider lacks")
+    params.add_argument("name")
+    params.add_argument("--unsupported", choices=UNSUPPORTED_PARAMETERS,
+                        help="refuse (400, the default) or drop (and report) semantic parameters")
+    params.set_defaults(func=_guarded(endpoints_parameters))
 
     provs = sub.add_parser("providers", help="upstream providers").add_subparsers(dest="action", required=True)
     for name, fn, help in (("list", providers_list, "list providers"), ("get", providers_get, "show a provider")):

@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-LIST_COLUMNS = ("event_time", "request_id", "endpoint_name", "requester", "status_code",
-                "streaming", "latency_ms", "input_tokens", "output_tokens", "request_tags")
+LIST_COLUMNS = ("event_time", "request_id", "endpoint_name", "requester", "client_name", "status_code",
+                "streaming", "latency_ms", "input_tokens", "output_tokens", "request_tags",
+                "dropped_parameters", "emulated_parameters")
 GROUP_COLUMNS = ("key", "requests", "errors", "input_tokens", "output_tokens", "total_tokens")
 PAYLOAD_COLUMNS = ("event_time", "request_id", "requester", "status_code", "latency_ms",
                    "request_body", "response_body", "not_stored_reason")
@@ -61,7 +62,7 @@ def _error_message(body: bytes) -> str:
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
     return {"start": args.since, "end": args.until, "endpoint": args.endpoint,
             "requester": args.requester, "tag": args.tag or None, "status": args.status,
-            "limit": args.limit}
+            "client": args.client, "session": args.session, "limit": args.limit}
 
 
 def _cell(value: Any, width: int = 40) -> str:
@@ -154,6 +155,8 @@ def _filter_args(p: argparse.ArgumentParser, limit: int) -> None:
     p.add_argument("--requester", help="an email, application id or 'admin'")
     p.add_argument("--tag", action="append", help="key=value (repeatable; all must match)")
     p.add_argument("--status", type=int, help="HTTP status code")
+    p.add_argument("--client", help="client name from the User-Agent (claude-code, codex, gemini-cli, ...)")
+    p.add_argument("--session", help="a client's session id")
     p.add_argument("--limit", type=int, default=limit)
 
 
@@ -168,7 +171,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _common(p)
     _filter_args(p, 1000)
     p.add_argument("--group-by", default="endpoint",
-                   choices=("endpoint", "requester", "tag", "hour", "day", "status", "model"))
+                   choices=("endpoint", "requester", "tag", "hour", "day", "status", "model", "client",
+                            "session"))
     p.add_argument("--tag-key", help="with --group-by tag: only this tag name")
     p.set_defaults(func=_guarded(_usage_aggregate))
     p = usage_sub.add_parser("export", help="usage rows as CSV or JSON")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -112,3 +113,42 @@ def test_agent(combo: tuple[str, str, str], agent_runs: dict[tuple[str, str, str
     assert UNPAIRED not in run.output, _explain(outcome, agent_gateway)
     assert f"{SAID}{outcome.first_line}" in run.stdout, _explain(outcome, agent_gateway)
     assert len(records) >= 2, f"the tool result never reached the mock: {paths}"
+
+
+# What each agent's usage rows must show on a translated endpoint: the client the User-Agent
+# names, whether it sends a session id, and a parameter it always sends that the target lacks.
+ATTRIBUTION = {
+    ("claude", "openai"): ("claude-code", True, "emulated_parameters", "context_management"),
+    ("codex", "anthropic"): ("codex", True, "dropped_parameters", "client_metadata"),
+    ("gemini", "openai"): ("gemini-cli", False, "dropped_parameters", "generationConfig.topK"),
+}
+
+
+@pytest.mark.parametrize("combo", [(a, p, "plain") for a, p in ATTRIBUTION],
+                         ids=[f"usage-{a}-{p}-plain" for a, p in ATTRIBUTION])
+def test_usage_rows_attribute_the_agent(combo: tuple[str, str, str],
+                                        agent_runs: dict[tuple[str, str, str], Future[Outcome]],
+                                        agent_gateway: Gateway) -> None:
+    agent, provider, _ = combo
+    outcome = agent_runs[combo].result()
+    assert outcome.run.returncode == 0, _explain(outcome, agent_gateway)
+    client, has_session, column, parameter = ATTRIBUTION[(agent, provider)]
+    rows = _usage_rows(agent_gateway, client, ENDPOINTS[provider])
+    assert rows, f"no usage row for {client} on {ENDPOINTS[provider]}"
+    installed = {"claude": "2.1", "codex": "0.171", "gemini": "0.61"}[agent]
+    assert all(r["client_version"].startswith(installed) for r in rows), rows
+    assert all(bool(r["session_id"]) is has_session for r in rows), rows
+    assert any(parameter in (r[column] or []) for r in rows), rows
+
+
+def _usage_rows(gw: Gateway, client: str, endpoint: str) -> list[dict]:
+    """Rows are written in batches off the request path: wait for them (bounded)."""
+    url = f"{gw.url}/api/v1/usage?client={client}&endpoint={endpoint}"
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {gw.token}"})
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            rows: list[dict] = json.load(r)["rows"]
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)

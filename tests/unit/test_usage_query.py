@@ -105,3 +105,29 @@ def test_aggregates(store: SQLiteStore) -> None:
     with pytest.raises(InvalidRequest) as info:
         aggregate_usage(store, parse_usage_filter({}), "week")
     assert info.value.param == "group_by"
+
+
+def test_rows_carry_the_client_session_and_parameter_lists(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "attr.db")
+    s.migrate()
+    s.insert_usage([
+        UsageRecord("cc", T0, "anthropic", "/x", "claude-cli/2.1.332 (external, sdk-cli)", endpoint_name="e",
+                    session_id="s-1", dropped_parameters=["metadata"],
+                    emulated_parameters=["context_management"]).as_row(),
+        UsageRecord("cx", T0 + 1, "responses", "/x", "codex_exec/0.171.0 (Debian 12.0.0; x86_64)",
+                    endpoint_name="e", session_id="s-2").as_row(),
+        UsageRecord("cc2", T0 + 2, "anthropic", "/x", "claude-cli/2.1.332", endpoint_name="e",
+                    session_id="s-1").as_row(),
+    ])
+    rows = {r["request_id"]: r for r in query_usage(s, parse_usage_filter({}))}
+    assert (rows["cc"]["client_name"], rows["cc"]["client_version"]) == ("claude-code", "2.1.332")
+    assert rows["cc"]["session_id"] == "s-1"
+    assert rows["cc"]["dropped_parameters"] == ["metadata"]
+    assert rows["cc"]["emulated_parameters"] == ["context_management"]
+    assert rows["cx"]["client_name"] == "codex" and rows["cx"]["dropped_parameters"] is None
+    assert ids(query_usage(s, parse_usage_filter({"client": "codex"}))) == ["cx"]
+    assert ids(query_usage(s, parse_usage_filter({"session": "s-1"}))) == ["cc2", "cc"]
+    by_client = aggregate_usage(s, parse_usage_filter({}), "client")
+    assert [(g["key"], g["requests"]) for g in by_client] == [("claude-code", 2), ("codex", 1)]
+    by_session = aggregate_usage(s, parse_usage_filter({}), "session")
+    assert [(g["key"], g["requests"]) for g in by_session] == [("s-1", 2), ("s-2", 1)]

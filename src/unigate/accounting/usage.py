@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from unigate.accounting.clients import identify_client
 from unigate.accounting.estimate import estimate_usage
 from unigate.ir.usage import Usage
 from unigate.store.sqlite import SQLiteStore
@@ -47,9 +48,11 @@ class UsageRecord:
     # request parameters the translation dropped or emulated (ir.parameters)
     dropped_parameters: list[str] | None = None
     emulated_parameters: list[str] | None = None
+    session_id: str | None = None  # the client's session (accounting.clients.SESSION_HEADERS)
 
     def as_row(self) -> tuple[Any, ...]:
         u = self.usage or Usage()
+        client_name, client_version = identify_client(self.user_agent)
         return (
             self.request_id, self.started, self.endpoint_name, self.api_type, self.url,
             self.requester, self.requester_type, self.user_agent, self.destination_provider,
@@ -58,7 +61,13 @@ class UsageRecord:
             u.cache_read_tokens, u.cache_creation_tokens, u.reasoning_tokens, int(u.estimated),
             orjson.dumps(self.request_tags).decode() if self.request_tags else None,
             orjson.dumps(self.routing).decode() if self.routing else None,
+            client_name, client_version, self.session_id,
+            _json_list(self.dropped_parameters), _json_list(self.emulated_parameters),
         )
+
+
+def _json_list(names: list[str] | None) -> str | None:
+    return orjson.dumps(names).decode() if names else None
 
 
 def _last_use(records: list[UsageRecord]) -> dict[str, float]:

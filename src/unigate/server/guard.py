@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from unigate.accounting.clients import session_id
 from unigate.config import Destination, EndpointConfig
 from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound, PermissionDenied
 from unigate.governance.payloads import BodyCapture
@@ -81,6 +82,7 @@ async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], di
             ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
             ctx.record.token_id = principal.token_id
             ctx.record.request_tags = parse_request_tags(ctx.request.headers)
+            ctx.record.session_id = session_id(ctx.request.headers)
             return await work()
         except GatewayError:
             raise

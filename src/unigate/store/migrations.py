@@ -111,4 +111,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         INSERT INTO config_version VALUES (1, 1);
         INSERT INTO groups VALUES ('admins', 0);
     """),
+    ("0004_usage_attribution", """
+        ALTER TABLE usage ADD COLUMN client_name TEXT;
+        ALTER TABLE usage ADD COLUMN client_version TEXT;
+        ALTER TABLE usage ADD COLUMN session_id TEXT;
+        ALTER TABLE usage ADD COLUMN dropped_parameters TEXT;
+        ALTER TABLE usage ADD COLUMN emulated_parameters TEXT;
+        CREATE INDEX usage_session ON usage(session_id) WHERE session_id IS NOT NULL;
+    """),
 ]

@@ -147,7 +147,8 @@ class SQLiteStore:
         "status_code", "error_code", "streaming", "latency_ms", "time_to_first_byte_ms",
         "input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
         "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated", "request_tags",
-        "routing_information",
+        "routing_information", "client_name", "client_version", "session_id",
+        "dropped_parameters", "emulated_parameters",
     )
 
     def insert_usage(self, rows: list[tuple[Any, ...]]) -> None:

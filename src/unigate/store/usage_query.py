@@ -21,9 +21,9 @@ from unigate.store.sqlite import SQLiteStore
 COLUMNS: tuple[str, ...] = SQLiteStore.USAGE_COLUMNS
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
-GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model")
+GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model", "client", "session")
 _BOOL_COLUMNS = ("streaming", "usage_estimated")
-_JSON_COLUMNS = ("request_tags", "routing_information")
+_JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters")
 _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
                   "cache_creation_input_tokens", "reasoning_tokens")
 # What each grouping groups on, as SQL over the usage table `u` (tag joins json_each `t`).
@@ -35,6 +35,8 @@ _GROUP_SQL = {
     "day": "strftime('%Y-%m-%d', u.event_time, 'unixepoch')",
     "status": "u.status_code",
     "model": "u.destination_model",
+    "client": "u.client_name",
+    "session": "u.session_id",
 }
 
 
@@ -46,6 +48,8 @@ class UsageFilter:
     requester: str | None = None
     tags: list[tuple[str, str | None]] = field(default_factory=list)  # (key, value or None = any)
     status: int | None = None
+    client: str | None = None  # client_name, e.g. claude-code
+    session: str | None = None  # session_id
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     # None: every endpoint (admins); otherwise only rows of these endpoints (managers).
@@ -102,6 +106,8 @@ def parse_usage_filter(params: Mapping[str, str], tags: Sequence[str] = ()) -> U
         raise InvalidRequest("'end' must not be before 'start'", param="end")
     f.endpoint = params.get("endpoint") or None
     f.requester = params.get("requester") or None
+    f.client = params.get("client") or None
+    f.session = params.get("session") or None
     f.tags = [parse_tag(t) for t in tags if t]
     if params.get("status"):
         f.status = int_param(params, "status", 0, 100, 599)
@@ -128,6 +134,12 @@ def _where(f: UsageFilter) -> tuple[str, list[Any]]:
     if f.status is not None:
         clauses.append("u.status_code = ?")
         args.append(f.status)
+    if f.client is not None:
+        clauses.append("u.client_name = ?")
+        args.append(f.client)
+    if f.session is not None:
+        clauses.append("u.session_id = ?")
+        args.append(f.session)
     for key, value in f.tags:
         # json_each compares keys and values exactly, whatever characters they hold.
         if value is None:

@@ -94,7 +94,8 @@ SCHEMAS: dict[str, Schema] = {
         "user_agent", "destination_provider", "destination_model", "status_code", "error_code", "streaming",
         "latency_ms", "time_to_first_byte_ms", "input_tokens", "output_tokens", "total_tokens",
         "cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated",
-        "request_tags", "routing_information")}),
+        "request_tags", "routing_information", "client_name", "client_version", "session_id",
+        "dropped_parameters", "emulated_parameters")}),
     "PayloadRow": obj({k: {} for k in ("request_id", "event_time", "endpoint_name", "requester", "status_code",
                                        "latency_ms", "request_body", "response_body", "not_stored_reason")}),
     "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": S,
@@ -147,7 +148,9 @@ ANY = "administrators and endpoint managers"
 EP = [path_param("name")]
 USAGE_QUERY = [query("start", description="unix seconds or ISO 8601"), query("end"), query("endpoint"),
                query("requester"), query("tag", description="key=value or key; repeatable"),
-               query("status", INT), query("limit", INT), query("offset", INT),
+               query("status", INT), query("client", description="client name, e.g. claude-code"),
+               query("session", description="a client's session id"),
+               query("limit", INT), query("offset", INT),
                query("format", {"type": "string", "enum": ["json", "csv"]})]
 
 
@@ -272,7 +275,8 @@ def paths() -> dict[str, Schema]:
                       "administrators (all rows) and endpoint managers (their endpoints)",
                       ok(obj({"group_by": S, "groups": arr({"type": "object"})}), csv=True), errors="400",
                       params=[query("group_by", {"type": "string", "enum": [
-                          "endpoint", "requester", "tag", "hour", "day", "status", "model"]}),
+                          "endpoint", "requester", "tag", "hour", "day", "status", "model", "client",
+                          "session"]}),
                           query("tag_key"), *USAGE_QUERY])},
         f"{p}/audit": {
             "get": op("The audit log: who changed what, when", "audit", ADMIN,
