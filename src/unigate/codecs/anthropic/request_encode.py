@@ -13,6 +13,12 @@ from unigate.ir.parts import TextPart
 from unigate.ir.request import IRRequest, Message, ToolChoice, ToolSpec
 
 _TOOL_CHOICE = {"auto": "auto", "required": "any", "none": "none", "tool": "tool"}
+# JSON mode without a schema: Anthropic's structured outputs need a schema with named
+# properties, so the gateway asks for a JSON object in the system prompt (and says so in
+# x-unigate-emulated-parameters). Clients that use JSON mode (LangChain's json_mode,
+# instructor's JSON mode) parse the text themselves, as they must with OpenAI too.
+JSON_MODE_INSTRUCTION = ("Respond with a single valid JSON object and nothing else: no text before or "
+                         "after it, no code fences.")
 
 
 def ir_to_anthropic_request(ir: IRRequest, model: str, *, default_max_tokens: int = 4096,
@@ -24,6 +30,9 @@ def ir_to_anthropic_request(ir: IRRequest, model: str, *, default_max_tokens: in
     report = ir.report
     body: JSON = {"model": model}
     system, messages = encode_messages(ir.messages)
+    if ir.response_format is not None and ir.response_format.type == "json_object":
+        system = _with_instruction(system, JSON_MODE_INSTRUCTION)
+        report.emulate("response_format")
     plan = plan_thinking(ir.reasoning, ir.max_tokens, default_max_tokens,
                          adaptive=adaptive_thinking)
     body["max_tokens"] = plan.max_tokens
@@ -84,10 +93,15 @@ def _unsupported(ir: IRRequest) -> None:
         report.unsupported("logprobs", TARGET)
     if ir.top_logprobs is not None:
         report.unsupported("top_logprobs", TARGET)
-    rf = ir.response_format
-    if rf is not None and rf.type == "json_object":
-        report.unsupported("response_format", TARGET, "JSON mode without a schema; use json_schema")
-        ir.response_format = None
+
+
+def _with_instruction(system: str | list[JSON] | None, text: str) -> str | list[JSON]:
+    """The client's system prompt with the gateway's instruction after it."""
+    if system is None:
+        return text
+    if isinstance(system, str):
+        return f"{system}\n\n{text}"
+    return [*system, {"type": "text", "text": text}]
 
 
 def output_config_for(ir: IRRequest, effort: str | None) -> JSON:
