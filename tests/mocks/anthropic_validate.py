@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from .replies import Conversation, ToolSpec, sign
@@ -47,6 +49,19 @@ def _check_thinking_blocks(i: int, blocks: list[dict[str, Any]]) -> None:
         if block["signature"] != thinking_signature(str(block.get("thinking", ""))):
             raise AnthropicInvalid(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` "
                                    "block")
+
+
+def _check_base64_sources(i: int, blocks: list[dict[str, Any]]) -> None:
+    """Image and document data must be standard base64 (URL-safe is refused, as upstream)."""
+    for j, block in enumerate(blocks):
+        source = block.get("source")
+        if block.get("type") in ("image", "document") and isinstance(source, dict) \
+                and source.get("type") == "base64":
+            try:
+                base64.b64decode(str(source.get("data", "")), validate=True)
+            except binascii.Error:
+                raise AnthropicInvalid(f"messages.{i}.content.{j}.{block['type']}.source.base64: "
+                                       "invalid base64 data") from None
 
 
 def _check_tool_pairs(messages: list[dict[str, Any]]) -> None:
@@ -151,6 +166,7 @@ def anthropic_to_conversation(body: dict[str, Any], count_only: bool = False) ->
         if msg.get("role") not in ("user", "assistant"):
             raise AnthropicInvalid(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         _check_thinking_blocks(i, blocks_of(msg.get("content")))
+        _check_base64_sources(i, blocks_of(msg.get("content")))
     _check_tool_pairs(messages)
     thinking = _check_thinking_config(body)
     if thinking:

@@ -22,6 +22,19 @@ def _snake(camel: str) -> str:
     return _CAMEL_HUMP.sub(r"_\1", camel).lower()
 
 
+_URL_SAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def standard_base64(data: str) -> str:
+    """Inline data in standard, padded base64, as the IR holds it. Gemini also takes URL-safe
+    base64 (google-genai encodes bytes that way), which Anthropic and OpenAI refuse."""
+    if "-" in data or "_" in data:
+        data = data.translate(_URL_SAFE_TO_STANDARD)
+    if len(data) % 4:
+        data += "=" * (-len(data) % 4)
+    return data
+
+
 def get(d: dict[str, Any], camel: str) -> Any:
     """`d[camel]`, or `d[snake_case(camel)]`: the REST API accepts both spellings."""
     value = d.get(camel)

@@ -11,6 +11,7 @@ from unigate.codecs.gemini._util import (
     id_with_signature,
     known_keys,
     obj,
+    standard_base64,
     string,
     unpack_signature,
 )
@@ -74,7 +75,7 @@ def decode_part(raw: Any, path: str, exc: type[GatewayError]) -> Part:
     if (blob := get(p, "inlineData")) is not None:
         blob = obj(blob, f"{path}.inlineData", exc)
         mime = string(get(blob, "mimeType"), f"{path}.inlineData.mimeType", exc)
-        data = string(blob.get("data"), f"{path}.inlineData.data", exc)
+        data = standard_base64(string(blob.get("data"), f"{path}.inlineData.data", exc))
         if mime.startswith("image/"):
             return ImagePart(data=data, media_type=mime, meta=sig_meta(sig, extra))
         return DocumentPart(data=data, media_type=mime, meta=sig_meta(sig, extra))
