@@ -90,7 +90,8 @@ def run_claude(exe: Path, base_url: str, token: str, model: str, prompt: str, wo
 
 
 def codex_config(base_url: str, model: str) -> str:
-    return (f'model = "{model}"\nmodel_provider = "unigate"\n'
+    # reasoning on, as users run it: the signed reasoning must survive the tool loop
+    return (f'model = "{model}"\nmodel_provider = "unigate"\nmodel_reasoning_effort = "medium"\n'
             'check_for_update_on_startup = false\n\n'
             '[analytics]\nenabled = false\n\n'
             '[model_providers.unigate]\nname = "unigate"\n'

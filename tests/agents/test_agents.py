@@ -5,10 +5,10 @@ CLI on /gemini) and each provider type behind the endpoint:
   plain: a prompt; the agent prints the mock's text;
   read:  the mock calls the agent's file-reading tool on a temp file (tests/mocks/agent_script.py),
          the agent runs it, the result reaches the mock paired with its call, and the agent
-         prints the mock's final text, which quotes the file's first line.
+         prints the mock's final text, which quotes the file's first line; where the provider
+         signs its reasoning, the signed reasoning comes back with the tool result.
 All runs start together in a thread pool (each bounded by AGENT_TIMEOUT); each test waits for
-its own. Translated combinations are expected to fail until the gateway accepts the agents'
-parameters: they are reported, not skipped (see /work/notes/agents-status.md).
+its own.
 """
 
 from __future__ import annotations
@@ -113,6 +113,29 @@ def test_agent(combo: tuple[str, str, str], agent_runs: dict[tuple[str, str, str
     assert UNPAIRED not in run.output, _explain(outcome, agent_gateway)
     assert f"{SAID}{outcome.first_line}" in run.stdout, _explain(outcome, agent_gateway)
     assert len(records) >= 2, f"the tool result never reached the mock: {paths}"
+    # The mocks sign their reasoning and refuse a forged or altered signature; the agent's
+    # follow-up must carry the signed reasoning back (translated by the gateway where the
+    # agent's API is another): the thinking survived the tool loop.
+    if provider in ("anthropic", "gemini") or any(p.endswith("/v1/responses") for p in paths):
+        assert any(_carries_signed_reasoning(r["body"]) for r in records[1:]), \
+            f"no signed reasoning came back to the provider\n{_explain(outcome, agent_gateway)}"
+
+
+def _carries_signed_reasoning(body: dict) -> bool:
+    """Anthropic thinking with its signature, a Gemini thoughtSignature on a model turn, or a
+    Responses reasoning item with encrypted_content, in a request's history."""
+    for m in body.get("messages") or []:
+        content = m.get("content")
+        if isinstance(content, list) and any(b.get("type") == "thinking" and b.get("signature")
+                                             for b in content if isinstance(b, dict)):
+            return True
+    for c in body.get("contents") or []:
+        if c.get("role") == "model" and any(p.get("thoughtSignature") or p.get("thought_signature")
+                                            for p in c.get("parts") or []):
+            return True
+    items = body.get("input")
+    return isinstance(items, list) and any(
+        isinstance(i, dict) and i.get("type") == "reasoning" and i.get("encrypted_content") for i in items)
 
 
 # What each agent's usage rows must show on a translated endpoint: the client the User-Agent

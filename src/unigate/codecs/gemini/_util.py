@@ -136,6 +136,36 @@ def pack_signature(fmt: str, signature: str | None, redacted: str | None) -> str
 
 def unpack_signature(sig: str) -> tuple[str, str | None, str | None] | None:
     """(format, signature, redacted) of a packed signature; None for a real Gemini one."""
+    doc = _unpack(sig)
+    if doc is None or "b" in doc:
+        return None
+    return doc["f"], doc.get("s"), doc.get("r")
+
+
+# Gemini clients (Gemini CLI) drop thought parts from their history but keep a function
+# call's thoughtSignature, as Gemini itself signs the call. So another provider's signed
+# reasoning that came before a call also rides in that call's signature, text included
+# (Anthropic needs the thinking text back with its signature).
+ReasoningBlock = tuple[str, str, str | None, str | None]  # (format, text, signature, redacted)
+
+
+def pack_reasoning(blocks: list[ReasoningBlock]) -> str:
+    items = [{k: v for k, v in (("t", text), ("s", sig), ("r", redacted)) if v is not None}
+             for _, text, sig, redacted in blocks]
+    doc = {"f": blocks[0][0], "b": items}
+    return base64.b64encode(_PACK_HEAD + orjson.dumps(doc)).decode()
+
+
+def unpack_reasoning(sig: str) -> list[ReasoningBlock] | None:
+    """The reasoning blocks packed into a call's signature; None for any other signature."""
+    doc = _unpack(sig)
+    if doc is None or not isinstance(doc.get("b"), list):
+        return None
+    fmt = doc["f"]
+    return [(fmt, str(b.get("t", "")), b.get("s"), b.get("r")) for b in doc["b"] if isinstance(b, dict)]
+
+
+def _unpack(sig: str) -> dict[str, Any] | None:
     if not sig.startswith(_PACK_PREFIX):
         return None
     try:
@@ -144,7 +174,7 @@ def unpack_signature(sig: str) -> tuple[str, str | None, str | None] | None:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("f"), str):
         return None
-    return doc["f"], doc.get("s"), doc.get("r")
+    return doc
 
 
 def gemini_meta(meta: dict[str, Any] | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from unigate.codecs.gemini._util import (
     obj,
     standard_base64,
     string,
+    unpack_reasoning,
     unpack_signature,
 )
 from unigate.errors import GatewayError
@@ -125,6 +126,20 @@ def _function_response(fr: dict[str, Any], path: str, exc: type[GatewayError]) -
     # Gemini's convention: an "error" key (without "output") reports a failed call
     is_error = "error" in response and "output" not in response
     return ToolResultPart(call_id or "", content, is_error=is_error, name=name)
+
+
+def reasoning_carried_by(call: ToolCallPart) -> list[ReasoningPart]:
+    """Another provider's reasoning that rode in the call's signature (`_util.pack_reasoning`),
+    taken off the call: it goes back as reasoning parts, never to Gemini as a signature."""
+    g = call.meta.get(FORMAT) if call.meta else None
+    sig = g.get("thoughtSignature") if isinstance(g, dict) else None
+    blocks = unpack_reasoning(sig) if isinstance(sig, str) else None
+    if blocks is None:
+        return []
+    del g["thoughtSignature"]  # type: ignore[union-attr]
+    if not g and call.meta is not None:
+        del call.meta[FORMAT]
+    return [ReasoningPart(text, signature=s, signature_format=fmt, redacted=r) for fmt, text, s, r in blocks]
 
 
 def upstream_call_id(call: ToolCallPart, response_id: str, n: int) -> None:

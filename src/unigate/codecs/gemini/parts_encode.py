@@ -10,7 +10,9 @@ import orjson
 
 from unigate.codecs.gemini._util import (
     FORMAT,
+    ReasoningBlock,
     gemini_meta,
+    pack_reasoning,
     pack_signature,
     split_id_signature,
 )
@@ -83,6 +85,7 @@ def encode_response_parts(parts: list[Part]) -> list[dict[str, Any]]:
     """A response's parts for a Gemini client. Other providers' reasoning signatures are
     wrapped into thoughtSignature (see `_util.pack_signature`) so they come back."""
     out: list[dict[str, Any]] = []
+    held: list[ReasoningBlock] = []  # foreign signed reasoning not yet carried by a call
     for part in parts:
         if isinstance(part, TextPart):
             sig = gemini_meta(part.meta).get("thoughtSignature")
@@ -90,8 +93,11 @@ def encode_response_parts(parts: list[Part]) -> list[dict[str, Any]]:
         elif isinstance(part, ReasoningPart):
             out.append(reasoning_to_part(part.text, part.signature, part.signature_format,
                                          part.redacted))
+            if part.signature_format not in (None, FORMAT) and (part.signature or part.redacted):
+                held.append((part.signature_format, part.text, part.signature, part.redacted))
         elif isinstance(part, ToolCallPart):
-            out.append(call_to_part(part.id, part.name, part.arguments, part.meta))
+            out.append(carry_reasoning(call_to_part(part.id, part.name, part.arguments, part.meta), held))
+            held = []
         elif isinstance(part, (ImagePart, DocumentPart)) and part.data is not None:
             out.append({"inlineData": {"mimeType": part.media_type or "application/octet-stream",
                                        "data": part.data}})
@@ -109,6 +115,14 @@ def reasoning_to_part(text: str, sig: str | None, fmt: str | None,
     elif (sig or redacted) and fmt:
         p["thoughtSignature"] = pack_signature(fmt, sig, redacted)
     return p
+
+
+def carry_reasoning(call: dict[str, Any], held: list[ReasoningBlock]) -> dict[str, Any]:
+    """A call that follows another provider's signed reasoning carries it in its signature
+    (see `_util.pack_reasoning`), unless the call has a Gemini signature of its own."""
+    if held and "thoughtSignature" not in call:
+        call["thoughtSignature"] = pack_reasoning(held)
+    return call
 
 
 def call_to_part(call_id: str, name: str, arguments: str,

@@ -10,10 +10,10 @@ from unigate.codecs.gemini.config_decode import (
     decode_tool_config,
     decode_tools,
 )
-from unigate.codecs.gemini.parts_decode import decode_part, merge_reasoning
+from unigate.codecs.gemini.parts_decode import decode_part, merge_reasoning, reasoning_carried_by
 from unigate.errors import InvalidRequest
 from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields
-from unigate.ir.parts import Part, TextPart, ToolCallPart, ToolResultPart
+from unigate.ir.parts import Part, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from unigate.ir.request import IRRequest, Message, Role
 
 _HANDLED = known_keys("contents", "systemInstruction", "tools", "toolConfig", "generationConfig")
@@ -120,9 +120,24 @@ def _model_message(parts: list[Any], path: str, ci: int,
             else:
                 part.id = f"call_{ci}_{pj}"
             pending.append((part.id, part.name))
+            _restore_reasoning(msg, reasoning_carried_by(part))
         if not merge_reasoning(msg.parts, part):
             msg.parts.append(part)
     return msg
+
+
+def _restore_reasoning(msg: Message, carried: list[ReasoningPart]) -> None:
+    """Reasoning a call carried goes back where it was: at the start of the turn (where a
+    provider puts its thinking), or before this call if the turn already holds reasoning
+    (interleaved thinking); skipped when the client kept the thought parts too."""
+    have = {p.signature or p.redacted for p in msg.parts if isinstance(p, ReasoningPart)}
+    missing = [r for r in carried if (r.signature or r.redacted) not in have]
+    if not missing:
+        return
+    if not have:
+        msg.parts[0:0] = missing
+    else:
+        msg.parts.extend(missing)
 
 
 def _user_messages(parts: list[Any], path: str, ci: int, pending: list[tuple[str, str]],

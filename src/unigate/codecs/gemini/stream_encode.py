@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from unigate.codecs.gemini._util import gemini_meta
+from unigate.codecs.gemini._util import FORMAT, ReasoningBlock, gemini_meta
 from unigate.codecs.gemini.errors import gemini_error_body
-from unigate.codecs.gemini.parts_encode import call_to_part, reasoning_to_part
+from unigate.codecs.gemini.parts_encode import call_to_part, carry_reasoning, reasoning_to_part
 from unigate.codecs.gemini.response import finish_to_gemini
 from unigate.codecs.gemini.usage import usage_to_metadata
 from unigate.errors import GatewayError
@@ -42,7 +42,8 @@ class _Call:
 
 
 class GeminiStreamEncoder:
-    __slots__ = ("_call", "_closed", "_finish", "_id", "_model", "_opened", "_sse", "_usage")
+    __slots__ = ("_call", "_closed", "_finish", "_held", "_id", "_model", "_opened", "_sse",
+                 "_thought", "_usage")
 
     def __init__(self, model: str, *, sse: bool = True) -> None:
         self._model = model
@@ -53,6 +54,10 @@ class GeminiStreamEncoder:
         self._usage: Usage | None = None
         self._opened = False  # array mode: "[" written
         self._closed = False
+        # another provider's reasoning: the text of the block being streamed, and the signed
+        # blocks the next call carries (parts_encode.carry_reasoning)
+        self._thought: list[str] = []
+        self._held: list[ReasoningBlock] = []
 
     def encode(self, event: StreamEvent) -> bytes:
         if self._closed:
@@ -68,7 +73,9 @@ class GeminiStreamEncoder:
                 return b""
             part = reasoning_to_part(event.text, event.signature, event.signature_format,
                                      event.redacted)
-            return self._emit(self._flush_call() + [part])
+            done = self._flush_call()
+            self._hold(event)
+            return self._emit(done + [part])
         if isinstance(event, ToolCallDelta):
             if self._call is not None and self._call.index == event.index:
                 self._call.args.append(event.arguments)
@@ -108,11 +115,21 @@ class GeminiStreamEncoder:
         self._closed = True
         return out + (b"" if self._sse else b"]")
 
+    def _hold(self, event: ReasoningDelta) -> None:
+        self._thought.append(event.text)
+        fmt = event.signature_format
+        if event.signature or event.redacted:
+            if fmt is not None and fmt != FORMAT:
+                self._held.append((fmt, "".join(self._thought), event.signature, event.redacted))
+            self._thought = []
+
     def _flush_call(self) -> list[dict[str, Any]]:
         call, self._call = self._call, None
         if call is None:
             return []
-        return [call_to_part(call.id, call.name, "".join(call.args), call.meta)]
+        part = carry_reasoning(call_to_part(call.id, call.name, "".join(call.args), call.meta), self._held)
+        self._held = []
+        return [part]
 
     def _emit(self, parts: list[dict[str, Any]]) -> bytes:
         cand = {"content": {"parts": parts, "role": "model"}, "index": 0}
