@@ -140,7 +140,8 @@ def _carries_signed_reasoning(body: dict) -> bool:
 
 # What each agent's usage rows must show on a translated endpoint: the client the User-Agent
 # names, whether it sends a session id, and a parameter it always sends that the target lacks.
-ATTRIBUTION = {
+ATTRIBUTION: dict[tuple[str, str], tuple[str, bool, str, str | None]] = {
+    ("claude", "anthropic"): ("claude-code", True, "dropped_parameters", None),  # same API: untouched
     ("claude", "openai"): ("claude-code", True, "emulated_parameters", "context_management"),
     ("codex", "anthropic"): ("codex", True, "dropped_parameters", "client_metadata"),
     ("gemini", "openai"): ("gemini-cli", False, "dropped_parameters", "generationConfig.topK"),
@@ -161,7 +162,11 @@ def test_usage_rows_attribute_the_agent(combo: tuple[str, str, str],
     installed = {"claude": "2.1", "codex": "0.171", "gemini": "0.61"}[agent]
     assert all(r["client_version"].startswith(installed) for r in rows), rows
     assert all(bool(r["session_id"]) is has_session for r in rows), rows
-    assert any(parameter in (r[column] or []) for r in rows), rows
+    assert all(r["status_code"] == 200 for r in rows), rows  # nothing refused and retried
+    if parameter is None:
+        assert all(r["dropped_parameters"] is None and r["emulated_parameters"] is None for r in rows), rows
+    else:
+        assert any(parameter in (r[column] or []) for r in rows), rows
 
 
 def _usage_rows(gw: Gateway, client: str, endpoint: str) -> list[dict]:

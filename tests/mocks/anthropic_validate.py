@@ -64,10 +64,19 @@ def _check_base64_sources(i: int, blocks: list[dict[str, Any]]) -> None:
                                        "invalid base64 data") from None
 
 
+def _check_system_message(i: int, blocks: list[dict[str, Any]]) -> None:
+    for j, block in enumerate(blocks):
+        if block.get("type") not in ("text", "tool_addition", "tool_removal"):
+            raise AnthropicInvalid(f"messages.{i}.content.{j}.type: a system message holds only text, "
+                                   "tool_addition and tool_removal blocks")
+
+
 def _check_tool_pairs(messages: list[dict[str, Any]]) -> None:
     """tool_result answers only the previous message's tool_use; every tool_use is answered."""
     previous_uses: set[str] = set()
     for i, msg in enumerate(messages):
+        if msg.get("role") == "system":
+            continue  # between turns; the pairing is across it
         blocks = blocks_of(msg.get("content"))
         results = [(j, b) for j, b in enumerate(blocks) if b.get("type") == "tool_result"]
         for j, block in results:
@@ -163,8 +172,12 @@ def anthropic_to_conversation(body: dict[str, Any], count_only: bool = False) ->
     _check_required(body, count_only)
     messages: list[dict[str, Any]] = body["messages"]
     for i, msg in enumerate(messages):
-        if msg.get("role") not in ("user", "assistant"):
-            raise AnthropicInvalid(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        role = msg.get("role")
+        if role not in ("user", "assistant", "system"):
+            raise AnthropicInvalid(f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'")
+        if role == "system":  # a system message at its own place in the conversation
+            _check_system_message(i, blocks_of(msg.get("content")))
+            continue
         _check_thinking_blocks(i, blocks_of(msg.get("content")))
         _check_base64_sources(i, blocks_of(msg.get("content")))
     _check_tool_pairs(messages)
