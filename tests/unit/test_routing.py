@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from unigate.accounting.clients import session_id
 from unigate.config import Destination, EndpointConfig
 from unigate.errors import (
     InvalidRequest,
@@ -17,7 +18,7 @@ from unigate.errors import (
 )
 from unigate.routing.health import Health
 from unigate.routing.outcome import is_retryable, most_meaningful
-from unigate.routing.plan import plan_attempts, session_key, weighted_pick
+from unigate.routing.plan import plan_attempts, weighted_pick
 
 A = Destination("p1", "a", 70)
 B = Destination("p2", "b", 30)
@@ -76,8 +77,9 @@ def test_session_affinity_is_stable() -> None:
     health = Health()
     for s in ("s1", "s2", "s3", "s4"):
         assert len({plan_attempts(endpoint(), health, s)[0].provider for _ in range(20)}) == 1
-    assert session_key({"x-claude-code-session-id": "abc"}) == "abc"
-    assert session_key({}) is None
+    assert session_id({"x-claude-code-session-id": "abc"}) == "abc"
+    assert session_id({"x-gemini-cli-session-id": "g"}) == "g"
+    assert session_id({}) is None
 
 
 def test_which_errors_retry() -> None:

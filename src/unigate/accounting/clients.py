@@ -1,5 +1,5 @@
 """Who sent a request: the client program and version (from the User-Agent) and the client's
-session id (from a session header), for the usage row.
+session id (from a session header), for the usage row and session affinity.
 
 The User-Agent is parsed in the usage writer's thread, not on the request path; the session
 header is one lookup per name on the request path."""
@@ -31,9 +31,10 @@ MAX_NAME_CHARS = 64
 MAX_VERSION_CHARS = 32
 
 # Headers that carry a client's session id, first match wins: our own, then what coding agents
-# send (Claude Code: X-Claude-Code-Session-Id; Codex: session-id).
-SESSION_HEADERS = ("x-unigate-session-id", "x-claude-code-session-id", "session-id", "session_id",
-                   "x-session-id")
+# send (Claude Code: X-Claude-Code-Session-Id; Codex: session-id). The usage row records it and
+# routing keeps a session on one destination (routing.plan).
+SESSION_HEADERS = ("x-unigate-session-id", "x-session-id", "x-claude-code-session-id", "session-id",
+                   "session_id", "x-gemini-cli-session-id")
 MAX_SESSION_CHARS = 128
 
 

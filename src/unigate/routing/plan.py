@@ -5,22 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
 
 from unigate.config import Destination, EndpointConfig
 from unigate.routing.health import Health
-
-# Headers that name a conversation: requests carrying one stick to one destination while it
-# is healthy (prompt caches stay warm, a conversation keeps one model).
-SESSION_HEADERS = ("x-session-id", "x-claude-code-session-id", "session_id", "x-gemini-cli-session-id")
-
-
-def session_key(headers: Mapping[str, str]) -> str | None:
-    for name in SESSION_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return None
 
 
 def _point(session: str | None) -> float:

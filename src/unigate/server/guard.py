@@ -16,7 +16,7 @@ from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound
 from unigate.governance.payloads import BodyCapture
 from unigate.governance.retention import payload_logging_enabled
 from unigate.governance.tags import parse_request_tags
-from unigate.routing.plan import plan_attempts, session_key
+from unigate.routing.plan import plan_attempts
 from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
 
@@ -50,7 +50,9 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model",
             ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body))
     if payload_logging_enabled(endpoint.inference_table):
         ctx.capture = BodyCapture()
-    attempts = plan_attempts(endpoint, ctx.state.health, session_key(ctx.request.headers))
+    # a session (accounting.clients.session_id) sticks to one destination while it is healthy:
+    # prompt caches stay warm, a conversation keeps one model
+    attempts = plan_attempts(endpoint, ctx.state.health, ctx.record.session_id)
     return Target(endpoint, attempts)
 
 
