@@ -15,11 +15,16 @@ from tests.integration.gateway import Gateway
 from tests.integration.rawhttp import bearer, call
 
 
-def wait_for(check, timeout: float = 2.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check, timeout: float = 5.0, times: int = 8) -> None:  # type: ignore[no-untyped-def]
+    """Until `check` holds `times` times in a row: each request may reach another worker, and
+    every worker picks a change up on its own (within about a second)."""
     deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.05)
+    held = 0
+    while held < times:
+        held = held + 1 if check() else 0
+        if held == 0:
+            assert time.monotonic() < deadline, "not in time"
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
