@@ -28,7 +28,8 @@ GEMINI = (
 
 def relay_all(fmt: str, data: bytes, size: int, hide: bool) -> tuple[bytes, FastStreamRelay]:
     f = FORMATS[fmt]
-    relay = FastStreamRelay(_bytes_rewriter(f.model_key, "my-endpoint"), f.stream_usage, hide)
+    relay = FastStreamRelay(_bytes_rewriter(f.model_key, "my-endpoint"), f.stream_usage,
+                            f.is_usage_only if hide else None)
     out = b"".join(relay.feed(data[i:i + size]) for i in range(0, len(data), size)) + relay.close()
     return out, relay
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from unigate.codecs.registry import FORMATS
+from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.governance.retention import RetentionPurger, RetentionSource
 from unigate.ir.fold import StreamFolder
 from unigate.sse import SSEDecoder, SSEEvent
@@ -82,7 +82,7 @@ def fold_stream_to_response(fmt_name: str, sse_bytes: bytes, endpoint_name: str)
     fmt = FORMATS[fmt_name]
     decoder = fmt.stream_decoder()
     folder = StreamFolder()
-    for event in _stream_events(fmt_name, sse_bytes):
+    for event in _stream_events(fmt, sse_bytes):
         for ir_event in decoder.feed(event):
             folder.add(ir_event)
     for ir_event in decoder.close():
@@ -90,11 +90,11 @@ def fold_stream_to_response(fmt_name: str, sse_bytes: bytes, endpoint_name: str)
     return fmt.encode_response(folder.response(), endpoint_name, None)  # type: ignore[arg-type]
 
 
-def _stream_events(fmt_name: str, data: bytes) -> list[SSEEvent]:
-    if fmt_name == "gemini" and data.lstrip()[:1] == b"[":  # streamGenerateContent without alt=sse
+def _stream_events(fmt: WireFormat, data: bytes) -> list[SSEEvent]:
+    if fmt.json_array_streams and data.lstrip()[:1] == b"[":  # e.g. Gemini without alt=sse
         chunks = orjson.loads(data)
         if not isinstance(chunks, list):
-            raise ValueError("a Gemini JSON stream must be an array")
+            raise ValueError("a JSON stream must be an array")
         return [SSEEvent(orjson.dumps(c).decode()) for c in chunks]
     decoder = SSEDecoder()
     return decoder.feed(data) + decoder.close()

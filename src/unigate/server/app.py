@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import orjson
 from aiohttp import web
 
-from unigate.codecs.registry import FORMATS, ClientOptions
-from unigate.errors import GatewayError, NotFound
+from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
+from unigate.errors import NotFound
 from unigate.server.admin import common as admin_common
 from unigate.server.admin import config_api as admin_config_api
 from unigate.server.admin import identities as admin_identities
@@ -19,8 +18,8 @@ from unigate.server.admin import payloads as admin_payloads
 from unigate.server.admin import runtime as admin_runtime
 from unigate.server.admin import usage as admin_usage
 from unigate.server.context import RequestContext
-from unigate.server.count_tokens import anthropic_count_tokens, gemini_count_tokens
-from unigate.server.embed import gemini_embeddings, openai_embeddings
+from unigate.server.count_tokens import count_tokens
+from unigate.server.embed import embed
 from unigate.server.generate import handle_generate
 from unigate.server.listing import get_model, list_models
 from unigate.server.state import GatewayState
@@ -49,10 +48,10 @@ def build_app(state: GatewayState) -> web.Application:
         return handler
 
     async def embeddings(request: web.Request) -> web.StreamResponse:
-        return await openai_embeddings(ctx_for(request, "embeddings"))
+        return await embed(ctx_for(request, "embeddings"), EMBED_DIALECTS["openai_embeddings"], None)
 
     async def count(request: web.Request) -> web.StreamResponse:
-        return await anthropic_count_tokens(ctx_for(request, "anthropic_count_tokens"))
+        return await count_tokens(ctx_for(request, "anthropic_count_tokens"), anthropic, None)
 
     async def gemini_method(request: web.Request) -> web.StreamResponse:
         model, _, method = request.match_info["target"].rpartition(":")
@@ -62,21 +61,21 @@ def build_app(state: GatewayState) -> web.Application:
             sse = not stream or request.query.get("alt") == "sse"
             return await handle_generate(ctx, gemini, ClientOptions(model=model, stream=stream, sse=sse))
         if method == "countTokens":
-            return await gemini_count_tokens(ctx, model)
+            return await count_tokens(ctx, gemini, model)
         if method in ("embedContent", "batchEmbedContents"):
-            return await gemini_embeddings(ctx, model, method == "batchEmbedContents")
+            return await embed(ctx, EMBED_DIALECTS[f"gemini_{method}"], model)
         err = NotFound(f"unknown method '{method}': expected generateContent, streamGenerateContent,"
                        " countTokens, embedContent or batchEmbedContents")
         ctx.finish()
         return ctx.error_response(err, gemini.error_body)
 
-    def models(shape: str, render: Callable[[GatewayError], dict[str, Any]]) -> Handler:
+    def models(fmt: WireFormat) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             name = request.match_info.get("name")
             ctx = ctx_for(request, "models")
             if name:
-                return await get_model(ctx, shape, name.removeprefix("models/"), render)
-            return await list_models(ctx, shape, render)
+                return await get_model(ctx, fmt, name.removeprefix("models/"))
+            return await list_models(ctx, fmt)
         return handler
 
     r = app.router
@@ -87,16 +86,16 @@ def build_app(state: GatewayState) -> web.Application:
     for surface in OPENAI_SURFACES:
         r.add_post(f"{PREFIX}/{surface}/embeddings", embeddings)
     for surface in OPENAI_SURFACES + ("codex/v1", "cursor/v1"):
-        r.add_get(f"{PREFIX}/{surface}/models", models("openai", chat.error_body))
-        r.add_get(f"{PREFIX}/{surface}/models/{{name}}", models("openai", chat.error_body))
+        r.add_get(f"{PREFIX}/{surface}/models", models(chat))
+        r.add_get(f"{PREFIX}/{surface}/models/{{name}}", models(chat))
     r.add_post(f"{PREFIX}/anthropic/v1/messages", generation("anthropic", "anthropic_messages"))
     r.add_post(f"{PREFIX}/anthropic/v1/messages/count_tokens", count)
-    r.add_get(f"{PREFIX}/anthropic/v1/models", models("anthropic", anthropic.error_body))
-    r.add_get(f"{PREFIX}/anthropic/v1/models/{{name}}", models("anthropic", anthropic.error_body))
+    r.add_get(f"{PREFIX}/anthropic/v1/models", models(anthropic))
+    r.add_get(f"{PREFIX}/anthropic/v1/models/{{name}}", models(anthropic))
     for version in ("v1beta", "v1"):
         r.add_post(f"{PREFIX}/gemini/{version}/models/{{target:[^/]+:[A-Za-z]+}}", gemini_method)
-        r.add_get(f"{PREFIX}/gemini/{version}/models", models("gemini", gemini.error_body))
-        r.add_get(f"{PREFIX}/gemini/{version}/models/{{name:[^/:]+}}", models("gemini", gemini.error_body))
+        r.add_get(f"{PREFIX}/gemini/{version}/models", models(gemini))
+        r.add_get(f"{PREFIX}/gemini/{version}/models/{{name:[^/:]+}}", models(gemini))
     admin_identities.add_all_routes(r)
     admin_usage.add_routes(r)
     admin_payloads.add_routes(r)

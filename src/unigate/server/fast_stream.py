@@ -24,11 +24,12 @@ class FastStreamRelay:
     __slots__ = ("_buf", "_rewrite", "_usage_of", "_hide_usage_only", "usage")
 
     def __init__(self, rewrite: Callable[[bytes], bytes],
-                 usage_of: Callable[[SSEEvent], Usage | None], hide_usage_only: bool) -> None:
+                 usage_of: Callable[[SSEEvent], Usage | None],
+                 hide_usage_only: Callable[[SSEEvent], bool] | None = None) -> None:
         self._buf = b""
         self._rewrite = rewrite
         self._usage_of = usage_of
-        # OpenAI chat: the gateway asked for the usage chunk the client did not ask for.
+        # The gateway asked for a usage chunk the client did not ask for: how to know it.
         self._hide_usage_only = hide_usage_only
         self.usage: Usage | None = None
 
@@ -71,6 +72,6 @@ class FastStreamRelay:
             if self.usage is None:
                 self.usage = Usage()
             self.usage.merge(found)
-            if self._hide_usage_only and '"choices":[]' in ev.data.replace(" ", ""):
+            if self._hide_usage_only is not None and self._hide_usage_only(ev):
                 return b""
         return raw

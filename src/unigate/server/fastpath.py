@@ -67,9 +67,9 @@ async def relay_same_format(ctx: RequestContext, fmt: WireFormat, body: dict[str
     hide_usage_chunk = False
     if opts.model is not None:  # the model is in the URL (Gemini): the body goes as it is
         raw = ctx.raw_body
-    elif stream and fmt.usage_opt_in and not opts.include_usage:
-        options = dict(body.get("stream_options") or {}, include_usage=True)
-        raw = orjson.dumps(dict(body, model=dest.model, stream_options=options))
+    elif stream and fmt.with_stream_usage is not None and not opts.include_usage:
+        # usage only when asked: ask, for the gateway's accounting, and hide the extra chunk
+        raw = orjson.dumps(dict(fmt.with_stream_usage(body), model=dest.model))
         hide_usage_chunk = True
     else:
         raw = rewrite_request_model(ctx.raw_body, body, dest.model)
@@ -92,11 +92,11 @@ async def _relay_error(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clien
                        provider: Provider) -> web.Response:
     """Raises the provider's error, keeping its body for a faithful relay if it is final."""
     if resp.status in upstream.CREDENTIAL_STATUSES:
-        await upstream.raise_for_upstream_status(resp, provider, fmt.upstream_error)
+        await upstream.raise_for_upstream_status(resp, provider, fmt)
     data = await resp.read()
     message, kind = fmt.upstream_error(resp.status, data)
     headers = {}
-    retry = upstream.retry_after(resp, data)
+    retry = upstream.retry_after(resp, data, fmt)
     if retry:
         headers["Retry-After"] = retry
     raw = upstream.scrub(data.decode("utf-8", "replace"), provider).encode()
@@ -144,7 +144,7 @@ async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clie
     ctx.mark_first_byte()
     ctx.record.status_code = 200
     relay = FastStreamRelay(_bytes_rewriter(fmt.model_key, endpoint.name), fmt.stream_usage,
-                            hide_usage_chunk)
+                            fmt.is_usage_only if hide_usage_chunk else None)
     try:
         while chunk:
             data = relay.feed(chunk)

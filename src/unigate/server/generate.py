@@ -25,8 +25,7 @@ async def handle_generate(ctx: RequestContext, fmt: WireFormat,
         t = resolve(ctx, opts.model if opts.model is not None else body.get("model"), body=body)
         stream = opts.stream if opts.stream is not None else body.get("stream") is True
         ctx.record.streaming = stream
-        options = body.get("stream_options")
-        opts.include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        opts.include_usage = fmt.wants_stream_usage(body)
 
         async def attempt(dest: Destination, provider: Provider) -> web.StreamResponse:
             if fmt.name in provider.formats and opts.sse:

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from unigate.accounting.clients import session_id
+from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.config import Destination, EndpointConfig
 from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound, PermissionDenied
 from unigate.governance.payloads import BodyCapture
@@ -47,7 +48,7 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model",
         p = ctx.principal
         ctx.reservation = ctx.state.limiter.check(
             name, limits, p.type, p.name, ctx.state.snap.groups_of.get((p.type, p.name), frozenset()),
-            ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body))
+            ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body, FORMATS.get(ctx.fmt_name)))
     if payload_logging_enabled(endpoint.inference_table):
         ctx.capture = BodyCapture()
     # a session (accounting.clients.session_id) sticks to one destination while it is healthy:
@@ -56,23 +57,10 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model",
     return Target(endpoint, attempts)
 
 
-_MAX_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
-
-
-def estimate_tokens(raw: bytes, body: dict[str, Any] | None) -> int:
+def estimate_tokens(raw: bytes, body: dict[str, Any] | None, fmt: WireFormat | None) -> int:
     """What a token limit reserves before the call: the input (about four bytes of request a
     token) plus the most the client allows the model to write."""
-    out = 0
-    if body:
-        for key in _MAX_TOKEN_FIELDS:
-            if isinstance(body.get(key), int):
-                out = body[key]
-                break
-        else:
-            config = body.get("generationConfig") or body.get("generation_config")
-            if isinstance(config, dict):
-                value = config.get("maxOutputTokens", config.get("max_output_tokens"))
-                out = value if isinstance(value, int) else 0
+    out = fmt.max_output_tokens(body) if fmt is not None and body else 0
     return len(raw) // 4 + max(out, 0)
 
 

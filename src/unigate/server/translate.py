@@ -60,7 +60,7 @@ async def translate(ctx: RequestContext, client: WireFormat, body: dict[str, Any
     resp = await upstream.post(state.session, provider, url, payload, provider.headers(),
                                ctx.attempt_timeout(endpoint.timeout, endpoint.first_token_timeout if stream else None))
     try:
-        await upstream.raise_for_upstream_status(resp, provider, target.upstream_error)
+        await upstream.raise_for_upstream_status(resp, provider, target)
         if stream:
             return await _translate_stream(ctx, client, target, resp, endpoint, provider, opts, ir)
         return await _translate_unary(ctx, client, target, resp, endpoint, provider, ir)

@@ -4,14 +4,12 @@ provider's key kept out of anything that flows back."""
 from __future__ import annotations
 
 import asyncio
-import math
-import re
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
+from unigate.codecs.wire_format import UpstreamErrors
 from unigate.errors import (
     GatewayError,
     UpstreamBadResponse,
@@ -52,7 +50,7 @@ async def post(session: aiohttp.ClientSession, provider: Provider, url: str, bod
 
 
 async def raise_for_upstream_status(resp: aiohttp.ClientResponse, provider: Provider,
-                                    parse: Callable[[int, bytes], tuple[str, str | None]]) -> None:
+                                    fmt: UpstreamErrors) -> None:
     """Turn an upstream error response into an `UpstreamError` (a 429 keeps its Retry-After)."""
     if resp.status < 400:
         return
@@ -62,10 +60,10 @@ async def raise_for_upstream_status(resp: aiohttp.ClientResponse, provider: Prov
         body = b""
     finally:
         resp.release()
-    message, kind = parse(resp.status, body)
+    message, kind = fmt.upstream_error(resp.status, body)
     message = scrub(message, provider)
     headers = {}
-    retry = retry_after(resp, body)
+    retry = retry_after(resp, body, fmt)
     if retry:
         headers["Retry-After"] = retry
     if resp.status in CREDENTIAL_STATUSES:
@@ -74,17 +72,9 @@ async def raise_for_upstream_status(resp: aiohttp.ClientResponse, provider: Prov
     raise UpstreamError(resp.status, message, headers=headers, upstream_type=kind)
 
 
-# google.rpc.RetryInfo, which Google APIs send instead of a Retry-After header.
-_RETRY_DELAY = re.compile(rb'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
-
-
-def retry_after(resp: aiohttp.ClientResponse, body: bytes) -> str | None:
+def retry_after(resp: aiohttp.ClientResponse, body: bytes, fmt: UpstreamErrors) -> str | None:
     """The upstream's Retry-After in seconds, from the header or from the error body."""
-    header = resp.headers.get("Retry-After")
-    if header:
-        return header
-    m = _RETRY_DELAY.search(body)
-    return str(math.ceil(float(m.group(1)))) if m else None
+    return resp.headers.get("Retry-After") or fmt.retry_delay(body)
 
 
 def map_read_error(e: BaseException, provider: Provider) -> GatewayError:
@@ -97,13 +87,12 @@ def map_read_error(e: BaseException, provider: Provider) -> GatewayError:
 
 
 async def post_json(state: GatewayState, provider: Provider, url: str, body: bytes,
-                    timeout: float | None, parse_error: Callable[[int, bytes], tuple[str, str | None]]
-                    ) -> dict[str, Any]:
+                    timeout: float | None, errors: UpstreamErrors) -> dict[str, Any]:
     """A whole unary call: POST, check the status, read and parse the JSON object answer."""
     assert state.session is not None
     resp = await post(state.session, provider, url, body, provider.headers(), timeout)
     try:
-        await raise_for_upstream_status(resp, provider, parse_error)
+        await raise_for_upstream_status(resp, provider, errors)
         try:
             data = await resp.read()
         except Exception as e:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import orjson
@@ -68,3 +70,13 @@ def upstream_error_from_chunk(error: Any) -> UpstreamError:
     kind = error.get("status")
     return UpstreamError(status, message if isinstance(message, str) else "Gemini stream error",
                          upstream_type=kind if isinstance(kind, str) else None)
+
+
+# google.rpc.RetryInfo, which Google APIs send instead of a Retry-After header.
+_RETRY_DELAY = re.compile(rb'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
+
+
+def gemini_retry_delay(body: bytes) -> str | None:
+    """The retry delay an error body gives (RetryInfo), in whole seconds for Retry-After."""
+    m = _RETRY_DELAY.search(body)
+    return str(math.ceil(float(m.group(1)))) if m else None
