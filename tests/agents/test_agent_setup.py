@@ -27,11 +27,12 @@ import pytest
 from tests.agents.runner import AGENT_TIMEOUT, base_env
 from tests.integration.gateway import Gateway
 
-AGENTS = ("claude", "codex", "gemini")
+AGENTS = ("claude", "codex", "gemini", "opencode")
 HEADLESS = {
     "claude": lambda prompt: ["-p", prompt],
     "codex": lambda prompt: ["exec", "--skip-git-repo-check", "--color", "never", prompt],
     "gemini": lambda prompt: ["-p", prompt, "--output-format", "text"],
+    "opencode": lambda prompt: ["run", prompt],
 }
 PROVIDER_PATHS = {"agent-openai": ("/v1/chat/completions", "/v1/responses"),
                   "agent-anthropic": ("/v1/messages",)}
@@ -40,6 +41,8 @@ PROVIDER_PATHS = {"agent-openai": ("/v1/chat/completions", "/v1/responses"),
 def _env(home: Path, bins: dict[str, Path]) -> dict[str, str]:
     env = base_env(home)
     env["PATH"] = os.pathsep.join([str(b.parent) for b in bins.values()] + [env["PATH"]])
+    # opencode would otherwise fetch its model catalogue and look for updates on the internet
+    env.update({"OPENCODE_DISABLE_MODELS_FETCH": "1", "OPENCODE_DISABLE_AUTOUPDATE": "1"})
     return env
 
 
@@ -96,7 +99,8 @@ def _check_answer(out: subprocess.CompletedProcess[str], endpoint: str, nonce: s
 
 def _digests(home: Path) -> dict[str, str]:
     files = [home / ".claude" / "settings.json", home / ".codex" / "config.toml",
-             home / ".gemini" / ".env", home / ".gemini" / "settings.json"]
+             home / ".gemini" / ".env", home / ".gemini" / "settings.json",
+             home / ".config" / "opencode" / "opencode.json"]
     return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.exists()}
 
 
