@@ -60,6 +60,8 @@ def write_private(path: Path, text: str) -> None:
 def replace_file(path: Path, text: str, *, secret: bool) -> tuple[bool, Path | None]:
     """Write `text` to `path` unless it already says exactly that. Returns (written, backup).
     A secret file is 0600; any other keeps the mode it had (0644 when new)."""
+    if path.is_symlink():
+        path = path.resolve()  # a dotfile manager's link stays a link; its target is updated
     old: str | None = None
     if path.exists():
         old = path.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from unigate import cli_auth
@@ -95,10 +96,10 @@ def _run(args: argparse.Namespace) -> int:
     return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
 
 
-def _guarded(fn: object) -> object:
+def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
-            return int(fn(args))  # type: ignore[operator]
+            return fn(args)
         except UsageError as e:
             print(f"unigate: {e}", file=sys.stderr)
             return 2

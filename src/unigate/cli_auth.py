@@ -16,6 +16,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +113,15 @@ def _login_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(fn: Any) -> Any:
+def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
-            return int(fn(args))
+            return fn(args)
         except AuthError as e:
             print(f"unigate: {e}", file=sys.stderr)
+            return 1
+        except OSError as e:
+            print(f"unigate: {e.filename or ''}: {e.strerror}", file=sys.stderr)
             return 1
     return run
 

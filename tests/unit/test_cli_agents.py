@@ -284,3 +284,15 @@ def test_run_errors(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
     monkeypatch.setenv("PATH", str(tmp_path))
     assert main(["agents", "run", "codex", "--endpoint", "e", "--url", URL, "--token", TOKEN]) == 1
     assert "codex not found on PATH" in capsys.readouterr().err
+
+
+def test_a_linked_settings_file_stays_a_link(home: Path, tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "claude-settings.json").write_text('{"theme": "light"}')
+    (home / ".claude").mkdir()
+    link = home / ".claude" / "settings.json"
+    link.symlink_to(dotfiles / "claude-settings.json")
+    assert configure("claude") == 0
+    assert link.is_symlink() and json.loads(link.read_text())["theme"] == "light"
+    assert len(_backups(dotfiles / "claude-settings.json")) == 1
