@@ -47,10 +47,10 @@ def _target(args: argparse.Namespace) -> tuple[Target, str]:
 
 def _configure(args: argparse.Namespace) -> int:
     target, source = _target(args)
-    setup = AGENTS[args.agent]
+    plans = AGENTS[args.agent].configure(target)  # reads (and validates) the files first
     if source == "--token":
         print(f"kept the token for {target.url} in {save_token(target.url, target.token)}")
-    for planned in setup.configure(target):
+    for planned in plans:
         written, saved = replace_file(planned.path, planned.text, secret=planned.secret)
         if not written:
             print(f"{args.agent}: {planned.path} already set up, unchanged")

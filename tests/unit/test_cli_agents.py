@@ -147,6 +147,7 @@ def test_broken_file_is_left_alone(home: Path, capsys: pytest.CaptureFixture[str
     assert path.read_text() == "{not json" and _backups(path) == []
     err = capsys.readouterr().err
     assert "is not valid JSON" in err and len(err.strip().splitlines()) == 1
+    assert not (home / ".config" / "unigate").exists()  # nothing kept for a setup that did not happen
 
 
 def test_configure_needs_an_endpoint_and_a_token(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
