@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from unigate import __version__, cli_config, cli_identities, cli_usage
+from unigate import __version__, cli_agents, cli_config, cli_identities, cli_usage
 from unigate.config import ConfigError, load_config
 from unigate.store.config_store import apply_file_config
 from unigate.store.sqlite import SQLiteStore
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     cli_identities.register(sub)
     cli_usage.register(sub)
     cli_config.register(sub)
+    cli_agents.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

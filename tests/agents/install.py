@@ -4,7 +4,7 @@ Each agent+version gets its own npm prefix under `cache_dir()/agents/<name>-<ver
 file written after a successful install makes later runs reuse it, and a lock file keeps two
 concurrent runs (pytest-xdist workers, a script next to a test run) from installing twice.
 
-    python -m tests.agents.install          # install all three, print their bin paths
+    python -m tests.agents.install          # install them all, print their bin paths
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.node_env import cache_dir, node_bin_dir, node_env
 
 @dataclass(frozen=True)
 class AgentPackage:
-    name: str  # short name: claude, codex, gemini
+    name: str  # short name: claude, codex, gemini, opencode
     package: str
     version: str
     bin: str  # the executable npm links into <prefix>/node_modules/.bin
@@ -45,6 +45,7 @@ AGENTS: dict[str, AgentPackage] = {
     "claude": AgentPackage("claude", "@anthropic-ai/claude-code", "2.1.332", "claude"),
     "codex": AgentPackage("codex", "@openai/codex", "0.171.0", "codex"),
     "gemini": AgentPackage("gemini", "@google/gemini-cli", "0.61.0", "gemini"),
+    "opencode": AgentPackage("opencode", "opencode-ai", "1.18.33", "opencode"),
 }
 
 
