@@ -116,7 +116,7 @@ def _function_response(fr: dict[str, Any], path: str, exc: type[GatewayError]) -
     if response is None:
         response = {}
     obj(response, f"{path}.response", exc)
-    content: list[Part] = [TextPart(compact_json(response))]
+    content: list[Part] = [TextPart(_result_text(response))]
     nested = fr.get("parts")
     if isinstance(nested, list):  # multimodal function responses (images the tool produced)
         content.extend(decode_part(q, f"{path}.parts[{i}]", exc) for i, q in enumerate(nested))
@@ -126,6 +126,16 @@ def _function_response(fr: dict[str, Any], path: str, exc: type[GatewayError]) -
     # Gemini's convention: an "error" key (without "output") reports a failed call
     is_error = "error" in response and "output" not in response
     return ToolResultPart(call_id or "", content, is_error=is_error, name=name)
+
+
+def _result_text(response: dict[str, Any]) -> str:
+    """The result as other formats carry it: the text of Gemini's documented `{"output": text}`
+    (or `{"error": text}`) on its own, any other object as JSON (the encoder wraps text back)."""
+    if len(response) == 1:
+        ((key, value),) = response.items()
+        if key in ("output", "error") and isinstance(value, str):
+            return value
+    return compact_json(response)
 
 
 def reasoning_carried_by(call: ToolCallPart) -> list[ReasoningPart]:
