@@ -1,5 +1,17 @@
 """One hierarchy of gateway errors. Each knows its HTTP status and a stable `code`; each
-dialect renders it in its own error body (see `unigate.codecs.*.errors`)."""
+dialect renders it in its own error body (see `unigate.codecs.*.errors`).
+
+    GatewayError                      status, code, retryable (routing tries the next destination)
+    ├── ClientError                   the request itself: never retried elsewhere
+    │   ├── InvalidRequest (400)
+    │   │   └── UnsupportedParameter  (a destination that cannot take it is skipped, routing.outcome)
+    │   ├── Unauthenticated (401), PermissionDenied (403), NotFound (404)
+    │   └── PayloadTooLarge (413), RateLimited (429: the gateway's own limits)
+    ├── ProviderError                 the provider failed: another destination may answer
+    │   ├── UpstreamError             the provider's own error status (retryable on 429 and 5xx)
+    │   ├── UpstreamUnreachable (502), UpstreamBadResponse (502), UpstreamTimeout (504)
+    └── InternalError (500)
+"""
 
 from __future__ import annotations
 
@@ -11,6 +23,7 @@ import orjson
 class GatewayError(Exception):
     status: int = 500
     code: str = "internal_error"  # machine-readable, used in usage rows and error bodies
+    retryable: bool = False  # another destination may answer it (routing.outcome.is_retryable)
 
     def __init__(self, message: str, *, param: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -20,7 +33,19 @@ class GatewayError(Exception):
         self.headers = headers or {}
 
 
-class InvalidRequest(GatewayError):
+class ClientError(GatewayError):
+    """Something about the client's request: the same request fails everywhere."""
+
+    status, code = 400, "invalid_request"
+
+
+class ProviderError(GatewayError):
+    """The provider failed to answer: another destination may."""
+
+    status, code, retryable = 502, "upstream_error", True
+
+
+class InvalidRequest(ClientError):
     """The client's request is malformed or names a field wrongly."""
 
     status, code = 400, "invalid_request"
@@ -39,28 +64,29 @@ class UnsupportedParameter(InvalidRequest):
         )
 
 
-class Unauthenticated(GatewayError):
+class Unauthenticated(ClientError):
     status, code = 401, "unauthenticated"
 
 
-class PermissionDenied(GatewayError):
+class PermissionDenied(ClientError):
     status, code = 403, "permission_denied"
 
 
-class NotFound(GatewayError):
+class NotFound(ClientError):
     status, code = 404, "not_found"
 
 
-class PayloadTooLarge(GatewayError):
+class PayloadTooLarge(ClientError):
     status, code = 413, "payload_too_large"
 
 
-class RateLimited(GatewayError):
+class RateLimited(ClientError):
     status, code = 429, "rate_limited"
 
 
-class UpstreamError(GatewayError):
-    """The provider answered with an error; its status (and Retry-After) is passed on."""
+class UpstreamError(ProviderError):
+    """The provider answered with an error; its status (and Retry-After) is passed on. Only
+    429 and 5xx are worth another destination: a 4xx is the request's own fault."""
 
     code = "upstream_error"
 
@@ -69,6 +95,7 @@ class UpstreamError(GatewayError):
                  raw_format: str | None = None) -> None:
         super().__init__(message, headers=headers)
         self.status = status
+        self.retryable = status == 429 or status >= 500
         self.upstream_type = upstream_type  # the provider's own error type, when it gave one
         # On the fast path the provider's own error body (keys scrubbed), relayed as it came
         # when the client speaks that format and no other destination answered.
@@ -76,17 +103,17 @@ class UpstreamError(GatewayError):
         self.raw_format = raw_format
 
 
-class UpstreamUnreachable(GatewayError):
+class UpstreamUnreachable(ProviderError):
     status, code = 502, "upstream_unreachable"
 
 
-class UpstreamBadResponse(GatewayError):
+class UpstreamBadResponse(ProviderError):
     """The provider answered with something that is not its documented wire format."""
 
     status, code = 502, "upstream_bad_response"
 
 
-class UpstreamTimeout(GatewayError):
+class UpstreamTimeout(ProviderError):
     status, code = 504, "upstream_timeout"
 
 

@@ -3,24 +3,13 @@ every attempt failed."""
 
 from __future__ import annotations
 
-from unigate.errors import (
-    GatewayError,
-    InvalidRequest,
-    UpstreamBadResponse,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnreachable,
-)
+from unigate.errors import GatewayError, InvalidRequest
 
 
 def is_retryable(err: GatewayError) -> bool:
     """Provider faults (429, 5xx, unreachable, timeout, broken answers) try the next
     destination; the client's own mistakes (4xx) never do."""
-    if isinstance(err, (UpstreamUnreachable, UpstreamTimeout, UpstreamBadResponse)):
-        return True
-    if isinstance(err, UpstreamError):
-        return err.status == 429 or err.status >= 500
-    return False
+    return err.retryable
 
 
 def cannot_serve(err: GatewayError) -> bool:
