@@ -10,13 +10,8 @@ from aiohttp import web
 
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
 from unigate.errors import NotFound
+from unigate.server import admin
 from unigate.server.admin import common as admin_common
-from unigate.server.admin import config_api as admin_config_api
-from unigate.server.admin import identities as admin_identities
-from unigate.server.admin import openapi as admin_openapi
-from unigate.server.admin import payloads as admin_payloads
-from unigate.server.admin import runtime as admin_runtime
-from unigate.server.admin import usage as admin_usage
 from unigate.server.context import RequestContext
 from unigate.server.count_tokens import count_tokens
 from unigate.server.embed import embed
@@ -96,12 +91,7 @@ def build_app(state: GatewayState) -> web.Application:
         r.add_post(f"{PREFIX}/gemini/{version}/models/{{target:[^/]+:[A-Za-z]+}}", gemini_method)
         r.add_get(f"{PREFIX}/gemini/{version}/models", models(gemini))
         r.add_get(f"{PREFIX}/gemini/{version}/models/{{name:[^/:]+}}", models(gemini))
-    admin_identities.add_all_routes(r)
-    admin_usage.add_routes(r)
-    admin_payloads.add_routes(r)
-    admin_runtime.add_routes(r)
-    admin_config_api.add_routes(r)
-    admin_openapi.add_routes(r)
+    admin.add_routes(r)
     r.add_get("/health", health)
     r.add_route("*", "/{tail:.*}", not_found)
     return app

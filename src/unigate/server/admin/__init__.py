@@ -1,1 +1,25 @@
-"""The admin REST API under /api/v1 (providers, endpoints, identities, tokens, grants, usage)."""
+"""The admin REST API under /api/v1 (providers, endpoints, identities, tokens, grants, usage,
+payloads, audit log, runtime counts and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from unigate.server.admin import (
+    audit_log,
+    config_api,
+    groups,
+    identities,
+    openapi,
+    payloads,
+    permissions,
+    runtime,
+    tokens,
+    usage,
+)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    for module in (identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
+                   config_api, openapi):
+        module.add_routes(router)

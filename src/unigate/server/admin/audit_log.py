@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from unigate.errors import InvalidRequest
-from unigate.server.admin.common import Caller, admin_route, json_response
-from unigate.server.admin.identities import PREFIX, run
+from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response, run
 from unigate.store import identities as db
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10000

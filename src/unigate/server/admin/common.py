@@ -3,16 +3,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 
-from unigate.errors import GatewayError, InternalError, InvalidRequest, PermissionDenied, parse_json_object
+from unigate.errors import (
+    GatewayError,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    parse_json_object,
+)
 from unigate.server.auth import authenticate
 from unigate.server.state import GatewayState, Principal
+from unigate.store import identities as db
+
+PREFIX = "/api/v1"  # every admin route is under it
+T = TypeVar("T")
 
 log = logging.getLogger("unigate.admin")
 STATE_KEY: web.AppKey[GatewayState] = web.AppKey("admin_state", GatewayState)
@@ -107,3 +120,19 @@ def audit(state: GatewayState, caller: Caller, action: str, target: str,
           details: dict[str, Any] | None = None) -> None:
     """Record an admin change (who, what, when). Never include secrets in `details`."""
     state.store.audit(caller.name, action, target, details)
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    """A store call off the event loop, its lookup and conflict errors turned into 404 and 409."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except db.Missing as e:
+        raise NotFound(str(e)) from None
+    except db.Clash as e:
+        raise Conflict(str(e)) from None
+    except sqlite3.IntegrityError:  # lost a race with a concurrent change of the same object
+        raise Conflict("the object was changed concurrently; retry") from None
+
+
+async def record(caller: Caller, action: str, target: str, details: dict[str, Any] | None = None) -> None:
+    await asyncio.to_thread(audit, caller.state, caller, action, target, details)

@@ -21,6 +21,7 @@ from unigate.config import ConfigError, parse_config
 from unigate.errors import InvalidRequest, NotFound
 from unigate.governance.plan import hide_secrets, make_plan, spec_diff
 from unigate.server.admin.common import (
+    PREFIX,
     Caller,
     Conflict,
     admin_route,
@@ -32,7 +33,6 @@ from unigate.server.admin.common import (
 from unigate.store.config_store import endpoint_spec, keep_hidden_headers, load_specs, provider_spec
 from unigate.store.sqlite import SQLiteStore
 
-API = "/api/v1"
 READ_ONLY = ("created_at", "updated_at", "api_key_set")  # shown by reads, ignored on writes
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -402,17 +402,17 @@ async def apply(request: web.Request, caller: Caller) -> web.Response:
 # Endpoint names may hold "/" (as in "openai/gpt-4o"); the pattern stops short of the
 # sub-resources so `/endpoints/{name}/permissions` etc. still reach their own handlers.
 SUBRESOURCES = ("permissions", "payloads", "rate-limits", "inference-table")
-EP = f"{API}/endpoints/{{name:(?:(?!/(?:{'|'.join(SUBRESOURCES)})$).)+}}"
+EP = f"{PREFIX}/endpoints/{{name:(?:(?!/(?:{'|'.join(SUBRESOURCES)})$).)+}}"
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(f"{API}/providers", list_providers)
-    router.add_post(f"{API}/providers", create_provider)
-    router.add_get(f"{API}/providers/{{name}}", get_provider)
-    router.add_put(f"{API}/providers/{{name}}", put_provider)
-    router.add_delete(f"{API}/providers/{{name}}", delete_provider)
-    router.add_get(f"{API}/endpoints", list_endpoints)
-    router.add_post(f"{API}/endpoints", create_endpoint)
+    router.add_get(f"{PREFIX}/providers", list_providers)
+    router.add_post(f"{PREFIX}/providers", create_provider)
+    router.add_get(f"{PREFIX}/providers/{{name}}", get_provider)
+    router.add_put(f"{PREFIX}/providers/{{name}}", put_provider)
+    router.add_delete(f"{PREFIX}/providers/{{name}}", delete_provider)
+    router.add_get(f"{PREFIX}/endpoints", list_endpoints)
+    router.add_post(f"{PREFIX}/endpoints", create_endpoint)
     router.add_get(f"{EP}/rate-limits", get_rate_limits)
     router.add_put(f"{EP}/rate-limits", put_rate_limits)
     router.add_get(f"{EP}/inference-table", get_inference_table)
@@ -421,4 +421,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_put(EP, put_endpoint)
     router.add_patch(EP, patch_endpoint)
     router.add_delete(EP, delete_endpoint_route)
-    router.add_post(f"{API}/apply", apply)
+    router.add_post(f"{PREFIX}/apply", apply)

@@ -8,8 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from unigate.errors import InvalidRequest, NotFound
-from unigate.server.admin.common import Caller, admin_route, field, json_response, read_json
-from unigate.server.admin.identities import PREFIX, record, run
+from unigate.server.admin.common import PREFIX, Caller, admin_route, field, json_response, read_json, record, run
 from unigate.store import identities as db
 
 # The API's spelling of each principal type (the Databricks permissions/SCIM shape).

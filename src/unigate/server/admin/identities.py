@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sqlite3
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from unigate.errors import InvalidRequest, NotFound
-from unigate.server.admin.common import Caller, Conflict, admin_route, audit, field, json_response, read_json
+from unigate.server.admin.common import (
+    PREFIX,
+    Caller,
+    admin_route,
+    field,
+    json_response,
+    read_json,
+    record,
+    run,
+)
 from unigate.store import identities as db
 
-T = TypeVar("T")
 EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+$")
-PREFIX = "/api/v1"
-
-
-async def run(fn: Callable[..., T], *args: Any) -> T:
-    """A store call off the event loop, its lookup and conflict errors turned into 404 and 409."""
-    try:
-        return await asyncio.to_thread(fn, *args)
-    except db.Missing as e:
-        raise NotFound(str(e)) from None
-    except db.Clash as e:
-        raise Conflict(str(e)) from None
-    except sqlite3.IntegrityError:  # lost a race with a concurrent change of the same object
-        raise Conflict("the object was changed concurrently; retry") from None
-
-
-async def record(caller: Caller, action: str, target: str, details: dict[str, Any] | None = None) -> None:
-    await asyncio.to_thread(audit, caller.state, caller, action, target, details)
 
 
 def _display_name(body: dict[str, Any], required: bool) -> str | None:
@@ -126,12 +114,3 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{PREFIX}/service-principals", create_service_principal)
     router.add_get(f"{PREFIX}/service-principals/{{application_id}}", get_service_principal)
     router.add_delete(f"{PREFIX}/service-principals/{{application_id}}", delete_service_principal)
-
-
-def add_all_routes(router: web.UrlDispatcher) -> None:
-    """Every identity route: users, service principals, groups, tokens, permissions, audit log."""
-    from unigate.server.admin import audit_log, groups, permissions, tokens
-
-    for module_add in (add_routes, groups.add_routes, tokens.add_routes, permissions.add_routes,
-                       audit_log.add_routes):
-        module_add(router)

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from unigate import __version__
-from unigate.server.admin.common import Caller, admin_route, json_response
+from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
 
 Schema = dict[str, Any]
 
@@ -155,7 +155,7 @@ USAGE_QUERY = [query("start", description="unix seconds or ISO 8601"), query("en
 
 
 def paths() -> dict[str, Schema]:
-    p = "/api/v1"
+    p = PREFIX
     return {
         f"{p}/openapi.json": {"get": op("This document", "meta", ANY, ok({"type": "object"}))},
         f"{p}/runtime": {"get": op("This worker's live counts: tasks, upstream connections, sockets",
@@ -307,4 +307,4 @@ async def openapi_json(request: web.Request, caller: Caller) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/api/v1/openapi.json", openapi_json)
+    router.add_get(f"{PREFIX}/openapi.json", openapi_json)

@@ -9,7 +9,7 @@ import asyncio
 
 from aiohttp import web
 
-from unigate.server.admin.common import Caller, admin_route, json_response
+from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
 from unigate.store.payloads import payload_rows
 from unigate.store.usage_query import int_param, parse_time
 
@@ -32,4 +32,4 @@ async def list_payloads(request: web.Request, caller: Caller) -> web.StreamRespo
 
 def add_routes(router: web.UrlDispatcher) -> None:
     # Endpoint names may hold '/', so the name matches across segments.
-    router.add_get("/api/v1/endpoints/{name:.+}/payloads", list_payloads)
+    router.add_get(f"{PREFIX}/endpoints/{{name:.+}}/payloads", list_payloads)

@@ -8,7 +8,7 @@ import os
 
 from aiohttp import web
 
-from unigate.server.admin.common import Caller, admin_route, json_response
+from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
 
 
 def _socket_fds() -> int:
@@ -45,4 +45,4 @@ async def runtime(request: web.Request, caller: Caller) -> web.Response:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/api/v1/runtime", runtime)
+    router.add_get(f"{PREFIX}/runtime", runtime)

@@ -9,8 +9,17 @@ from typing import Any
 from aiohttp import web
 
 from unigate.errors import InvalidRequest, NotFound, PermissionDenied
-from unigate.server.admin.common import Caller, Conflict, admin_route, field, json_response, read_json
-from unigate.server.admin.identities import PREFIX, record, run
+from unigate.server.admin.common import (
+    PREFIX,
+    Caller,
+    Conflict,
+    admin_route,
+    field,
+    json_response,
+    read_json,
+    record,
+    run,
+)
 from unigate.store import identities as db
 from unigate.store.sqlite import ENV_ADMIN_TOKEN_ID
 

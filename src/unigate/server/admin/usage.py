@@ -10,7 +10,7 @@ import asyncio
 from aiohttp import web
 
 from unigate.errors import InvalidRequest, PermissionDenied
-from unigate.server.admin.common import Caller, admin_route, json_response
+from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
 from unigate.store.usage_query import (
     AGGREGATE_COLUMNS,
     COLUMNS,
@@ -83,5 +83,5 @@ async def aggregate(request: web.Request, caller: Caller) -> web.StreamResponse:
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/api/v1/usage", list_usage)
-    router.add_get("/api/v1/usage/aggregate", aggregate)
+    router.add_get(f"{PREFIX}/usage", list_usage)
+    router.add_get(f"{PREFIX}/usage/aggregate", aggregate)
