@@ -13,24 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from unigate.cli_agent_files import write_private
-
-DEFAULT_URL = "http://127.0.0.1:8080"
-
-
-class AuthError(Exception):
-    pass
-
-
-def gateway_url(url: str | None) -> str:
-    return (url or os.environ.get("UNIGATE_URL") or DEFAULT_URL).rstrip("/")
+from unigate.cli.agent_files import write_private
+from unigate.cli.common import DEFAULT_URL, CliError, gateway_url, guarded
 
 
 def credentials_path() -> Path:
@@ -45,9 +34,9 @@ def _load() -> dict[str, Any]:
     except FileNotFoundError:
         return {"gateways": {}}
     except (OSError, ValueError) as e:
-        raise AuthError(f"cannot read {path}: {e}") from None
+        raise CliError(f"cannot read {path}: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("gateways"), dict):
-        raise AuthError(f"{path} is not a unigate credentials file")
+        raise CliError(f"{path} is not a unigate credentials file")
     return data
 
 
@@ -65,7 +54,7 @@ def save_token(url: str, token: str) -> Path:
 
 
 def resolve_token(token: str | None, url: str) -> tuple[str, str]:
-    """(token, where it came from); AuthError when there is none."""
+    """(token, where it came from); CliError when there is none."""
     if token:
         return token, "--token"
     if os.environ.get("UNIGATE_TOKEN"):
@@ -73,7 +62,7 @@ def resolve_token(token: str | None, url: str) -> tuple[str, str]:
     saved = stored_token(url)
     if saved:
         return saved, str(credentials_path())
-    raise AuthError(f"no token for {url}: pass --token, set UNIGATE_TOKEN, "
+    raise CliError(f"no token for {url}: pass --token, set UNIGATE_TOKEN, "
                     f"or run `unigate auth login --url {url} --token TOKEN`")
 
 
@@ -87,13 +76,13 @@ def verify(url: str, token: str) -> int:
             body = json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         if e.code in (401, 403):
-            raise AuthError(f"{url} refused the token ({e.code}): check it, or create one with "
+            raise CliError(f"{url} refused the token ({e.code}): check it, or create one with "
                             "`unigate tokens create`") from None
-        raise AuthError(f"{url} answered {e.code} when checking the token") from None
+        raise CliError(f"{url} answered {e.code} when checking the token") from None
     except (urllib.error.URLError, OSError) as e:
-        raise AuthError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
+        raise CliError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
     except ValueError:
-        raise AuthError(f"{url} did not answer like a unigate gateway") from None
+        raise CliError(f"{url} did not answer like a unigate gateway") from None
     data = body.get("data") if isinstance(body, dict) else None
     return len(data) if isinstance(data, list) else 0
 
@@ -113,19 +102,6 @@ def _login_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except AuthError as e:
-            print(f"unigate: {e}", file=sys.stderr)
-            return 1
-        except OSError as e:
-            print(f"unigate: {e.filename or ''}: {e.strerror}", file=sys.stderr)
-            return 1
-    return run
-
-
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     auth = sub.add_parser("auth", help="the token coding agents use")
     auth_sub = auth.add_subparsers(dest="auth_command", required=True)
@@ -134,4 +110,4 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p = auth_sub.add_parser(name, help=help)
         p.add_argument("--url", help=f"gateway URL (default $UNIGATE_URL or {DEFAULT_URL})")
         p.add_argument("--token", help="the token (default $UNIGATE_TOKEN, then the kept one)")
-        p.set_defaults(func=_guarded(fn))
+        p.set_defaults(func=guarded(fn))

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
 from typing import Any
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+from unigate.cli.common import add_connection_args, guarded, query, request, table
+
 LIST_COLUMNS = ("event_time", "request_id", "endpoint_name", "requester", "client_name", "status_code",
                 "streaming", "latency_ms", "input_tokens", "output_tokens", "request_tags",
                 "dropped_parameters", "emulated_parameters")
@@ -28,35 +27,8 @@ PAYLOAD_COLUMNS = ("event_time", "request_id", "requester", "status_code", "late
                    "request_body", "response_body", "not_stored_reason")
 
 
-class CLIError(Exception):
-    pass
-
-
-def _http_get(args: argparse.Namespace, path: str, params: dict[str, Any],
-              accept: str = "application/json") -> bytes:
-    base = (args.url or os.environ.get("UNIGATE_URL") or DEFAULT_URL).rstrip("/")
-    token = args.token or os.environ.get("UNIGATE_TOKEN")
-    if not token:
-        raise CLIError("no token: pass --token or set UNIGATE_TOKEN")
-    query = urllib.parse.urlencode([(k, v) for k, vs in params.items() if vs is not None
-                                    for v in (vs if isinstance(vs, list) else [vs])])
-    url = f"{base}{path}" + (f"?{query}" if query else "")
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": accept})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return bytes(r.read())
-    except urllib.error.HTTPError as e:
-        raise CLIError(f"{e.code}: {_error_message(e.read())}") from None
-    except urllib.error.URLError as e:
-        raise CLIError(f"cannot reach {base}: {e.reason}") from None
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        err = json.loads(body)["error"]
-        return str(err.get("message")) + (f" (field: {err['field']})" if err.get("field") else "")
-    except (ValueError, KeyError, TypeError):
-        return body.decode(errors="replace")[:500]
+def _get(args: argparse.Namespace, path: str, params: dict[str, Any], accept: str = "application/json") -> bytes:
+    return request(args, "GET", path + query(params), accept=accept)
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -65,49 +37,29 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
             "client": args.client, "session": args.session, "limit": args.limit}
 
 
-def _cell(value: Any, width: int = 40) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value > 1e9:  # event_time: readable, in UTC
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    text = value if isinstance(value, str) else json.dumps(value)
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def print_table(rows: list[dict[str, Any]], columns: tuple[str, ...], width: int = 40) -> None:
-    cells = [[_cell(r.get(c), width) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-    if not rows:
-        print("(none)")
-
-
 def _usage_list(args: argparse.Namespace) -> int:
-    data = json.loads(_http_get(args, "/api/v1/usage", _filters(args)))
+    data = json.loads(_get(args, "/usage", _filters(args)))
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print_table(data["rows"], LIST_COLUMNS)
+        print(table(data["rows"], LIST_COLUMNS, width=40))
     return 0
 
 
 def _usage_aggregate(args: argparse.Namespace) -> int:
     params = _filters(args) | {"group_by": args.group_by, "tag_key": args.tag_key}
-    data = json.loads(_http_get(args, "/api/v1/usage/aggregate", params))
+    data = json.loads(_get(args, "/usage/aggregate", params))
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print_table(data["groups"], GROUP_COLUMNS, width=60)
+        print(table(data["groups"], GROUP_COLUMNS, width=60))
     return 0
 
 
 def _usage_export(args: argparse.Namespace) -> int:
     params = _filters(args) | {"format": args.format}
     accept = "text/csv" if args.format == "csv" else "application/json"
-    body = _http_get(args, "/api/v1/usage", params, accept)
+    body = _get(args, "/usage", params, accept)
     if args.format == "json":
         body = json.dumps(json.loads(body)["rows"], indent=2).encode() + b"\n"
     if args.output and args.output != "-":
@@ -121,31 +73,15 @@ def _usage_export(args: argparse.Namespace) -> int:
 
 
 def _payloads_list(args: argparse.Namespace) -> int:
-    path = f"/api/v1/endpoints/{urllib.parse.quote(args.endpoint, safe='/')}/payloads"
+    path = f"/endpoints/{urllib.parse.quote(args.endpoint, safe='/')}/payloads"
     params = {"limit": args.limit, "start": args.since, "end": args.until,
               "request_id": args.request_id}
-    data = json.loads(_http_get(args, path, params))
+    data = json.loads(_get(args, path, params))
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print_table(data["payloads"], PAYLOAD_COLUMNS, width=48)
+        print(table(data["payloads"], PAYLOAD_COLUMNS, width=48))
     return 0
-
-
-def _guarded(func: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(func(args))
-        except CLIError as e:
-            print(f"unigate: {e}", file=sys.stderr)
-            return 1
-    return run
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", help=f"gateway URL (default $UNIGATE_URL or {DEFAULT_URL})")
-    p.add_argument("--token", help="admin or manager token (default $UNIGATE_TOKEN)")
-    p.add_argument("--json", action="store_true", help="print the raw JSON")
 
 
 def _filter_args(p: argparse.ArgumentParser, limit: int) -> None:
@@ -164,31 +100,31 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     usage = sub.add_parser("usage", help="query the usage table")
     usage_sub = usage.add_subparsers(dest="usage_command", required=True)
     p = usage_sub.add_parser("list", help="usage rows, newest first")
-    _common(p)
+    add_connection_args(p)
     _filter_args(p, 50)
-    p.set_defaults(func=_guarded(_usage_list))
+    p.set_defaults(func=guarded(_usage_list))
     p = usage_sub.add_parser("aggregate", help="requests and tokens per group")
-    _common(p)
+    add_connection_args(p)
     _filter_args(p, 1000)
     p.add_argument("--group-by", default="endpoint",
                    choices=("endpoint", "requester", "tag", "hour", "day", "status", "model", "client",
                             "session"))
     p.add_argument("--tag-key", help="with --group-by tag: only this tag name")
-    p.set_defaults(func=_guarded(_usage_aggregate))
+    p.set_defaults(func=guarded(_usage_aggregate))
     p = usage_sub.add_parser("export", help="usage rows as CSV or JSON")
-    _common(p)
+    add_connection_args(p)
     _filter_args(p, 100_000)
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
-    p.set_defaults(func=_guarded(_usage_export))
+    p.set_defaults(func=guarded(_usage_export))
 
     payloads = sub.add_parser("payloads", help="read an endpoint's inference (payload) table")
     payloads_sub = payloads.add_subparsers(dest="payloads_command", required=True)
     p = payloads_sub.add_parser("list", help="payload rows of one endpoint, newest first")
-    _common(p)
+    add_connection_args(p)
     p.add_argument("--endpoint", required=True)
     p.add_argument("--since")
     p.add_argument("--until")
     p.add_argument("--request-id")
     p.add_argument("--limit", type=int, default=20)
-    p.set_defaults(func=_guarded(_payloads_list))
+    p.set_defaults(func=guarded(_payloads_list))

@@ -6,85 +6,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+from unigate.cli.common import call, connection_parent, guarded, q, show, table, when
+
 LEVEL_CHOICES = ("CAN_QUERY", "CAN_MANAGE")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 Command = Callable[[argparse.Namespace], Any]
 
 
-class CliError(Exception):
-    pass
-
-
-# --- HTTP ------------------------------------------------------------------------------------
-
-def call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
-    url = (args.url or os.environ.get("UNIGATE_URL") or DEFAULT_URL).rstrip("/") + "/api/v1" + path
-    token = args.token or os.environ.get("UNIGATE_TOKEN")
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as e:
-        raise CliError(_error_text(e.code, e.read())) from None
-    except urllib.error.URLError as e:
-        raise CliError(f"cannot reach {url}: {e.reason}") from None
-    return json.loads(raw) if raw else None
-
-
-def _error_text(status: int, raw: bytes) -> str:
-    try:
-        err = json.loads(raw)["error"]
-        where = f" (field {err['field']})" if err.get("field") else ""
-        return f"{status} {err.get('code', '')}: {err.get('message', '')}{where}"
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {status}: {raw.decode(errors='replace')[:300]}"
-
-
-def q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-# --- output ----------------------------------------------------------------------------------
-
-def when(ts: Any) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if isinstance(ts, int | float) else "-"
-
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    cells = [[("-" if r.get(c) is None else when(r[c]) if c.endswith("_at") or c == "event_time"
-               else str(r[c])) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
 def member_text(m: dict[str, str]) -> str:
     key, name = next(iter(m.items()))
     return {"user_name": "user:", "service_principal_name": "sp:", "group_name": "group:"}[key] + name
-
-
-def show(args: argparse.Namespace, data: Any, render: Callable[[Any], str]) -> None:
-    print(json.dumps(data, indent=2) if args.json else render(data))
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -238,29 +177,10 @@ def audit_list(a: argparse.Namespace) -> None:
 
 # --- argument parsing ------------------------------------------------------------------------
 
-def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--url", help=f"gateway base URL (default: $UNIGATE_URL or {DEFAULT_URL})")
-    p.add_argument("--token", help="admin or manager token (default: $UNIGATE_TOKEN)")
-    p.add_argument("--json", action="store_true", help="print the raw JSON answer")
-    return p
-
-
-def _run(fn: Command) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            fn(args)
-        except CliError as e:
-            print(f"unigate: {e}", file=sys.stderr)
-            return 1
-        return 0
-    return run
-
-
 def _leaf(group: argparse._SubParsersAction, name: str, fn: Command, help: str,
           common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p = group.add_parser(name, help=help, parents=[common])
-    p.set_defaults(func=_run(fn))
+    p.set_defaults(func=guarded(fn))
     return p
 
 
@@ -271,7 +191,7 @@ def _member_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    c = _common()
+    c = connection_parent()
     users = sub.add_parser("users", help="users (by email)").add_subparsers(dest="action", required=True)
     _leaf(users, "list", users_list, "list users", c)
     p = _leaf(users, "create", users_create, "create a user", c)

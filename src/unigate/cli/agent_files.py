@@ -18,9 +18,11 @@ from typing import Any
 
 import tomli_w
 
+from unigate.cli.common import CliError
 
-class FileError(Exception):
-    pass
+
+class FileError(CliError):
+    """An agent's file that cannot be read, merged or written."""
 
 
 def backup(path: Path) -> Path:

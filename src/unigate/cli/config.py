@@ -13,13 +13,10 @@ import json
 import sys
 from typing import Any
 
-from unigate.cli_identities import CliError, call, q, show, table
+from unigate.cli.common import CliError, call, connection_parent, guarded, q, show, table
 from unigate.config import UNSUPPORTED_PARAMETERS, ConfigError, load_config
 from unigate.governance.plan import render_plan
 from unigate.store.config_store import endpoint_spec, provider_spec
-
-DEFAULT_URL = "http://127.0.0.1:8080"
-
 
 # --- apply -----------------------------------------------------------------------------------
 
@@ -175,26 +172,8 @@ def providers_get(a: argparse.Namespace) -> None:
 
 # --- argument parsing ------------------------------------------------------------------------
 
-def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--url", help=f"gateway base URL (default: $UNIGATE_URL or {DEFAULT_URL})")
-    p.add_argument("--token", help="admin token (default: $UNIGATE_TOKEN)")
-    p.add_argument("--json", action="store_true", help="print the raw JSON answer")
-    return p
-
-
-def _guarded(fn: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(fn(args) or 0)
-        except CliError as e:
-            print(f"unigate: {e}", file=sys.stderr)
-            return 1
-    return run
-
-
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    c = _common()
+    c = connection_parent()
     p = sub.add_parser("apply", parents=[c], help="apply a configuration file to a running gateway",
                        description="Creates and updates the file's providers and endpoints (and with "
                                    "--prune deletes the others), after showing the plan.")
@@ -202,7 +181,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--prune", action="store_true", help="delete providers and endpoints the file does not name")
     p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     p.add_argument("--dry-run", action="store_true", help="show the plan only")
-    p.set_defaults(func=_guarded(apply_cmd))
+    p.set_defaults(func=guarded(apply_cmd))
 
     eps = sub.add_parser("endpoints", help="serving endpoints").add_subparsers(dest="action", required=True)
     for name, fn, help in (("list", endpoints_list, "list endpoints"), ("get", endpoints_get, "show an endpoint"),
@@ -210,31 +189,31 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         leaf = eps.add_parser(name, parents=[c], help=help)
         if name != "list":
             leaf.add_argument("name")
-        leaf.set_defaults(func=_guarded(fn))
+        leaf.set_defaults(func=guarded(fn))
 
     limits = eps.add_parser("rate-limits", parents=[c], help="show or replace an endpoint's rate limits")
     limits.add_argument("name")
     limits.add_argument("--set", help='a JSON list, e.g. \'[{"key": "user_default", "requests": 60, '
                                       '"renewal_period": "minute"}]\'')
     limits.add_argument("--clear", action="store_true", help="remove every limit")
-    limits.set_defaults(func=_guarded(endpoints_rate_limits))
+    limits.set_defaults(func=guarded(endpoints_rate_limits))
     tables = eps.add_parser("inference-table", parents=[c], help="show or change payload logging")
     tables.add_argument("name")
     on_off = tables.add_mutually_exclusive_group()
     on_off.add_argument("--enable", action="store_true")
     on_off.add_argument("--disable", action="store_true")
     tables.add_argument("--retention-days", type=int)
-    tables.set_defaults(func=_guarded(endpoints_inference_table))
+    tables.set_defaults(func=guarded(endpoints_inference_table))
     params = eps.add_parser("parameters", parents=[c],
                             help="show or set what happens to parameters a translated provider lacks")
     params.add_argument("name")
     params.add_argument("--unsupported", choices=UNSUPPORTED_PARAMETERS,
                         help="refuse (400, the default) or drop (and report) semantic parameters")
-    params.set_defaults(func=_guarded(endpoints_parameters))
+    params.set_defaults(func=guarded(endpoints_parameters))
 
     provs = sub.add_parser("providers", help="upstream providers").add_subparsers(dest="action", required=True)
     for name, fn, help in (("list", providers_list, "list providers"), ("get", providers_get, "show a provider")):
         leaf = provs.add_parser(name, parents=[c], help=help)
         if name != "list":
             leaf.add_argument("name")
-        leaf.set_defaults(func=_guarded(fn))
+        leaf.set_defaults(func=guarded(fn))

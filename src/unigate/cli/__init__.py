@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from unigate import __version__, cli_agents, cli_config, cli_identities, cli_usage
+from unigate import __version__
+from unigate.cli import agents, config, identities, usage
 from unigate.config import ConfigError, load_config
 from unigate.store.config_store import apply_file_config
 from unigate.store.sqlite import SQLiteStore
@@ -60,15 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--grace", type=float, default=30.0,
                        help="seconds in-flight requests get to finish on shutdown")
     serve.set_defaults(func=_serve)
-    cli_identities.register(sub)
-    cli_usage.register(sub)
-    cli_config.register(sub)
-    cli_agents.register(sub)
+    identities.register(sub)
+    usage.register(sub)
+    config.register(sub)
+    agents.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unigate.cli_agent_files import dump_json, dump_toml, merge_dotenv, read_json, read_toml, section
+from unigate.cli.agent_files import dump_json, dump_toml, merge_dotenv, read_json, read_toml, section
 
 
 @dataclass(frozen=True)

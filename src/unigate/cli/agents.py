@@ -15,25 +15,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from unigate import cli_auth
-from unigate.agent_setups import AGENTS, Target
-from unigate.cli_agent_files import FileError, replace_file
-from unigate.cli_auth import AuthError, gateway_url, resolve_token, save_token
+from unigate.cli import auth
+from unigate.cli.agent_files import replace_file
+from unigate.cli.agent_setups import AGENTS, Target
+from unigate.cli.auth import resolve_token, save_token
+from unigate.cli.common import DEFAULT_URL, CliError, UsageError, gateway_url, guarded
 
 USES_HELPER = ("claude", "codex")  # these ask `unigate auth token` each time instead of keeping it
-
-
-class UsageError(Exception):
-    pass
-
-
-class AgentError(Exception):
-    pass
 
 
 def _target(args: argparse.Namespace) -> tuple[Target, str]:
@@ -73,7 +64,7 @@ def _find_bin(args: argparse.Namespace) -> str:
     name = AGENTS[args.agent].executable
     found = shutil.which(name)
     if not found:
-        raise AgentError(f"{name} not found on PATH: install it, or pass --bin /path/to/{name}")
+        raise CliError(f"{name} not found on PATH: install it, or pass --bin /path/to/{name}")
     return found
 
 
@@ -90,33 +81,17 @@ def _run(args: argparse.Namespace) -> int:
         try:
             code = subprocess.call(argv, env=env)
         except OSError as e:
-            raise AgentError(f"cannot start {exe}: {e.strerror}") from None
+            raise CliError(f"cannot start {exe}: {e.strerror}") from None
         finally:
             signal.signal(signal.SIGINT, previous)
     return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
-
-
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except UsageError as e:
-            print(f"unigate: {e}", file=sys.stderr)
-            return 2
-        except (AuthError, AgentError, FileError) as e:
-            print(f"unigate: {e}", file=sys.stderr)
-            return 1
-        except OSError as e:
-            print(f"unigate: {e.filename or ''}: {e.strerror}", file=sys.stderr)
-            return 1
-    return run
 
 
 def _options(p: argparse.ArgumentParser, endpoint_required: bool) -> None:
     p.add_argument("--endpoint", required=endpoint_required,
                    help="the gateway endpoint the agent uses as its model" +
                    ("" if endpoint_required else " (default $UNIGATE_ENDPOINT)"))
-    p.add_argument("--url", help=f"gateway URL (default $UNIGATE_URL or {cli_auth.DEFAULT_URL})")
+    p.add_argument("--url", help=f"gateway URL (default $UNIGATE_URL or {DEFAULT_URL})")
     p.add_argument("--token", help="the token (default $UNIGATE_TOKEN, then the one `unigate auth login` kept)")
 
 
@@ -130,10 +105,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     for name, setup in AGENTS.items():
         p = configure.add_parser(name, help=f"{setup.title}: write {setup.files}")
         _options(p, endpoint_required=True)
-        p.set_defaults(func=_guarded(_configure))
+        p.set_defaults(func=guarded(_configure))
         p = run.add_parser(name, help=f"run {setup.title} (arguments after -- go to it)")
         _options(p, endpoint_required=False)
         p.add_argument("--bin", help=f"the {setup.executable} executable (default: found on PATH)")
         p.add_argument("agent_args", nargs="*", metavar="-- ARGS", help="passed to the agent as they are")
-        p.set_defaults(func=_guarded(_run))
-    cli_auth.register(sub)
+        p.set_defaults(func=guarded(_run))
+    auth.register(sub)
