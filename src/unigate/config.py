@@ -16,13 +16,12 @@ import yaml
 
 from unigate.governance.ratelimit.spec import RateLimitSpecError, parse_rate_limits
 from unigate.governance.retention import inference_table_error
+from unigate.providers import PROVIDER_TYPES, ProviderConfig
 
-PROVIDER_TYPES = ("openai", "azure_openai", "anthropic", "gemini", "openai_compatible")
-DEFAULT_BASE_URLS = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-}
+# Defaults of `settings:`, the one place they are written.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_HEALTH_FAILURES = 3  # consecutive retryable failures before a destination is skipped
+DEFAULT_COOL_DOWN_SECONDS = 30.0  # how long it is skipped
 MAX_DESTINATIONS = 10
 MAX_FALLBACKS = 5
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -31,17 +30,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 
 class ConfigError(Exception):
     pass
-
-
-@dataclass(slots=True)
-class ProviderConfig:
-    name: str
-    type: str
-    base_url: str
-    api_key: str = field(repr=False, default="")
-    api_version: str | None = None  # azure_openai
-    supports_responses: bool = False  # openai_compatible servers that also serve /responses
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -73,10 +61,10 @@ UNSUPPORTED_PARAMETERS = ("refuse", "drop")
 class GatewayConfig:
     providers: dict[str, ProviderConfig]
     endpoints: dict[str, EndpointConfig]
-    max_body_bytes: int = 16 * 1024 * 1024
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     source: str = "<memory>"
-    health_failures: int = 3  # consecutive failures that cool a destination down
-    health_cool_down: float = 30.0  # seconds a failing destination is skipped
+    health_failures: int = DEFAULT_HEALTH_FAILURES
+    health_cool_down: float = DEFAULT_COOL_DOWN_SECONDS
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -115,15 +103,16 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
     p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health"})
-    max_body = p.int_field(settings, "max_body_bytes", "settings", 16 * 1024 * 1024, minimum=1)
+    max_body = p.int_field(settings, "max_body_bytes", "settings", DEFAULT_MAX_BODY_BYTES, minimum=1)
     health = settings.get("passive_health") or {}
     if not isinstance(health, dict):
         p.fail("settings", "passive_health: must be a mapping such as {failures: 3, cool_down: 30s}")
     p.no_unknown(health, "settings.passive_health", {"failures", "cool_down"})
-    failures = p.int_field(health, "failures", "settings.passive_health", 3, minimum=1)
+    failures = p.int_field(health, "failures", "settings.passive_health", DEFAULT_HEALTH_FAILURES, minimum=1)
     cool_down = p.duration(health, "cool_down", "settings.passive_health")
-    return GatewayConfig(providers, endpoints, max_body or 16 * 1024 * 1024, source,
-                         failures or 3, 30.0 if cool_down is None else cool_down)
+    return GatewayConfig(providers, endpoints, max_body or DEFAULT_MAX_BODY_BYTES, source,
+                         failures or DEFAULT_HEALTH_FAILURES,
+                         DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down)
 
 
 class _Parser:
@@ -208,17 +197,16 @@ class _Parser:
         ptype = self.str_field(entry, "type", where) or ""
         if ptype not in PROVIDER_TYPES:
             self.fail(where, f"type: unknown provider type '{ptype}' (expected one of: {', '.join(PROVIDER_TYPES)})")
-        base_url = self.str_field(entry, "base_url", where, required=False) or DEFAULT_BASE_URLS.get(ptype)
+        kind = PROVIDER_TYPES[ptype]
+        base_url = self.str_field(entry, "base_url", where, required=False) or kind.DEFAULT_BASE_URL
         if not base_url:
             self.fail(where, f"base_url: missing (required for type {ptype})")
         assert base_url is not None
         if not re.match(r"^https?://[^/]+", base_url):
             self.fail(where, f"base_url: must be an http(s) URL, got {base_url!r}")
         api_key = self.str_field(entry, "api_key", where, required=False) or ""
-        api_version = self.str_field(entry, "api_version", where, required=False)
-        if ptype == "azure_openai" and not api_version:
-            api_version = "2024-10-21"
-        supports_responses = entry.get("supports_responses", ptype == "openai")
+        api_version = self.str_field(entry, "api_version", where, required=False) or kind.DEFAULT_API_VERSION
+        supports_responses = entry.get("supports_responses", kind.RESPONSES_BY_DEFAULT)
         if not isinstance(supports_responses, bool):
             self.fail(where, "supports_responses: must be true or false")
         headers = entry.get("headers") or {}

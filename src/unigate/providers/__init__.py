@@ -2,6 +2,7 @@
 is declared as data (`Provider.formats`, `embed_format`, `count_format`, `compat`), so
 generic code asks capabilities and never branches on a provider's name or type."""
 
-from unigate.providers.base import Provider, build_provider
+from unigate.providers.base import PROVIDER_TYPES, Provider, build_provider
+from unigate.providers.settings import ProviderConfig
 
-__all__ = ["Provider", "build_provider"]
+__all__ = ["PROVIDER_TYPES", "Provider", "ProviderConfig", "build_provider"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from unigate.config import ProviderConfig
+from unigate.providers.settings import ProviderConfig
 
 # Wire-format names (see unigate.codecs.registry).
 OPENAI_CHAT = "openai_chat"
@@ -25,6 +25,11 @@ class Provider:
     compat: bool = False  # speaks only the widely accepted subset of its format
     # Client headers worth passing on when the client speaks this provider's own format.
     forward_headers: tuple[str, ...] = ()
+    # Configuration defaults of the type: where it lives (None: base_url is required), the
+    # API version it needs, whether it serves the Responses API unless told otherwise.
+    DEFAULT_BASE_URL: str | None = None
+    DEFAULT_API_VERSION: str | None = None
+    RESPONSES_BY_DEFAULT = False
 
     def __init__(self, cfg: ProviderConfig) -> None:
         self.name = cfg.name
@@ -55,6 +60,8 @@ class Provider:
 
 class OpenAIProvider(Provider):
     forward_headers = ("openai-beta",)
+    DEFAULT_BASE_URL: str | None = "https://api.openai.com/v1"
+    RESPONSES_BY_DEFAULT = True
 
     def __init__(self, cfg: ProviderConfig) -> None:
         super().__init__(cfg)
@@ -67,10 +74,16 @@ class OpenAICompatibleProvider(OpenAIProvider):
     when the configuration says the server has it."""
 
     compat = True
+    DEFAULT_BASE_URL = None  # a server of the operator's own
+    RESPONSES_BY_DEFAULT = False
 
 
 class AzureOpenAIProvider(OpenAIProvider):
     """Azure OpenAI: the model names a deployment; the key goes in `api-key`."""
+
+    DEFAULT_BASE_URL = None  # the resource's own https://NAME.openai.azure.com
+    DEFAULT_API_VERSION = "2024-10-21"
+    RESPONSES_BY_DEFAULT = False
 
     def auth_headers(self) -> dict[str, str]:
         return {"api-key": self.api_key} if self.api_key else {}
@@ -94,6 +107,7 @@ class AnthropicProvider(Provider):
     count_format = ANTHROPIC
     forward_headers = ("anthropic-version", "anthropic-beta")
     API_VERSION = "2023-06-01"
+    DEFAULT_BASE_URL = "https://api.anthropic.com"
 
     def auth_headers(self) -> dict[str, str]:
         headers = {"anthropic-version": self.API_VERSION}
@@ -112,6 +126,7 @@ class GeminiProvider(Provider):
     formats = (GEMINI,)
     embed_format = GEMINI_EMBED
     count_format = GEMINI
+    DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key} if self.api_key else {}
@@ -131,7 +146,7 @@ class GeminiProvider(Provider):
         return self._model_url(model, "countTokens")
 
 
-_TYPES: dict[str, type[Provider]] = {
+PROVIDER_TYPES: dict[str, type[Provider]] = {
     "openai": OpenAIProvider,
     "openai_compatible": OpenAICompatibleProvider,
     "azure_openai": AzureOpenAIProvider,
@@ -141,4 +156,4 @@ _TYPES: dict[str, type[Provider]] = {
 
 
 def build_provider(cfg: ProviderConfig) -> Provider:
-    return _TYPES[cfg.type](cfg)
+    return PROVIDER_TYPES[cfg.type](cfg)

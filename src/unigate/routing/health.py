@@ -6,10 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from unigate.config import Destination
-
-FAILURES_TO_COOL = 3  # consecutive retryable failures before a destination is skipped
-COOL_DOWN_SECONDS = 30.0
+from unigate.config import DEFAULT_COOL_DOWN_SECONDS, DEFAULT_HEALTH_FAILURES, Destination
 
 
 @dataclass(slots=True)
@@ -19,8 +16,8 @@ class _State:
 
 
 class Health:
-    def __init__(self, failures_to_cool: int = FAILURES_TO_COOL,
-                 cool_down: float = COOL_DOWN_SECONDS) -> None:
+    def __init__(self, failures_to_cool: int = DEFAULT_HEALTH_FAILURES,
+                 cool_down: float = DEFAULT_COOL_DOWN_SECONDS) -> None:
         self._states: dict[tuple[str, str], _State] = {}
         self.failures_to_cool = failures_to_cool
         self.cool_down = cool_down

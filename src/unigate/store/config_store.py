@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from unigate.config import EndpointConfig, GatewayConfig, ProviderConfig, parse_config
+from unigate.providers import PROVIDER_TYPES
 from unigate.store.sqlite import SQLiteStore
 
 
@@ -18,7 +19,7 @@ def provider_spec(p: ProviderConfig) -> dict[str, Any]:
         spec["api_key"] = p.api_key
     if p.api_version:
         spec["api_version"] = p.api_version
-    if p.type in ("openai_compatible", "azure_openai") or not p.supports_responses:
+    if not (PROVIDER_TYPES[p.type].RESPONSES_BY_DEFAULT and p.supports_responses):
         spec["supports_responses"] = p.supports_responses
     if p.headers:
         spec["headers"] = dict(p.headers)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from unigate import __version__
+from unigate.providers import PROVIDER_TYPES
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
 
 Schema = dict[str, Any]
@@ -43,8 +44,7 @@ LEVEL = {"type": "string", "enum": ["CAN_QUERY", "CAN_MANAGE"]}
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": obj({"code": S, "message": S, "field": S}, ("code", "message"))}, ("error",)),
     "ProviderSpec": obj({
-        "name": S, "type": {"type": "string", "enum": ["openai", "azure_openai", "anthropic", "gemini",
-                                                       "openai_compatible"]},
+        "name": S, "type": {"type": "string", "enum": list(PROVIDER_TYPES)},
         "base_url": S, "api_key": {"type": "string", "writeOnly": True,
                                    "description": "write-only; omit on PUT to keep the stored key, '' clears"},
         "api_version": S, "supports_responses": B, "headers": {"type": "object", "additionalProperties": S},
