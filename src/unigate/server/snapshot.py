@@ -12,6 +12,7 @@ from unigate.config import GatewayConfig
 from unigate.governance.ratelimit import RateLimit, parse_rate_limits
 from unigate.providers import Provider, build_provider
 from unigate.store.config_store import load_config_from_store
+from unigate.store.identities import all_grants, all_memberships
 from unigate.store.sqlite import SQLiteStore, TokenRow
 
 ADMINS_GROUP = "admins"
@@ -54,12 +55,10 @@ def load_snapshot(store: SQLiteStore, max_body_bytes: int, source: str) -> Snaps
     config = load_config_from_store(store, max_body_bytes, source)
     providers = {name: build_provider(cfg) for name, cfg in config.providers.items()}
     tokens = {row.token_hash: row for row in store.active_tokens()}
-    members = [(r[0], r[1], r[2]) for r in
-               store.execute("SELECT group_name, member_type, member FROM group_members")]
+    members = all_memberships(store)
     grants: dict[str, dict[Identity, str]] = defaultdict(dict)
     managers: set[Identity] = set()
-    for endpoint, ptype, principal, level in store.execute(
-            "SELECT endpoint, principal_type, principal, level FROM grants"):
+    for endpoint, ptype, principal, level in all_grants(store):
         grants[endpoint][(ptype, principal)] = level
         if level == MANAGE:
             managers.add((ptype, principal))

@@ -71,6 +71,59 @@ def keep_hidden_headers(new: dict[str, Any], old: dict[str, Any]) -> None:
                 headers[name] = old["headers"][name]
 
 
+# --- the providers and endpoints tables (admin API writes go through these statements) --------
+
+Statement = tuple[str, tuple[Any, ...]]
+_TABLES = ("providers", "endpoints")
+
+
+def get_spec_row(store: SQLiteStore, table: str, name: str) -> dict[str, Any] | None:
+    """A stored spec with its created_at / updated_at, or None."""
+    assert table in _TABLES
+    rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} WHERE name = ?", (name,))
+    if not rows:
+        return None
+    spec: dict[str, Any] = json.loads(rows[0][0])
+    return {**spec, "created_at": rows[0][1], "updated_at": rows[0][2]}
+
+
+def list_rows(store: SQLiteStore, table: str) -> list[dict[str, Any]]:
+    assert table in _TABLES
+    rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} ORDER BY name")
+    return [{**json.loads(s), "created_at": c, "updated_at": u} for s, c, u in rows]
+
+
+def insert(table: str, spec: dict[str, Any]) -> Statement:
+    assert table in _TABLES
+    now = time.time()
+    return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+
+
+def update(table: str, spec: dict[str, Any]) -> Statement:
+    assert table in _TABLES
+    return (f"UPDATE {table} SET spec = ?, updated_at = ? WHERE name = ?",
+            (json.dumps(spec, sort_keys=True), time.time(), spec["name"]))
+
+
+def upsert(table: str, spec: dict[str, Any]) -> Statement:
+    assert table in _TABLES
+    now = time.time()
+    return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+
+
+def delete_provider_statements(name: str) -> list[Statement]:
+    return [("DELETE FROM providers WHERE name = ?", (name,))]
+
+
+def delete_endpoint_statements(name: str) -> list[Statement]:
+    # Its grants go with it: a later endpoint of the same name must not inherit them.
+    return [("DELETE FROM endpoints WHERE name = ?", (name,)),
+            ("DELETE FROM grants WHERE endpoint = ?", (name,))]
+
+
 def load_specs(store: SQLiteStore) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     providers = [json.loads(r[0]) for r in store.execute("SELECT spec FROM providers ORDER BY name")]
     endpoints = [json.loads(r[0]) for r in store.execute("SELECT spec FROM endpoints ORDER BY name")]

@@ -263,6 +263,17 @@ def endpoint_exists(store: SQLiteStore, name: str) -> bool:
     return bool(store.execute("SELECT 1 FROM endpoints WHERE name = ?", (name,)))
 
 
+def all_memberships(store: SQLiteStore) -> list[tuple[str, str, str]]:
+    """Every (group, member type, member): what the workers' snapshot resolves groups from."""
+    return [(r[0], r[1], r[2]) for r in store.execute("SELECT group_name, member_type, member FROM group_members")]
+
+
+def all_grants(store: SQLiteStore) -> list[tuple[str, str, str, str]]:
+    """Every (endpoint, principal type, principal, level)."""
+    return [(r[0], r[1], r[2], r[3]) for r in
+            store.execute("SELECT endpoint, principal_type, principal, level FROM grants")]
+
+
 def get_grants(store: SQLiteStore, endpoint: str) -> list[tuple[Member, str]]:
     rows = store.execute("SELECT principal_type, principal, level FROM grants WHERE endpoint = ? "
                          "ORDER BY principal_type, principal", (endpoint,))

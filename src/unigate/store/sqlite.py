@@ -38,6 +38,11 @@ class TokenRow:
     expires_at: float | None
 
 
+
+class Duplicate(Exception):
+    """A write would break a uniqueness rule (an object of that name exists), whatever the
+    store behind it: callers answer 409."""
+
 class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -78,7 +83,10 @@ class SQLiteStore:
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+            try:
+                return self._db.execute(sql, tuple(args)).fetchall()
+            except sqlite3.IntegrityError as e:
+                raise Duplicate(str(e)) from None
 
     # --- tokens --------------------------------------------------------------------------
 
@@ -128,6 +136,9 @@ class SQLiteStore:
                 if bump:
                     self._db.execute("UPDATE config_version SET version = version + 1 WHERE id = 1")
                 self._db.execute("COMMIT")
+            except sqlite3.IntegrityError as e:
+                self._db.execute("ROLLBACK")
+                raise Duplicate(str(e)) from None
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ from unigate.errors import (
 from unigate.server.auth import authenticate
 from unigate.server.state import GatewayState, Principal
 from unigate.store import identities as db
+from unigate.store.sqlite import Duplicate
 
 PREFIX = "/api/v1"  # every admin route is under it
 T = TypeVar("T")
@@ -130,7 +130,7 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
         raise NotFound(str(e)) from None
     except db.Clash as e:
         raise Conflict(str(e)) from None
-    except sqlite3.IntegrityError:  # lost a race with a concurrent change of the same object
+    except Duplicate:  # lost a race with a concurrent change of the same object
         raise Conflict("the object was changed concurrently; retry") from None
 
 

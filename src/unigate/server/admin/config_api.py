@@ -9,10 +9,7 @@ api_keys are write-only. Every change is one transaction that bumps the configur
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import sqlite3
-import time
 from typing import Any
 
 from aiohttp import web
@@ -30,11 +27,23 @@ from unigate.server.admin.common import (
     json_response,
     read_json,
 )
-from unigate.store.config_store import endpoint_spec, keep_hidden_headers, load_specs, provider_spec
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.config_store import (
+    Statement,
+    delete_endpoint_statements,
+    delete_provider_statements,
+    endpoint_spec,
+    get_spec_row,
+    insert,
+    keep_hidden_headers,
+    list_rows,
+    load_specs,
+    provider_spec,
+    update,
+    upsert,
+)
+from unigate.store.sqlite import Duplicate, SQLiteStore
 
 READ_ONLY = ("created_at", "updated_at", "api_key_set")  # shown by reads, ignored on writes
-Statement = tuple[str, tuple[Any, ...]]
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -114,16 +123,10 @@ def valid_endpoint(store: SQLiteStore, spec: dict[str, Any]) -> dict[str, Any]:
 # --- store access (synchronous; handlers call these in a thread) ------------------------------
 
 def get_row(store: SQLiteStore, table: str, name: str) -> dict[str, Any]:
-    rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} WHERE name = ?", (name,))
-    if not rows:
+    row = get_spec_row(store, table, name)
+    if row is None:
         raise NotFound(f"no {table[:-1]} named '{name}'")
-    spec: dict[str, Any] = json.loads(rows[0][0])
-    return {**spec, "created_at": rows[0][1], "updated_at": rows[0][2]}
-
-
-def list_rows(store: SQLiteStore, table: str) -> list[dict[str, Any]]:
-    rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} ORDER BY name")
-    return [{**json.loads(s), "created_at": c, "updated_at": u} for s, c, u in rows]
+    return row
 
 
 def stored(row: dict[str, Any]) -> dict[str, Any]:
@@ -133,30 +136,6 @@ def stored(row: dict[str, Any]) -> dict[str, Any]:
 def public(row: dict[str, Any]) -> dict[str, Any]:
     """What reads return: secrets hidden (providers say `api_key_set` instead)."""
     return hide_secrets(row) if "type" in row else row
-
-
-def insert(table: str, spec: dict[str, Any]) -> Statement:
-    now = time.time()
-    return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
-
-
-def update(table: str, spec: dict[str, Any]) -> Statement:
-    return (f"UPDATE {table} SET spec = ?, updated_at = ? WHERE name = ?",
-            (json.dumps(spec, sort_keys=True), time.time(), spec["name"]))
-
-
-def upsert(table: str, spec: dict[str, Any]) -> Statement:
-    now = time.time()
-    return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
-            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
-
-
-def delete_endpoint(name: str) -> list[Statement]:
-    # Its grants go with it: a later endpoint of the same name must not inherit them.
-    return [("DELETE FROM endpoints WHERE name = ?", (name,)),
-            ("DELETE FROM grants WHERE endpoint = ?", (name,))]
 
 
 def users_of(store: SQLiteStore, provider: str) -> list[str]:
@@ -173,7 +152,7 @@ async def write(caller: Caller, statements: list[Statement], action: str, target
                 details: dict[str, Any] | None = None) -> None:
     try:
         await run(caller.state.store.transaction, statements, True)
-    except sqlite3.IntegrityError:
+    except Duplicate:
         raise Conflict(f"{action.split('.')[0]} '{target}' already exists") from None
     await run(audit, caller.state, caller, action, target, details)
 
@@ -233,7 +212,7 @@ async def delete_provider(request: web.Request, caller: Caller) -> web.Response:
     if users:
         raise Conflict(f"provider '{name}' is used by endpoint(s) {', '.join(users)}: "
                        "change or delete them first")
-    await write(caller, [("DELETE FROM providers WHERE name = ?", (name,))], "provider.delete", name)
+    await write(caller, delete_provider_statements(name), "provider.delete", name)
     return json_response({"deleted": name})
 
 
@@ -306,7 +285,7 @@ async def delete_endpoint_route(request: web.Request, caller: Caller) -> web.Res
     caller.require_admin()
     name = request.match_info["name"]
     await run(get_row, caller.state.store, "endpoints", name)
-    await write(caller, delete_endpoint(name), "endpoint.delete", name)
+    await write(caller, delete_endpoint_statements(name), "endpoint.delete", name)
     return json_response({"deleted": name})
 
 
@@ -372,8 +351,8 @@ def apply_config(store: SQLiteStore, providers: list[Any], endpoints: list[Any],
     statements: list[Statement] = []
     for c in plan.changes:
         if c.action == "delete":
-            statements += (delete_endpoint(c.name) if c.kind == "endpoint"
-                           else [("DELETE FROM providers WHERE name = ?", (c.name,))])
+            statements += (delete_endpoint_statements(c.name) if c.kind == "endpoint"
+                           else delete_provider_statements(c.name))
         else:
             statements.append(upsert(c.kind + "s", specs[(c.kind, c.name)]))
     store.transaction(statements, bump=True)
