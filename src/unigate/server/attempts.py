@@ -12,15 +12,15 @@ from aiohttp import web
 
 from unigate.config import Destination
 from unigate.errors import GatewayError
-from unigate.providers import Provider
 from unigate.routing.outcome import cannot_serve, is_retryable, most_meaningful
+from unigate.server.attempt import Attempt
 from unigate.server.context import RequestContext
 from unigate.server.guard import Target
 
-Attempt = Callable[[Destination, Provider], Awaitable[web.StreamResponse]]
+TryOne = Callable[[Attempt], Awaitable[web.StreamResponse]]
 
 
-async def try_in_order(ctx: RequestContext, t: Target, attempt: Attempt) -> web.StreamResponse:
+async def try_in_order(ctx: RequestContext, t: Target, try_one: TryOne) -> web.StreamResponse:
     if t.endpoint.timeout is not None:  # the endpoint's timeout bounds all attempts together
         ctx.deadline = ctx.t0 + t.endpoint.timeout
     health = ctx.state.health
@@ -32,8 +32,9 @@ async def try_in_order(ctx: RequestContext, t: Target, attempt: Attempt) -> web.
         # each attempt translates (or not) for its own provider
         ctx.report = ctx.record.dropped_parameters = ctx.record.emulated_parameters = None
         started = time.perf_counter()
+        attempt = Attempt(ctx, t.endpoint, dest, provider)
         try:
-            response = await attempt(dest, provider)
+            response = await try_one(attempt)
         except GatewayError as err:
             _note(ctx, dest, err.code, err.status, started)
             if is_retryable(err):
@@ -44,9 +45,9 @@ async def try_in_order(ctx: RequestContext, t: Target, attempt: Attempt) -> web.
             if i == last or (ctx.deadline is not None and time.perf_counter() >= ctx.deadline):
                 raise (most_meaningful(failures) if failures else err) from None
             continue
-        ok = ctx.record.error_code is None  # a stream may have failed after its first byte
-        (health.success if ok else health.failure)(dest)
-        _note(ctx, dest, "ok" if ok else ctx.record.error_code or "error", ctx.record.status_code, started)
+        failed = attempt.failure  # a stream may have failed after its first byte
+        (health.failure if failed else health.success)(dest)
+        _note(ctx, dest, failed.code if failed else "ok", ctx.record.status_code, started)
         return response
     raise AssertionError("plan_attempts returns at least one destination")
 

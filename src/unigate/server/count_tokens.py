@@ -9,12 +9,11 @@ import orjson
 from aiohttp import web
 
 from unigate.codecs.registry import FORMATS, WireFormat
-from unigate.config import Destination
 from unigate.errors import UpstreamBadResponse
 from unigate.ir import IRRequest
 from unigate.ir.estimate import estimate_input_tokens
-from unigate.providers import Provider
 from unigate.server import upstream
+from unigate.server.attempt import Attempt
 from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
@@ -35,7 +34,8 @@ async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | No
         t = resolve(ctx, url_model if url_model is not None else body.get("model"),
                     rate_limited=False)
 
-        async def attempt(dest: Destination, provider: Provider) -> web.StreamResponse:
+        async def try_one(a: Attempt) -> web.StreamResponse:
+            dest, provider = a.dest, a.provider
             target_name = provider.count_format
             if target_name is None:  # no counting API: a local estimate
                 return ctx.json_response(orjson.dumps(counting.response(estimate_input_tokens(decode(body)))))
@@ -48,12 +48,12 @@ async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | No
             else:
                 payload = orjson.dumps(upstream_counting.encode_request(decode(body), dest.model))
             parsed = await upstream.post_json(ctx.state, provider, provider.count_url(dest.model), payload,
-                                              ctx.attempt_timeout(t.endpoint.timeout), target)
+                                              a.timeout(), target)
             count = parsed.get(upstream_counting.count_key)
             if not isinstance(count, int):
                 raise UpstreamBadResponse(f"provider '{provider.name}' sent no token count")
             return ctx.json_response(orjson.dumps(counting.response(count)))
 
-        return await try_in_order(ctx, t, attempt)
+        return await try_in_order(ctx, t, try_one)
 
     return await guarded(ctx, fmt.error_body, work)

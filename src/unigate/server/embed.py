@@ -11,11 +11,10 @@ from aiohttp import web
 
 from unigate.codecs.registry import EMBED_FORMATS
 from unigate.codecs.wire_format import EmbedDialect
-from unigate.config import Destination
 from unigate.errors import InvalidRequest
 from unigate.ir import EmbedRequest, Usage
-from unigate.providers import Provider
 from unigate.server import upstream
+from unigate.server.attempt import Attempt
 from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
@@ -34,7 +33,8 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
                 decoded.append(dialect.decode_request(body, url_model or ""))
             return decoded[0]
 
-        async def attempt(dest: Destination, provider: Provider) -> web.StreamResponse:
+        async def try_one(a: Attempt) -> web.StreamResponse:
+            dest, provider = a.dest, a.provider
             if provider.embed_format is None:
                 raise InvalidRequest(f"endpoint '{t.endpoint.name}' is served by provider "
                                      f"'{provider.name}' ({provider.type}), which has no embeddings API")
@@ -45,7 +45,7 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
             else:
                 payload = orjson.dumps(fmt.encode_request(request(), dest.model, provider))
             parsed = await upstream.post_json(ctx.state, provider, provider.embed_url(dest.model), payload,
-                                              ctx.attempt_timeout(t.endpoint.timeout), fmt)
+                                              a.timeout(), fmt)
             result = fmt.decode_response(parsed)
             if result.input_tokens is not None:
                 ctx.record.usage = Usage(input_tokens=result.input_tokens, output_tokens=0)
@@ -56,6 +56,6 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
             out: dict[str, Any] = dialect.encode_response(result, request())
             return ctx.json_response(orjson.dumps(out))
 
-        return await try_in_order(ctx, t, attempt)
+        return await try_in_order(ctx, t, try_one)
 
     return await guarded(ctx, dialect.error_body, work)

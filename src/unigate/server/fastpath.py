@@ -14,11 +14,11 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from unigate.codecs.registry import ClientOptions, WireFormat
-from unigate.config import Destination, EndpointConfig
+from unigate.codecs.registry import WireFormat
 from unigate.errors import GatewayError, UpstreamBadResponse, UpstreamError
 from unigate.providers import Provider
 from unigate.server import upstream
+from unigate.server.attempt import Attempt, Generation
 from unigate.server.context import SSE_HEADERS, RequestContext
 from unigate.server.fast_stream import FastStreamRelay
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
@@ -61,35 +61,33 @@ def _client_headers(ctx: RequestContext, provider: Provider) -> dict[str, str]:
     return headers
 
 
-async def relay_same_format(ctx: RequestContext, fmt: WireFormat, body: dict[str, Any],
-                            endpoint: EndpointConfig, dest: Destination, provider: Provider,
-                            stream: bool, opts: ClientOptions) -> web.StreamResponse:
+async def relay_same_format(gen: Generation, a: Attempt) -> web.StreamResponse:
+    ctx, fmt, body, opts, dest, provider = a.ctx, gen.client, gen.body, gen.opts, a.dest, a.provider
     hide_usage_chunk = False
     if opts.model is not None:  # the model is in the URL (Gemini): the body goes as it is
         raw = ctx.raw_body
-    elif stream and fmt.with_stream_usage is not None and not opts.include_usage:
+    elif gen.stream and fmt.with_stream_usage is not None and not opts.include_usage:
         # usage only when asked: ask, for the gateway's accounting, and hide the extra chunk
         raw = orjson.dumps(dict(fmt.with_stream_usage(body), model=dest.model))
         hide_usage_chunk = True
     else:
         raw = rewrite_request_model(ctx.raw_body, body, dest.model)
-    url = provider.generate_url(fmt.name, dest.model, stream)
+    url = provider.generate_url(fmt.name, dest.model, gen.stream)
     state = ctx.state
     assert state.session is not None
     resp = await upstream.post(state.session, provider, url, raw, _client_headers(ctx, provider),
-                               ctx.attempt_timeout(endpoint.timeout, endpoint.first_token_timeout if stream else None))
+                               a.timeout(gen.stream))
     try:
         if resp.status >= 400:
-            return await _relay_error(ctx, fmt, resp, provider)
-        if stream and resp.content_type == "text/event-stream":
-            return await _relay_stream(ctx, fmt, resp, endpoint, provider, hide_usage_chunk, opts)
-        return await _relay_unary(ctx, fmt, resp, endpoint, provider)
+            return await _relay_error(fmt, resp, provider)
+        if gen.stream and resp.content_type == "text/event-stream":
+            return await _relay_stream(gen, a, resp, hide_usage_chunk)
+        return await _relay_unary(fmt, a, resp)
     finally:
         resp.close()
 
 
-async def _relay_error(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
-                       provider: Provider) -> web.Response:
+async def _relay_error(fmt: WireFormat, resp: aiohttp.ClientResponse, provider: Provider) -> web.Response:
     """Raises the provider's error, keeping its body for a faithful relay if it is final."""
     if resp.status in upstream.CREDENTIAL_STATUSES:
         await upstream.raise_for_upstream_status(resp, provider, fmt)
@@ -104,8 +102,8 @@ async def _relay_error(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clien
                         upstream_type=kind, raw=raw, raw_format=fmt.name)
 
 
-async def _relay_unary(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
-                       endpoint: EndpointConfig, provider: Provider) -> web.Response:
+async def _relay_unary(fmt: WireFormat, a: Attempt, resp: aiohttp.ClientResponse) -> web.Response:
+    ctx, provider = a.ctx, a.provider
     try:
         data = await resp.read()
     except Exception as e:
@@ -116,7 +114,7 @@ async def _relay_unary(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clien
         raise UpstreamBadResponse(f"provider '{provider.name}' sent a body that is not JSON") from None
     if isinstance(parsed, dict):
         ctx.record.usage = fmt.usage(parsed)
-    return ctx.json_response(_bytes_rewriter(fmt.model_key, endpoint.name)(data), resp.status)
+    return ctx.json_response(_bytes_rewriter(fmt.model_key, a.endpoint.name)(data), resp.status)
 
 
 def _check_first_event(chunk: bytes, provider: Provider) -> None:
@@ -133,9 +131,9 @@ def _check_first_event(chunk: bytes, provider: Provider) -> None:
             raise UpstreamBadResponse(f"provider '{provider.name}' sent a stream event that is not JSON") from None
 
 
-async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.ClientResponse,
-                        endpoint: EndpointConfig, provider: Provider, hide_usage_chunk: bool,
-                        opts: ClientOptions) -> web.StreamResponse:
+async def _relay_stream(gen: Generation, a: Attempt, resp: aiohttp.ClientResponse,
+                        hide_usage_chunk: bool) -> web.StreamResponse:
+    ctx, fmt, endpoint, provider = a.ctx, gen.client, a.endpoint, a.provider
     first_timeout, idle_timeout = stream_timeouts(endpoint)
     chunk = await first_chunk(resp, provider, first_timeout)
     _check_first_event(chunk, provider)
@@ -155,9 +153,8 @@ async def _relay_stream(ctx: RequestContext, fmt: WireFormat, resp: aiohttp.Clie
         if data:
             await ctx.write(out, data)
     except GatewayError as err:
-        ctx.record.status_code = err.status
-        ctx.record.error_code = err.code
-        await ctx.write(out, fmt.stream_encoder(endpoint.name, opts, None).error(err))
+        a.failed_midstream(err)
+        await ctx.write(out, fmt.stream_encoder(endpoint.name, gen.opts, None).error(err))
     finally:
         ctx.record.usage = relay.usage
     await out.write_eof()

@@ -7,8 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from unigate.codecs.registry import ClientOptions, WireFormat
-from unigate.config import Destination
-from unigate.providers import Provider
+from unigate.server.attempt import Attempt, Generation
 from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import relay_same_format
@@ -27,11 +26,13 @@ async def handle_generate(ctx: RequestContext, fmt: WireFormat,
         ctx.record.streaming = stream
         opts.include_usage = fmt.wants_stream_usage(body)
 
-        async def attempt(dest: Destination, provider: Provider) -> web.StreamResponse:
-            if fmt.name in provider.formats and opts.sse:
-                return await relay_same_format(ctx, fmt, body, t.endpoint, dest, provider, stream, opts)
-            return await translate(ctx, fmt, body, t.endpoint, dest, provider, stream, opts)
+        gen = Generation(fmt, body, opts, stream)
 
-        return await try_in_order(ctx, t, attempt)
+        async def try_one(a: Attempt) -> web.StreamResponse:
+            if fmt.name in a.provider.formats and opts.sse:
+                return await relay_same_format(gen, a)
+            return await translate(gen, a)
+
+        return await try_in_order(ctx, t, try_one)
 
     return await guarded(ctx, fmt.error_body, work)

@@ -32,8 +32,17 @@ class Target:
 
 def resolve(ctx: RequestContext, name: Any, where: str = "model",
             body: dict[str, Any] | None = None, rate_limited: bool = True) -> Target:
-    """The endpoint the client named, and the destination chosen for this request. Queries
+    """The endpoint the client named, and the destinations to try for this request. Queries
     count against the endpoint's rate limits (token counting, `rate_limited=False`, does not)."""
+    endpoint = authorize(ctx, name, where)
+    if rate_limited:
+        reserve(ctx, endpoint, body)
+    return plan(ctx, endpoint)
+
+
+def authorize(ctx: RequestContext, name: Any, where: str = "model") -> EndpointConfig:
+    """The endpoint named by `name` (the body's `where` field, or the URL), if the caller may
+    query it: 400 without a name, 404 for an unknown one, 403 without CAN_QUERY."""
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"'{where}' is required: the name of the endpoint to query", param=where)
     endpoint = ctx.state.endpoints.get(name)
@@ -43,18 +52,28 @@ def resolve(ctx: RequestContext, name: Any, where: str = "model",
     assert ctx.principal is not None
     if not ctx.state.can_query(ctx.principal, name):
         raise PermissionDenied(f"you do not have CAN_QUERY permission on endpoint '{name}'")
-    limits = ctx.state.snap.limits.get(name) if rate_limited else None
+    return endpoint
+
+
+def reserve(ctx: RequestContext, endpoint: EndpointConfig, body: dict[str, Any] | None) -> None:
+    """Take this request's share of the endpoint's rate limits (429 when one is spent); settled
+    on real usage when the request ends."""
+    limits = ctx.state.snap.limits.get(endpoint.name)
     if limits:
         p = ctx.principal
+        assert p is not None
         ctx.reservation = ctx.state.limiter.check(
-            name, limits, p.type, p.name, ctx.state.snap.groups_of.get((p.type, p.name), frozenset()),
+            endpoint.name, limits, p.type, p.name, ctx.state.snap.groups_of.get((p.type, p.name), frozenset()),
             ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body, FORMATS.get(ctx.fmt_name)))
+
+
+def plan(ctx: RequestContext, endpoint: EndpointConfig) -> Target:
+    """The destinations to try, in order, and payload capture if the endpoint logs payloads."""
     if payload_logging_enabled(endpoint.inference_table):
         ctx.capture = BodyCapture()
     # a session (accounting.clients.session_id) sticks to one destination while it is healthy:
     # prompt caches stay warm, a conversation keeps one model
-    attempts = plan_attempts(endpoint, ctx.state.health, ctx.record.session_id)
-    return Target(endpoint, attempts)
+    return Target(endpoint, plan_attempts(endpoint, ctx.state.health, ctx.record.session_id))
 
 
 def estimate_tokens(raw: bytes, body: dict[str, Any] | None, fmt: WireFormat | None) -> int:

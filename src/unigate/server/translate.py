@@ -8,14 +8,15 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from unigate.codecs.registry import FORMATS, ClientOptions, WireFormat
-from unigate.config import Destination, EndpointConfig
+from unigate.codecs.registry import FORMATS, WireFormat
+from unigate.config import EndpointConfig
 from unigate.errors import GatewayError
 from unigate.ir import IRRequest, Usage, UsageEvent
 from unigate.ir.parameters import set_path
 from unigate.providers import Provider
 from unigate.server import upstream
-from unigate.server.context import SSE_HEADERS, RequestContext
+from unigate.server.attempt import Attempt, Generation
+from unigate.server.context import SSE_HEADERS
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.sse import SSEDecoder
 
@@ -44,50 +45,47 @@ def encode_with_policy(ir: IRRequest, client: WireFormat, target: WireFormat,
     return body
 
 
-async def translate(ctx: RequestContext, client: WireFormat, body: dict[str, Any],
-                    endpoint: EndpointConfig, dest: Destination, provider: Provider,
-                    stream: bool, opts: ClientOptions) -> web.StreamResponse:
-    ir = client.decode_request(body, opts)
-    ir.stream = stream
+async def translate(gen: Generation, a: Attempt) -> web.StreamResponse:
+    ctx, client, provider = a.ctx, gen.client, a.provider
+    ir = client.decode_request(gen.body, gen.opts)
+    ir.stream = gen.stream
     target = FORMATS[provider.formats[0]]
-    payload = orjson.dumps(encode_with_policy(ir, client, target, endpoint, dest.model, provider))
+    payload = orjson.dumps(encode_with_policy(ir, client, target, a.endpoint, a.dest.model, provider))
     ctx.report = ir.report
     ctx.record.dropped_parameters = ir.report.dropped or None
     ctx.record.emulated_parameters = ir.report.emulated or None
-    url = provider.generate_url(target.name, dest.model, stream)
+    url = provider.generate_url(target.name, a.dest.model, gen.stream)
     state = ctx.state
     assert state.session is not None
-    resp = await upstream.post(state.session, provider, url, payload, provider.headers(),
-                               ctx.attempt_timeout(endpoint.timeout, endpoint.first_token_timeout if stream else None))
+    resp = await upstream.post(state.session, provider, url, payload, provider.headers(), a.timeout(gen.stream))
     try:
         await upstream.raise_for_upstream_status(resp, provider, target)
-        if stream:
-            return await _translate_stream(ctx, client, target, resp, endpoint, provider, opts, ir)
-        return await _translate_unary(ctx, client, target, resp, endpoint, provider, ir)
+        if gen.stream:
+            return await _translate_stream(gen, a, target, resp, ir)
+        return await _translate_unary(gen, a, target, resp, ir)
     finally:
         resp.close()
 
 
-async def _translate_unary(ctx: RequestContext, client: WireFormat, target: WireFormat,
-                           resp: aiohttp.ClientResponse, endpoint: EndpointConfig,
-                           provider: Provider, ir: IRRequest) -> web.Response:
+async def _translate_unary(gen: Generation, a: Attempt, target: WireFormat,
+                           resp: aiohttp.ClientResponse, ir: IRRequest) -> web.Response:
+    ctx, provider = a.ctx, a.provider
     try:
         data = await resp.read()
     except Exception as e:
         raise upstream.map_read_error(e, provider) from None
     ir_resp = target.decode_response(upstream.parse_object(data, provider))
     ctx.record.usage = ir_resp.usage
-    return ctx.json_response(orjson.dumps(client.encode_response(ir_resp, endpoint.name, ir)))
+    return ctx.json_response(orjson.dumps(gen.client.encode_response(ir_resp, a.endpoint.name, ir)))
 
 
-async def _translate_stream(ctx: RequestContext, client: WireFormat, target: WireFormat,
-                            resp: aiohttp.ClientResponse, endpoint: EndpointConfig,
-                            provider: Provider, opts: ClientOptions, ir: IRRequest
-                            ) -> web.StreamResponse:
-    first_timeout, idle_timeout = stream_timeouts(endpoint)
+async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
+                            resp: aiohttp.ClientResponse, ir: IRRequest) -> web.StreamResponse:
+    ctx, provider = a.ctx, a.provider
+    first_timeout, idle_timeout = stream_timeouts(a.endpoint)
     sse = SSEDecoder()
     decoder = target.stream_decoder()
-    encoder = client.stream_encoder(endpoint.name, opts, ir)
+    encoder = gen.client.stream_encoder(a.endpoint.name, gen.opts, ir)
     usage = Usage()
     seen_usage = False
 
@@ -124,8 +122,7 @@ async def _translate_stream(ctx: RequestContext, client: WireFormat, target: Wir
             pending = convert(chunk, not chunk)
         await ctx.write(out, pending + encoder.close())
     except GatewayError as err:
-        ctx.record.status_code = err.status
-        ctx.record.error_code = err.code
+        a.failed_midstream(err)
         await ctx.write(out, encoder.error(err))
     finally:
         if seen_usage:
