@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,3 +36,15 @@ def call(method: str, url: str, body: bytes | dict[str, Any] | None = None,
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def until_stable(check: Callable[[], bool], timeout: float = 5.0, times: int = 6) -> None:
+    """Wait until `check` holds `times` times in a row: each request may reach another worker,
+    and each worker picks an admin change up on its own (within about a second)."""
+    deadline = time.monotonic() + timeout
+    held = 0
+    while held < times:
+        held = held + 1 if check() else 0
+        if held == 0:
+            assert time.monotonic() < deadline, "the change did not reach every worker in time"
+            time.sleep(0.05)

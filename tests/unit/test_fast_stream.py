@@ -54,3 +54,33 @@ def test_gemini_crlf_stream(size: int) -> None:
     out, relay = relay_all("gemini", GEMINI, size, hide=False)
     assert out == GEMINI.replace(b'"modelVersion":"gemini-2.5-flash"', b'"modelVersion":"my-endpoint"')
     assert relay.usage is not None and relay.usage.output_tokens == 2
+
+
+HEAD = {
+    "openai_chat": b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":'
+                   b'"the error is ours"}}]}\n\n',
+    "anthropic": b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+                 b'"delta":{"type":"text_delta","text":"an error-free start"}}\n\n',
+    "openai_responses": b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+                        b'"delta":"error"}\n\n',
+    "gemini": b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"error"}]}}]}\n\n',
+}
+ERROR = {
+    "openai_chat": (b'data: {"error":{"message":"engine overloaded","code":503}}\n\n', 503),
+    "anthropic": (b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
+                  b'"message":"Overloaded"}}\n\n', 529),
+    "openai_responses": (b'event: error\ndata: {"type":"error","code":"server_error",'
+                         b'"message":"The server had an error"}\n\n', 500),
+    "gemini": (b'data: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\n\n',
+               503),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(ERROR))
+def test_the_providers_error_event_is_relayed_and_remembered(fmt: str) -> None:
+    f = FORMATS[fmt]
+    relay = FastStreamRelay(_bytes_rewriter(f.model_key, "ep"), f.stream_usage, None, f.stream_error)
+    assert relay.feed(HEAD[fmt]) == HEAD[fmt] and relay.error is None  # "error" in text is no error
+    event, status = ERROR[fmt]
+    assert relay.feed(event[:20]) + relay.feed(event[20:]) + relay.close() == event
+    assert relay.error is not None and relay.error.status == status

@@ -111,6 +111,9 @@ class WireFormat:
     wants_stream_usage: Callable[[JSON], bool] = _never
     with_stream_usage: Callable[[JSON], JSON] | None = None
     is_usage_only: Callable[[SSEEvent], bool] = _never
+    # The provider's own error event inside a stream that began with 200 (the fast path relays
+    # it as it is, and records the failure: usage row, passive health).
+    stream_error: Callable[[SSEEvent], GatewayError | None] = lambda _: None
     # A retry delay the provider gives in an error body rather than a Retry-After header.
     retry_delay: Callable[[bytes], str | None] = _no_retry_delay
     # Streams may also come as one JSON array (Gemini without alt=sse): payload folding reads it.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from unigate.errors import GatewayError
 from unigate.ir.usage import Usage
 from unigate.sse import SSEDecoder, SSEEvent
 
@@ -21,17 +22,21 @@ def _end(data: bytes, boundary: bytes) -> int:
 
 
 class FastStreamRelay:
-    __slots__ = ("_buf", "_rewrite", "_usage_of", "_hide_usage_only", "usage")
+    __slots__ = ("_buf", "_error_of", "_rewrite", "_usage_of", "_hide_usage_only", "error", "usage")
 
     def __init__(self, rewrite: Callable[[bytes], bytes],
                  usage_of: Callable[[SSEEvent], Usage | None],
-                 hide_usage_only: Callable[[SSEEvent], bool] | None = None) -> None:
+                 hide_usage_only: Callable[[SSEEvent], bool] | None = None,
+                 error_of: Callable[[SSEEvent], GatewayError | None] | None = None) -> None:
         self._buf = b""
         self._rewrite = rewrite
         self._usage_of = usage_of
         # The gateway asked for a usage chunk the client did not ask for: how to know it.
         self._hide_usage_only = hide_usage_only
         self.usage: Usage | None = None
+        # The provider's own error event, relayed as it came and remembered for the usage row.
+        self._error_of = error_of
+        self.error: GatewayError | None = None
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._buf + chunk if self._buf else chunk
@@ -49,7 +54,18 @@ class FastStreamRelay:
     def _pass(self, ready: bytes) -> bytes:
         if b'"usage' in ready:
             ready = self._read_usage(ready)
+        if self._error_of is not None and self.error is None and b"error" in ready:
+            self._read_error(ready)
         return self._rewrite(ready)
+
+    def _read_error(self, ready: bytes) -> None:
+        assert self._error_of is not None
+        decoder = SSEDecoder()
+        for ev in decoder.feed(ready) + decoder.close():
+            if "error" in ev.data or ev.event == "error":
+                self.error = self._error_of(ev)
+                if self.error is not None:
+                    return
 
     def _read_usage(self, ready: bytes) -> bytes:
         kept: list[bytes] = []

@@ -142,7 +142,7 @@ async def _relay_stream(gen: Generation, a: Attempt, resp: aiohttp.ClientRespons
     ctx.mark_first_byte()
     ctx.record.status_code = 200
     relay = FastStreamRelay(_bytes_rewriter(fmt.model_key, endpoint.name), fmt.stream_usage,
-                            fmt.is_usage_only if hide_usage_chunk else None)
+                            fmt.is_usage_only if hide_usage_chunk else None, fmt.stream_error)
     try:
         while chunk:
             data = relay.feed(chunk)
@@ -152,6 +152,8 @@ async def _relay_stream(gen: Generation, a: Attempt, resp: aiohttp.ClientRespons
         data = relay.close()
         if data:
             await ctx.write(out, data)
+        if relay.error is not None:  # relayed as the provider sent it; the attempt failed
+            a.failed_midstream(relay.error)
     except GatewayError as err:
         a.failed_midstream(err)
         await ctx.write(out, fmt.stream_encoder(endpoint.name, gen.opts, None).error(err))

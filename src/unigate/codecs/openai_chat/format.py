@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.openai_chat.errors import openai_chat_error_body, openai_chat_upstream_error
+import orjson
+
+from unigate.codecs.openai_chat.errors import openai_chat_error_body, openai_chat_upstream_error, upstream_stream_error
 from unigate.codecs.openai_chat.models import OPENAI_MODELS
 from unigate.codecs.openai_chat.request_decode import DIALECT, openai_chat_to_ir_request
 from unigate.codecs.openai_chat.request_encode import ir_to_openai_chat_request
@@ -19,6 +21,7 @@ from unigate.codecs.openai_embeddings import (
     openai_embeddings_to_ir_response,
 )
 from unigate.codecs.wire_format import EmbedDialect, EmbedFormat, WireFormat
+from unigate.errors import UpstreamError
 from unigate.sse import SSEEvent
 
 
@@ -44,6 +47,18 @@ def is_usage_only(event: SSEEvent) -> bool:
     return '"choices":[]' in event.data.replace(" ", "")
 
 
+def stream_error(event: SSEEvent) -> UpstreamError | None:
+    """An {"error": {...}} chunk without choices (vLLM and other servers send these)."""
+    if '"error"' not in event.data:
+        return None
+    try:
+        chunk = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(chunk, dict) and chunk.get("error") is not None and "choices" not in chunk:
+        return upstream_stream_error(chunk["error"])
+    return None
+
 FORMAT = WireFormat(
     name="openai_chat",
     decode_request=lambda body, o: openai_chat_to_ir_request(body),
@@ -58,6 +73,7 @@ FORMAT = WireFormat(
     stream_usage=openai_chat_stream_usage,
     model_key="model",
     parameters=DIALECT,
+    stream_error=stream_error,
     max_output_tokens=max_output_tokens,
     wants_stream_usage=wants_stream_usage,
     with_stream_usage=with_stream_usage,
