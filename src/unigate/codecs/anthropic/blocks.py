@@ -21,6 +21,7 @@ from unigate.codecs.anthropic.fields import (
     rest,
     string,
 )
+from unigate.codecs.data_url import split_data_url
 from unigate.errors import InvalidRequest, UnsupportedParameter
 from unigate.ir.parts import (
     DocumentPart,
@@ -240,11 +241,11 @@ def _document_source(part: DocumentPart, path: str) -> JSON:
     raise UnsupportedParameter(path, TARGET, f"documents of type {media_type} (PDF and text only)")
 
 
-def _split_data_url(url: str, path: str) -> tuple[str, str]:
-    head, sep, data = url.partition(",")
-    if not sep or not head.endswith(";base64"):
+def _split_data_url(url: str, path: str) -> tuple[str | None, str]:
+    inline = split_data_url(url)
+    if inline is None:
         raise InvalidRequest(f"{path}: data URL must be base64-encoded", param=path)
-    return head[5:-7], data
+    return inline
 
 
 def _tool_result_block(part: ToolResultPart, path: str) -> JSON:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from unigate.codecs.data_url import split_data_url
 from unigate.codecs.gemini._util import (
     FORMAT,
     ReasoningBlock,
@@ -215,10 +216,10 @@ def _media(data: str | None, url: str | None, mime: str | None, path: str,
     if url is None:
         raise InvalidRequest(f"{path}: neither data nor url", param=path)
     if url.startswith("data:"):
-        head, sep, payload = url.partition(",")
-        if not sep or not head.endswith(";base64"):
+        inline = split_data_url(url)
+        if inline is None:
             raise InvalidRequest(f"{path}.url: only base64 data: URLs are supported", param=path)
-        return {"inlineData": {"mimeType": head[5:-7] or mime or default_mime, "data": payload}}
+        return {"inlineData": {"mimeType": inline[0] or mime or default_mime, "data": inline[1]}}
     mime = mime or mimetypes.guess_type(urlsplit(url).path)[0]
     return {"fileData": {"mimeType": mime, "fileUri": url} if mime else {"fileUri": url}}
 

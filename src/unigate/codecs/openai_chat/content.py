@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
+from unigate.codecs.data_url import data_url, split_data_url
 from unigate.codecs.openai_chat.fields import bad, opt_str, req_dict, req_str
 from unigate.errors import UnsupportedParameter
 from unigate.ir.parts import DocumentPart, ImagePart, Part, TextPart, UnknownPart
@@ -13,20 +14,6 @@ FORMAT = "openai_chat"
 # Kept on parts so an OpenAI → OpenAI translation keeps prompt-cache breakpoints; they only
 # affect caching, never the answer, so encoders for other formats may ignore them.
 _CACHE_KEY = "prompt_cache_breakpoint"
-
-
-def split_data_url(url: str) -> tuple[str, str] | None:
-    """"data:<media type>;base64,<data>" → (media type, data); None for anything else."""
-    if not url.startswith("data:"):
-        return None
-    header, sep, data = url.partition(",")
-    if not sep or not header.endswith(";base64"):
-        return None
-    return header[5:-7].split(";", 1)[0], data
-
-
-def data_url(media_type: str, data: str) -> str:
-    return f"data:{media_type};base64,{data}"
 
 
 def _part_meta(part: dict[str, Any]) -> dict[str, Any] | None:

@@ -6,7 +6,8 @@ import time
 import uuid
 from typing import Any
 
-from unigate.codecs.openai_chat.content import FORMAT, data_url
+from unigate.codecs.data_url import data_url
+from unigate.codecs.openai_chat.content import FORMAT
 from unigate.codecs.openai_chat.usage import ir_to_usage, usage_to_ir
 from unigate.errors import UpstreamBadResponse
 from unigate.ir.parts import ImagePart, Part, ReasoningPart, TextPart, ToolCallPart, UnknownPart

@@ -67,21 +67,6 @@ def upstream_dict(value: Any, path: str) -> dict[str, Any]:
     return value
 
 
-def split_data_url(url: str) -> tuple[str | None, str] | None:
-    """`data:<type>;base64,<data>` → (media type, base64 data); None for anything else."""
-    if not url.startswith("data:"):
-        return None
-    head, sep, data = url.partition(",")
-    if not sep or not head.endswith(";base64"):
-        return None
-    media_type = head[5:-7] or None
-    return media_type, data
-
-
-def data_url(media_type: str | None, data: str) -> str:
-    return f"data:{media_type or 'application/octet-stream'};base64,{data}"
-
-
 def ns(meta: dict[str, Any] | None) -> dict[str, Any]:
     """This format's slice of a part's `meta` (empty when there is none)."""
     if meta:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from unigate.codecs.data_url import split_data_url
 from unigate.codecs.openai_responses._util import (
     FORMAT,
     fail,
@@ -18,7 +19,6 @@ from unigate.codecs.openai_responses._util import (
     req_dict,
     req_list,
     req_str,
-    split_data_url,
 )
 from unigate.codecs.openai_responses.reasoning import reasoning_item_to_part
 from unigate.codecs.openai_responses.tools import CUSTOM_ARG

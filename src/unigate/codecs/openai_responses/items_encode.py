@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-from unigate.codecs.openai_responses._util import FORMAT, TARGET, data_url, ns
+from unigate.codecs.data_url import data_url
+from unigate.codecs.openai_responses._util import FORMAT, TARGET, ns
 from unigate.codecs.openai_responses.reasoning import reasoning_part_to_upstream_item
 from unigate.codecs.openai_responses.tools import CUSTOM_ARG
 from unigate.errors import UnsupportedParameter
