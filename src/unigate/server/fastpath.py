@@ -159,5 +159,7 @@ async def _relay_stream(gen: Generation, a: Attempt, resp: aiohttp.ClientRespons
         await ctx.write(out, fmt.stream_encoder(endpoint.name, gen.opts, None).error(err))
     finally:
         ctx.record.usage = relay.usage
-    await out.write_eof()
+    # No write_eof here: aiohttp ends the response once the handler has returned, after
+    # guarded() settled the rate-limit reservation, so the client's next request (on any
+    # worker) already sees what this one really used.
     return out

@@ -127,5 +127,7 @@ async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
     finally:
         if seen_usage:
             ctx.record.usage = usage
-    await out.write_eof()
+    # No write_eof here: aiohttp ends the response once the handler has returned, after
+    # guarded() settled the rate-limit reservation, so the client's next request (on any
+    # worker) already sees what this one really used.
     return out
