@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unigate.ir.parts import Part, ReasoningPart, TextPart, ToolCallPart
+from unigate.ir.parts import Part, ReasoningPart, TextPart, ToolCallPart, UnknownPart
 from unigate.ir.response import IRResponse
 from unigate.ir.stream import (
     Finish,
@@ -11,6 +11,7 @@ from unigate.ir.stream import (
     StreamEvent,
     TextDelta,
     ToolCallDelta,
+    UnknownPartDelta,
     UsageEvent,
 )
 from unigate.ir.usage import Usage
@@ -48,6 +49,8 @@ class StreamFolder:
                 r.signature_format = ev.signature_format
             if ev.redacted is not None:
                 r.redacted = ev.redacted
+        elif isinstance(ev, UnknownPartDelta):
+            self._parts[ev.index] = UnknownPart(ev.format, ev.raw)
         elif isinstance(ev, UsageEvent):
             if self._resp.usage is None:
                 self._resp.usage = Usage()

@@ -13,7 +13,7 @@ interleave parts, so encoders for block-structured formats can close blocks as t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from unigate.ir.parts import Meta
 from unigate.ir.response import FinishReason
@@ -55,6 +55,18 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True)
+class UnknownPartDelta:
+    """A whole part the IR has no stream shape for (Anthropic's server_tool_use and
+    web_search_tool_result blocks, ...), kept verbatim for the format it came from, as unary
+    responses keep them (`UnknownPart`): an encoder of that format writes it back, folding keeps
+    it, any other encoder leaves it out. Emitted once the part is complete."""
+
+    index: int
+    format: str
+    raw: dict[str, Any]
+
+
+@dataclass(slots=True)
 class UsageEvent:
     usage: Usage  # cumulative; merged field by field into what came before
 
@@ -65,4 +77,4 @@ class Finish:
     stop_sequence: str | None = None
 
 
-StreamEvent = Union[Start, TextDelta, ReasoningDelta, ToolCallDelta, UsageEvent, Finish]
+StreamEvent = Union[Start, TextDelta, ReasoningDelta, ToolCallDelta, UnknownPartDelta, UsageEvent, Finish]

@@ -22,6 +22,7 @@ from unigate.ir.stream import (
     StreamEvent,
     TextDelta,
     ToolCallDelta,
+    UnknownPartDelta,
     UsageEvent,
 )
 from unigate.ir.usage import Usage
@@ -32,7 +33,7 @@ _STREAMED = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
 
 
 class AnthropicStreamDecoder:
-    __slots__ = ("_ir_index", "_kinds", "_next", "_raw_usage", "_stopped")
+    __slots__ = ("_ir_index", "_kinds", "_next", "_raw_usage", "_stopped", "_unknown")
 
     def __init__(self) -> None:
         self._kinds: dict[int, str] = {}  # Anthropic block index → block type
@@ -41,6 +42,8 @@ class AnthropicStreamDecoder:
         # Anthropic's own counters, cumulative: message_delta may restate only some of them.
         self._raw_usage: dict[str, Any] = {}
         self._stopped = False
+        # blocks the IR does not stream, held until their stop: (block, input JSON pieces)
+        self._unknown: dict[int, tuple[dict[str, Any], list[str]]] = {}
 
     def feed(self, event: SSEEvent) -> list[StreamEvent]:
         try:
@@ -59,13 +62,15 @@ class AnthropicStreamDecoder:
                 return self._message_start(data["message"])
             if kind == "message_delta":
                 return self._message_delta(data)
+            if kind == "content_block_stop":
+                return self._block_stop(data)
             if kind == "message_stop":
                 self._stopped = True
             elif kind == "error":
                 self._error(data.get("error"))
         except (KeyError, TypeError, AttributeError) as e:
             raise UpstreamBadResponse(f"malformed Anthropic {kind} event: {e!r}") from None
-        # content_block_stop, ping and event types added later carry nothing for the IR.
+        # ping and event types added later carry nothing for the IR.
         return []
 
     def close(self) -> list[StreamEvent]:
@@ -104,13 +109,29 @@ class AnthropicStreamDecoder:
             return [TextDelta(self._index(index), block["text"])]
         if kind == "thinking" and block.get("thinking"):
             return [ReasoningDelta(self._index(index), block["thinking"])]
-        # Server tool blocks and the like: the IR has no stream event for them (dropped).
+        if kind not in _STREAMED:  # server tool blocks and the like: kept whole until they end
+            self._unknown[index] = (dict(block), [])
         return []
+
+    def _block_stop(self, data: dict[str, Any]) -> list[StreamEvent]:
+        held = self._unknown.pop(data["index"], None)
+        if held is None:
+            return []
+        block, partial_json = held
+        if partial_json:  # server_tool_use input, streamed like a tool call's
+            try:
+                block["input"] = orjson.loads("".join(partial_json))
+            except orjson.JSONDecodeError:
+                raise UpstreamBadResponse("Anthropic sent a server tool input that is not JSON") from None
+        return [UnknownPartDelta(self._index(data["index"]), _FORMAT, block)]
 
     def _delta(self, data: dict[str, Any]) -> list[StreamEvent]:
         index: int = data["index"]
         if self._kinds.get(index) not in _STREAMED:
-            return []  # deltas of a block the IR does not stream (server_tool_use input)
+            held = self._unknown.get(index)  # a block kept whole (server_tool_use input)
+            if held is not None and data["delta"].get("type") == "input_json_delta":
+                held[1].append(data["delta"]["partial_json"])
+            return []
         delta = data["delta"]
         kind = delta["type"]
         if kind == "text_delta":

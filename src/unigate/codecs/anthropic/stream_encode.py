@@ -23,6 +23,7 @@ from unigate.ir.stream import (
     StreamEvent,
     TextDelta,
     ToolCallDelta,
+    UnknownPartDelta,
     UsageEvent,
 )
 from unigate.ir.usage import Usage
@@ -66,6 +67,8 @@ class AnthropicStreamEncoder:
             return self._tool_call(event)
         if isinstance(event, ReasoningDelta):
             return self._reasoning(event)
+        if isinstance(event, UnknownPartDelta):
+            return self._unknown(event)
         if isinstance(event, UsageEvent):
             self._usage.merge(event.usage)
         elif isinstance(event, Finish):
@@ -129,6 +132,14 @@ class AnthropicStreamEncoder:
         if signed:
             out += self._delta({"type": "signature_delta", "signature": ev.signature})
         return out
+
+    def _unknown(self, ev: UnknownPartDelta) -> bytes:
+        """A block of Anthropic's own the IR carries whole (a server tool call or result):
+        written back as it came, in one start and stop; other formats' parts mean nothing here."""
+        if ev.format != _FORMAT:
+            return b""
+        kind = str(ev.raw.get("type"))
+        return self._open(ev.index, kind, ev.raw) + self._close_block()
 
     def _open(self, index: int, kind: str, block: dict[str, Any]) -> bytes:
         if index == self._open_ir and kind == self._open_kind:
