@@ -2,7 +2,7 @@
 and `@ai-sdk/google`, each pointed at its unigate surface, on its own format and translated.
 
 `generateText` and `streamText` with a plain prompt and with a tool (multi-step: the SDK runs the
-tool and sends its result back), and `generateText` with `Output.object`. One Node process runs
+tool and sends its result back), and both with `Output.object`. One Node process runs
 every case (node/vercel_ai.mjs); each test checks its own outcome."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ENDPOINTS = {
     "anthropic": ["chat-anthropic", "chat-openai", "chat-gemini"],
     "google": ["chat-gemini", "chat-openai", "chat-anthropic"],
 }
-KINDS = ["generate", "stream", "tool", "tool-stream", "object"]
+KINDS = ["generate", "stream", "tool", "tool-stream", "object", "object-stream"]
 CASES = [(p, ep, k) for p, eps in ENDPOINTS.items() for ep in eps for k in KINDS]
 SCRIPT = Path(__file__).parent / "node" / "vercel_ai.mjs"
 
@@ -40,7 +40,7 @@ def _case_id(case: tuple[str, str, str]) -> str:
 def _prompt(kind: str, n: str) -> str:
     if kind.startswith("tool"):
         return f"What is the weather in Paris? {n}"
-    if kind == "object":
+    if kind.startswith("object"):
         return f"Describe Paris {n}"
     return f"Say hello {n}"
 
@@ -78,7 +78,7 @@ def test_vercel_ai(vercel_results: dict[str, Any], mock_url: str, case: tuple[st
         assert outcome["streamed"] == outcome["text"]
     if kind in ("generate", "stream"):
         assert outcome["text"] == f"{REPLY_PREFIX}Say hello {n}"
-    elif kind == "object":
+    elif kind.startswith("object"):
         assert outcome["output"] == {"name": "Paris", "population": 1}
     else:
         result = f"Sunny in Paris, run {n}"

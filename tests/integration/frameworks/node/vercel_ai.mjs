@@ -58,7 +58,7 @@ async function runCase(job, c) {
   if (c.kind.startsWith("tool")) {
     Object.assign(args, { tools: { get_weather: weatherTool(c) }, stopWhen: stepCountIs(3) });
   }
-  if (c.kind === "object") args.output = Output.object({ schema: citySchema });
+  if (c.kind.startsWith("object")) args.output = Output.object({ schema: citySchema });
   if (c.kind === "generate" || c.kind === "tool" || c.kind === "object") {
     const r = await generateText(args);
     return { text: r.text, steps: steps(r), output: c.kind === "object" ? r.output : null };
@@ -68,7 +68,8 @@ async function runCase(job, c) {
   let streamed = "";
   for await (const delta of r.textStream) streamed += delta;
   if (failure) throw failure;
-  return { text: await r.text, streamed, steps: steps({ steps: await r.steps }) };
+  const output = c.kind === "object-stream" ? await r.output : null;
+  return { text: await r.text, streamed, steps: steps({ steps: await r.steps }), output };
 }
 
 function describe(error) {
