@@ -8,7 +8,6 @@ every case (node/vercel_ai.mjs); each test checks its own outcome."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -55,10 +54,10 @@ def vercel_results(gateway: Gateway) -> dict[str, Any]:
               "toolResult": f"Sunny in {{location}}, run {nonces[_case_id(c)]}"} for c in CASES]
     env = node_env()
     env["UNIGATE_VERCEL_AI_PREFIX"] = str(prefix)
-    env.pop("NODE_OPTIONS", None)
+    env.pop("NODE_OPTIONS", None)  # a developer's --inspect or --require must not change the run
     proc = subprocess.run([str(node_bin_dir() / "node"), str(SCRIPT)], input=json.dumps(
         {"base": gateway.base, "token": gateway.token, "cases": cases}), capture_output=True, text=True,
-        timeout=120, env=env, cwd=os.path.dirname(SCRIPT))
+        timeout=120, env=env, cwd=SCRIPT.parent)
     assert proc.returncode == 0, proc.stderr[-4000:]
     results: dict[str, Any] = json.loads(proc.stdout)
     for case_id, n in nonces.items():

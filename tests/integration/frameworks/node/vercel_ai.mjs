@@ -16,7 +16,7 @@ const { createGoogleGenerativeAI } = await load("@ai-sdk/google");
 const PARALLEL = 12;
 
 function modelFor(job, c) {
-  const gw = `${job.base}`;
+  const gw = job.base; // <gateway>/ai-gateway
   switch (c.provider) {
     case "openai": // the default: the Responses API
       return createOpenAI({ baseURL: `${gw}/openai/v1`, apiKey: job.token })(c.endpoint);
