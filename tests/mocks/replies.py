@@ -15,6 +15,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from .prompt_schema import instance_for_schema, schema_in_prompt
+
 REPLY_PREFIX = "MOCK-UPSTREAM-OK: "
 MAX_ECHO_CHARS = 200
 
@@ -72,32 +74,7 @@ def count_words(text: str) -> int:
     return len(text.split())
 
 
-def value_for_schema(schema: dict[str, Any]) -> Any:
-    """A value valid for a JSON schema: strings "Paris", numbers 1, booleans true."""
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if schema.get(key):
-            return value_for_schema(schema[key][0])
-    kind = schema.get("type", "object" if "properties" in schema else "string")
-    if isinstance(kind, list):  # ["string", "null"]
-        kind = next((k for k in kind if k != "null"), "null")
-    kind = str(kind).lower()  # Gemini's OpenAPI subset spells types in capitals
-    if kind == "object":
-        props: dict[str, Any] = schema.get("properties") or {}
-        wanted = schema.get("required", list(props))  # no "required" list: fill everything
-        return {name: value_for_schema(props.get(name, {})) for name in wanted}
-    if kind == "array":
-        return [value_for_schema(schema.get("items") or {})]
-    if kind in ("number", "integer"):
-        return 1
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    return "Paris"
+value_for_schema = instance_for_schema  # the reply rule's name for it
 
 
 def sign(text: str, kind: str = "sig") -> str:
@@ -151,7 +128,9 @@ def reply_to(conv: Conversation) -> Reply:
     if conv.tool_result is not None:
         text = REPLY_PREFIX + "tool said " + conv.tool_result
     elif conv.json_schema is not None:
-        value = value_for_schema(conv.json_schema) if conv.json_schema else {
+        # JSON mode ({}) has no schema in the request: follow one the prompt spells out, if any
+        schema = conv.json_schema or schema_in_prompt(conv.texts)
+        value = value_for_schema(schema) if schema else {
             "reply": REPLY_PREFIX + conv.last_user_text[:MAX_ECHO_CHARS]
         }
         text = json.dumps(value)
