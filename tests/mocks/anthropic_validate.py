@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from .replies import Conversation, ToolSpec, sign
+
+JSON_ONLY = re.compile(r"respond with a single valid JSON object and nothing else", re.IGNORECASE)
 
 
 class AnthropicInvalid(Exception):
@@ -157,6 +160,12 @@ def _json_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     fmt = (body.get("output_config") or {}).get("format") or body.get("output_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         return fmt.get("schema") or {"type": "object"}
+    # A system prompt that asks for nothing but a JSON object (how the gateway emulates OpenAI's
+    # JSON mode): the model answers one, as Claude does when told so ({} = any object).
+    system = body.get("system")
+    text = system if isinstance(system, str) else text_of(system)
+    if JSON_ONLY.search(text):
+        return {}
     return None
 
 
