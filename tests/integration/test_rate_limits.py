@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.integration.gateway import Gateway, start_gateway
-from tests.integration.rawhttp import Reply, bearer, call
+from tests.integration.rawhttp import Reply, bearer, call, until_stable
 
 
 def config(mock_url: str) -> str:
@@ -93,10 +93,11 @@ def test_zero_denies_all(gw: Gateway) -> None:
 def test_user_default_applies_to_each_user_in_the_dialect_shape(gw: Gateway) -> None:
     alice = make_user(gw, "alice@example.com", "per-user")
     bob = make_user(gw, "bob@example.com", "per-user")
-    wait_until(lambda: chat(gw, "open", alice).status in (200, 403))  # tokens are live
     body = {"model": "per-user", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
+    url = f"{gw.base}/anthropic/v1/models"
+    for token in (alice, bob):  # tokens and grants live on every worker (listing costs no budget)
+        until_stable(lambda t=token: "per-user" in call("GET", url, headers=bearer(t)).body.decode())
     url = f"{gw.base}/anthropic/v1/messages"
-    wait_until(lambda: call("GET", f"{gw.base}/anthropic/v1/models", headers=bearer(alice)).status == 200)
     assert [call("POST", url, body, bearer(alice)).status for _ in range(3)] == [200, 200, 200]
     denied = call("POST", url, body, bearer(alice))
     assert denied.status == 429
