@@ -36,8 +36,8 @@ def _translate(v: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_policy_vector(path: Path) -> None:
     v = json.loads(path.read_text())
-    if "error" in v:
-        with pytest.raises(getattr(errors, v["error"])) as info:
+    if "raises" in v:
+        with pytest.raises(getattr(errors, v["raises"])) as info:
             _translate(v)
         assert v["error_contains"] in str(info.value)
         return

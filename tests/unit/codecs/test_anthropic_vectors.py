@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.unit.codecs.vectors import CHECKED, Op, check, files
 from unigate import errors
 from unigate.codecs import anthropic as an
 from unigate.ir.serde import from_dict, to_dict
 from unigate.sse import SSEDecoder, SSEEvent
 
-VECTORS = Path(__file__).parents[2] / "vectors" / "anthropic"
-FILES = sorted(VECTORS.glob("*.json"))
+FILES = files("anthropic")
 
 
 def _feed_events(events: list[dict[str, Any]]) -> list[Any]:
@@ -33,22 +32,6 @@ def _encode_stream(model: str, ir_events: list[dict[str, Any]]) -> list[dict[str
     return [{"event": e.event, "data": orjson.loads(e.data)} for e in SSEDecoder().feed(raw)]
 
 
-def _run_error(v: dict[str, Any]) -> None:
-    direction = v["direction"]
-    if direction == "decode_request":
-        an.anthropic_to_ir_request(v["input"])
-    elif direction == "encode_request":
-        an.ir_to_anthropic_request(from_dict("IRRequest", v["ir"]), v["model"])
-    elif direction == "decode_response":
-        an.anthropic_to_ir_response(v["input"])
-    elif direction == "encode_response":
-        an.ir_to_anthropic_response(from_dict("IRResponse", v["ir"]), v["model"])
-    elif direction == "decode_stream":
-        _feed_events(v["events"])
-    else:
-        raise AssertionError(f"unknown direction {direction}")
-
-
 def _make_error(case: dict[str, Any]) -> errors.GatewayError:
     cls = getattr(errors, case["error"])
     if cls is errors.UpstreamError:
@@ -57,45 +40,35 @@ def _make_error(case: dict[str, Any]) -> errors.GatewayError:
     return cls(case["message"])  # type: ignore[no-any-return]
 
 
+def _decode_request(v: dict[str, Any]) -> Any:
+    ir = an.anthropic_to_ir_request(v["input"])
+    if "roundtrip" in v:
+        assert an.ir_to_anthropic_request(ir, v["input"]["model"]) == v["roundtrip"]
+    return to_dict(ir)
+
+
+def _error_bodies(v: dict[str, Any]) -> object:
+    for case in v["cases"]:
+        assert an.anthropic_error_body(_make_error(case)) == case["expected"], case
+    return CHECKED
+
+
+OPS: dict[str, Op] = {
+    "decode_request": _decode_request,
+    "encode_request": lambda v: an.ir_to_anthropic_request(from_dict("IRRequest", v["ir"]), v["model"],
+                                                           **v.get("options", {})),
+    "decode_response": lambda v: to_dict(an.anthropic_to_ir_response(v["input"])),
+    "encode_response": lambda v: an.ir_to_anthropic_response(from_dict("IRResponse", v["ir"]), v["model"]),
+    "decode_stream": lambda v: to_dict(_feed_events(v["events"])),
+    "encode_stream": lambda v: _encode_stream(v["model"], v["ir_events"]),
+    "decode_count_tokens": lambda v: to_dict(an.anthropic_count_tokens_to_ir(v["input"])),
+    "encode_count_tokens": lambda v: an.ir_to_anthropic_count_tokens_request(from_dict("IRRequest", v["ir"]),
+                                                                             v["model"]),
+    "upstream_error": lambda v: list(an.anthropic_upstream_error(v["status"], v["body"].encode())),
+    "error_body": _error_bodies,
+}
+
+
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_vector(path: Path) -> None:
-    v = json.loads(path.read_text())
-    kind = v["kind"]
-    if kind == "decode_request":
-        ir = an.anthropic_to_ir_request(v["input"])
-        assert to_dict(ir) == v["ir"]
-        if "roundtrip" in v:
-            assert an.ir_to_anthropic_request(ir, v["input"]["model"]) == v["roundtrip"]
-    elif kind == "encode_request":
-        ir = from_dict("IRRequest", v["ir"])
-        got = an.ir_to_anthropic_request(ir, v["model"], **v.get("options", {}))
-        assert got == v["expected"]
-    elif kind == "decode_response":
-        assert to_dict(an.anthropic_to_ir_response(v["input"])) == v["ir"]
-    elif kind == "encode_response":
-        resp = from_dict("IRResponse", v["ir"])
-        assert an.ir_to_anthropic_response(resp, v["model"]) == v["expected"]
-    elif kind == "decode_stream":
-        assert to_dict(_feed_events(v["events"])) == v["ir_events"]
-    elif kind == "encode_stream":
-        assert _encode_stream(v["model"], v["ir_events"]) == v["expected_events"]
-    elif kind == "decode_count_tokens":
-        assert to_dict(an.anthropic_count_tokens_to_ir(v["input"])) == v["ir"]
-    elif kind == "encode_count_tokens":
-        ir = from_dict("IRRequest", v["ir"])
-        assert an.ir_to_anthropic_count_tokens_request(ir, v["model"]) == v["expected"]
-    elif kind == "upstream_error":
-        got = an.anthropic_upstream_error(v["status"], v["body"].encode())
-        assert list(got) == v["expected"]
-    elif kind == "error_body":
-        for case in v["cases"]:
-            assert an.anthropic_error_body(_make_error(case)) == case["expected"], case
-    elif kind == "error":
-        expected = getattr(errors, v.get("error_type", "GatewayError"))
-        with pytest.raises(expected) as info:
-            _run_error(v)
-        assert v["error_contains"] in info.value.message
-        if "status" in v:
-            assert info.value.status == v["status"]
-    else:
-        raise AssertionError(f"unknown vector kind {kind}")
+    check(path, OPS)

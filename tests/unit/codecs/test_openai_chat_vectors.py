@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.unit.codecs.vectors import Op, check, files
 from unigate import errors
 from unigate.codecs.openai_chat import (
     OpenAIChatStreamDecoder,
@@ -22,9 +23,6 @@ from unigate.codecs.openai_chat import (
 )
 from unigate.ir.serde import from_dict, to_dict
 from unigate.sse import SSEDecoder, SSEEvent
-
-VECTORS = Path(__file__).parents[2] / "vectors" / "openai_chat"
-FILES = sorted(VECTORS.glob("*.json"))
 
 
 def _sse_json(raw: bytes) -> list[dict[str, Any]]:
@@ -59,35 +57,24 @@ def _error(spec: dict[str, Any]) -> errors.GatewayError:
     return cls(*spec.get("args", []), **spec.get("kwargs", {}))
 
 
-def _run(v: dict[str, Any]) -> Any:
-    """Runs the stage a vector names (for "error" vectors: the stage that must fail)."""
-    stage = v.get("stage", v["kind"])
-    if stage == "decode_request":
-        return to_dict(openai_chat_to_ir_request(v["input"]))
-    if stage == "encode_request":
-        return ir_to_openai_chat_request(from_dict("IRRequest", v["ir"]), v["model"], **v.get("options", {}))
-    if stage == "decode_response":
-        return to_dict(openai_chat_to_ir_response(v["input"]))
-    if stage == "encode_response":
-        return ir_to_openai_chat_response(from_dict("IRResponse", v["ir"]), v["model"])
-    if stage == "decode_stream":
-        return [to_dict(e) for e in _decode_stream(_events(v["events"]))]
-    if stage == "encode_stream":
-        return _sse_json(_encode_stream(v))
-    if stage == "error_body":
-        return openai_chat_error_body(_error(v["error"]))
-    if stage == "upstream_error":
-        body = v["body"] if isinstance(v["body"], str) else orjson.dumps(v["body"]).decode()
-        return list(openai_chat_upstream_error(v["status"], body.encode()))
-    if stage == "usage":
-        return to_dict(openai_chat_usage(v["input"]))
-    raise AssertionError(f"unknown vector kind {stage}")
+def _upstream_error(v: dict[str, Any]) -> list[Any]:
+    body = v["body"] if isinstance(v["body"], str) else orjson.dumps(v["body"]).decode()
+    return list(openai_chat_upstream_error(v["status"], body.encode()))
 
 
-_EXPECTED = {"decode_request": "ir", "encode_request": "expected", "decode_response": "ir",
-             "encode_response": "expected", "decode_stream": "ir_events",
-             "encode_stream": "expected_events", "error_body": "expected",
-             "upstream_error": "expected", "usage": "expected"}
+OPS: dict[str, Op] = {
+    "decode_request": lambda v: to_dict(openai_chat_to_ir_request(v["input"])),
+    "encode_request": lambda v: ir_to_openai_chat_request(from_dict("IRRequest", v["ir"]), v["model"],
+                                                          **v.get("options", {})),
+    "decode_response": lambda v: to_dict(openai_chat_to_ir_response(v["input"])),
+    "encode_response": lambda v: ir_to_openai_chat_response(from_dict("IRResponse", v["ir"]), v["model"]),
+    "decode_stream": lambda v: [to_dict(e) for e in _decode_stream(_events(v["events"]))],
+    "encode_stream": lambda v: _sse_json(_encode_stream(v)),
+    "error_body": lambda v: openai_chat_error_body(_error(v["error"])),
+    "upstream_error": _upstream_error,
+    "usage": lambda v: to_dict(openai_chat_usage(v["input"])),
+}
+FILES = files("openai_chat")
 
 
 def test_vectors_exist() -> None:
@@ -96,13 +83,4 @@ def test_vectors_exist() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_vector(path: Path) -> None:
-    v = orjson.loads(path.read_bytes())
-    if v["kind"] == "error":
-        cls = getattr(errors, v.get("error_type", "GatewayError"))
-        with pytest.raises(cls) as info:
-            _run(v)
-        assert v["error_contains"] in info.value.message
-        if "status" in v:
-            assert info.value.status == v["status"]
-        return
-    assert _run(v) == v[_EXPECTED[v["kind"]]]
+    check(path, OPS)

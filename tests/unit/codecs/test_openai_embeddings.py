@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 from openai import omit
 from openai.lib._parsing._embeddings import parse_embedding_response
 from openai.types import CreateEmbeddingResponse
 
-from unigate import errors
+from tests.unit.codecs.vectors import Op, check, files
 from unigate.codecs.openai_embeddings import (
     ir_to_openai_embeddings_request,
     ir_to_openai_embeddings_response,
@@ -25,39 +23,21 @@ from unigate.codecs.openai_embeddings import (
 from unigate.ir.request import EmbedResponse
 from unigate.ir.serde import from_dict, to_dict
 
-VECTORS = Path(__file__).parents[2] / "vectors" / "openai_embeddings"
-FILES = sorted(VECTORS.glob("*.json"))
-
-
-def _run(v: dict[str, Any]) -> Any:
-    stage = v.get("stage", v["kind"])
-    if stage == "decode_request":
-        return to_dict(openai_embeddings_to_ir_request(v["input"]))
-    if stage == "encode_request":
-        req = from_dict("EmbedRequest", v["ir"])
-        return ir_to_openai_embeddings_request(req, v["model"], **v.get("options", {}))
-    if stage == "decode_response":
-        return to_dict(openai_embeddings_to_ir_response(v["input"]))
-    if stage == "encode_response":
-        resp = from_dict("EmbedResponse", v["ir"])
-        return ir_to_openai_embeddings_response(resp, v["model"], v.get("encoding_format"))
-    if stage == "usage":
-        return to_dict(openai_embeddings_usage(v["input"]))
-    raise AssertionError(f"unknown vector kind {stage}")
-
-
-_EXPECTED = {"decode_request": "ir", "decode_response": "ir"}
+OPS: dict[str, Op] = {
+    "decode_request": lambda v: to_dict(openai_embeddings_to_ir_request(v["input"])),
+    "encode_request": lambda v: ir_to_openai_embeddings_request(from_dict("EmbedRequest", v["ir"]), v["model"],
+                                                                **v.get("options", {})),
+    "decode_response": lambda v: to_dict(openai_embeddings_to_ir_response(v["input"])),
+    "encode_response": lambda v: ir_to_openai_embeddings_response(from_dict("EmbedResponse", v["ir"]), v["model"],
+                                                                  v.get("encoding_format")),
+    "usage": lambda v: to_dict(openai_embeddings_usage(v["input"])),
+}
+FILES = files("openai_embeddings")
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_vector(path: Path) -> None:
-    v = orjson.loads(path.read_bytes())
-    if v["kind"] == "error":
-        with pytest.raises(getattr(errors, v["error_type"])) as info:
-            _run(v)
-        assert v["error_contains"] in info.value.message
-        return
-    assert _run(v) == v[_EXPECTED.get(v["kind"], "expected")]
+    check(path, OPS)
 
 
 def test_official_sdk_decodes_base64_output() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.unit.codecs.vectors import Op, check, files
 from unigate import errors
 from unigate.codecs.openai_responses import (
     OpenAIResponsesStreamDecoder,
@@ -23,9 +24,6 @@ from unigate.codecs.openai_responses import (
 )
 from unigate.ir.serde import from_dict, to_dict
 from unigate.sse import SSEDecoder, SSEEvent
-
-VECTORS = Path(__file__).parents[2] / "vectors" / "openai_responses"
-FILES = sorted(VECTORS.glob("*.json"))
 
 
 def _request(vector: dict[str, Any]) -> Any:
@@ -54,51 +52,35 @@ def _encode_stream(vector: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"event": e.event, "data": orjson.loads(e.data)} for e in events]
 
 
-def _run(vector: dict[str, Any]) -> Any:
-    kind = vector["kind"]
-    if kind == "decode_request":
-        return to_dict(openai_responses_to_ir_request(vector["input"]))
-    if kind == "encode_request":
-        return ir_to_openai_responses_request(from_dict("IRRequest", vector["ir"]), vector["model"])
-    if kind == "decode_response":
-        return to_dict(openai_responses_to_ir_response(vector["input"]))
-    if kind == "encode_response":
-        resp = from_dict("IRResponse", vector["ir"])
-        return ir_to_openai_responses_response(resp, vector["model"], request=_request(vector))
-    if kind == "decode_stream":
-        return to_dict(_decode_stream(vector["events"]))
-    if kind == "encode_stream":
-        return _encode_stream(vector)
-    if kind == "error_body":
-        err = getattr(errors, vector["error"]["class"])(*vector["error"]["args"])
-        return openai_responses_error_body(err)
-    if kind == "upstream_error":
-        return list(openai_responses_upstream_error(vector["status"], vector["body"].encode()))
-    if kind == "usage":
-        return to_dict(openai_responses_usage(vector["input"]))
-    if kind == "stream_usage":
-        ev = vector["event"]
-        return to_dict(openai_responses_stream_usage(SSEEvent(ev["data"], ev.get("event"))))
-    raise AssertionError(f"unknown vector kind {kind}")
+def _error_body(vector: dict[str, Any]) -> Any:
+    err = getattr(errors, vector["error"]["class"])(*vector["error"]["args"])
+    return openai_responses_error_body(err)
 
 
-_EXPECTED = {"decode_request": "ir", "decode_response": "ir", "decode_stream": "ir_events",
-             "encode_stream": "expected_events"}
+def _stream_usage(vector: dict[str, Any]) -> Any:
+    ev = vector["event"]
+    return to_dict(openai_responses_stream_usage(SSEEvent(ev["data"], ev.get("event"))))
+
+
+OPS: dict[str, Op] = {
+    "decode_request": lambda v: to_dict(openai_responses_to_ir_request(v["input"])),
+    "encode_request": lambda v: ir_to_openai_responses_request(from_dict("IRRequest", v["ir"]), v["model"]),
+    "decode_response": lambda v: to_dict(openai_responses_to_ir_response(v["input"])),
+    "encode_response": lambda v: ir_to_openai_responses_response(from_dict("IRResponse", v["ir"]), v["model"],
+                                                                 request=_request(v)),
+    "decode_stream": lambda v: to_dict(_decode_stream(v["events"])),
+    "encode_stream": _encode_stream,
+    "error_body": _error_body,
+    "upstream_error": lambda v: list(openai_responses_upstream_error(v["status"], v["body"].encode())),
+    "usage": lambda v: to_dict(openai_responses_usage(v["input"])),
+    "stream_usage": _stream_usage,
+}
+FILES = files("openai_responses")
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_vector(path: Path) -> None:
-    vector = orjson.loads(path.read_bytes())
-    if "error_contains" in vector:
-        call = dict(vector, kind=vector.get("call", "decode_request"))
-        with pytest.raises(errors.GatewayError) as info:
-            _run(call)
-        assert vector["error_contains"] in info.value.message
-        assert type(info.value).__name__ == vector.get("error_type", "InvalidRequest")
-        if "error_status" in vector:
-            assert info.value.status == vector["error_status"]
-        return
-    assert _run(vector) == vector[_EXPECTED.get(vector["kind"], "expected")]
+    check(path, OPS)
 
 
 def test_there_are_vectors() -> None:
