@@ -12,16 +12,13 @@ import sys
 from array import array
 from typing import Any, Literal, cast
 
+from unigate.codecs.fields import bad
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamBadResponse
 from unigate.ir.request import EmbedRequest, EmbedResponse
 from unigate.ir.usage import Usage
 
 _KNOWN = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
 _LITTLE = sys.byteorder == "little"
-
-
-def _bad(field: str, problem: str) -> InvalidRequest:
-    return InvalidRequest(f"{field}: {problem}", param=field)
 
 
 def _is_int(v: Any) -> bool:
@@ -33,22 +30,22 @@ def openai_embeddings_to_ir_request(body: dict[str, Any]) -> EmbedRequest:
         raise InvalidRequest("the request body must be a JSON object")
     model = body.get("model")
     if not isinstance(model, str):
-        raise _bad("model", "is required and must be a string")
+        raise bad("model", "is required and must be a string")
     req = EmbedRequest(model=model, inputs=_inputs_to_ir(body.get("input")))
     dims = body.get("dimensions")
     if dims is not None:
         if not _is_int(dims) or dims < 1:
-            raise _bad("dimensions", "must be a positive integer")
+            raise bad("dimensions", "must be a positive integer")
         req.dimensions = dims
     fmt = body.get("encoding_format")
     if fmt is not None:
         if fmt not in ("float", "base64"):
-            raise _bad("encoding_format", "must be 'float' or 'base64'")
+            raise bad("encoding_format", "must be 'float' or 'base64'")
         req.encoding_format = cast(Literal["float", "base64"], fmt)
     user = body.get("user")
     if user is not None:
         if not isinstance(user, str):
-            raise _bad("user", "must be a string")
+            raise bad("user", "must be a string")
         req.user = user
     for key, value in body.items():
         if key not in _KNOWN and value is not None:
@@ -60,19 +57,19 @@ def _inputs_to_ir(value: Any) -> list[str | list[int]]:
     """string | list[str] | list[int] (one tokenised input) | list[list[int]]."""
     if isinstance(value, str):
         if not value:
-            raise _bad("input", "must not be an empty string")
+            raise bad("input", "must not be an empty string")
         return [value]
     if not isinstance(value, list) or not value:
-        raise _bad("input", "is required: a string, an array of strings or of token arrays")
+        raise bad("input", "is required: a string, an array of strings or of token arrays")
     if all(_is_int(v) for v in value):
         return [value]
     out: list[str | list[int]] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
             if not item:
-                raise _bad(f"input[{i}]", "must not be an empty string")
+                raise bad(f"input[{i}]", "must not be an empty string")
         elif not (isinstance(item, list) and item and all(_is_int(t) for t in item)):
-            raise _bad(f"input[{i}]", "must be a non-empty string or a non-empty array of token ids")
+            raise bad(f"input[{i}]", "must be a non-empty string or a non-empty array of token ids")
         out.append(item)
     return out
 

@@ -11,17 +11,9 @@ from typing import Any
 
 import orjson
 
-from unigate.codecs.anthropic.fields import (
-    JSON,
-    array,
-    compact_json,
-    obj,
-    opt_bool,
-    own_meta,
-    rest,
-    string,
-)
+from unigate.codecs.anthropic.fields import JSON, compact_json, own_meta, rest
 from unigate.codecs.data_url import split_data_url
+from unigate.codecs.fields import array, obj, opt_bool, string
 from unigate.errors import InvalidRequest, UnsupportedParameter
 from unigate.ir.parts import (
     DocumentPart,

@@ -5,18 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.codecs.anthropic.blocks import block_to_part
-from unigate.codecs.anthropic.fields import (
-    JSON,
-    array,
-    obj,
-    opt_bool,
-    opt_integer,
-    opt_number,
-    opt_string,
-    rest,
-    string,
-)
+from unigate.codecs.anthropic.fields import JSON, rest
 from unigate.codecs.anthropic.thinking import anthropic_to_ir_reasoning
+from unigate.codecs.fields import array, obj, opt_bool, opt_integer, opt_number, opt_string, string
 from unigate.errors import InvalidRequest
 from unigate.ir.context_edits import emulate_context_management, parse_context_management
 from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields

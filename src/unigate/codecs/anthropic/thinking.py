@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from unigate.codecs.anthropic.fields import JSON, integer, obj, string
+from unigate.codecs.anthropic.fields import JSON
+from unigate.codecs.fields import integer, obj, string
 from unigate.errors import InvalidRequest
 from unigate.ir.request import ReasoningConfig
 

@@ -1,5 +1,5 @@
-"""Helpers shared by the Gemini codec: field access in both spellings, checks that name the
-field, and the two ways a signature travels where the wire has no place for it."""
+"""Helpers shared by the Gemini codec: field access in both spellings, proto-JSON integers, and
+the ways a signature travels where the wire has no place for it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from unigate.errors import GatewayError, InvalidRequest
+from unigate.codecs import fields
 
 FORMAT = "gemini"
 _CAMEL_HUMP = re.compile(r"(?<!^)([A-Z])")
@@ -48,43 +48,11 @@ def known_keys(*camel: str) -> frozenset[str]:
     return frozenset(camel) | frozenset(_snake(c) for c in camel)
 
 
-def obj(value: Any, path: str, exc: type[GatewayError] = InvalidRequest) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise exc(f"{path}: expected an object")
-    return value
-
-
-def arr(value: Any, path: str, exc: type[GatewayError] = InvalidRequest) -> list[Any]:
-    if not isinstance(value, list):
-        raise exc(f"{path}: expected an array")
-    return value
-
-
-def string(value: Any, path: str, exc: type[GatewayError] = InvalidRequest) -> str:
-    if not isinstance(value, str):
-        raise exc(f"{path}: expected a string")
-    return value
-
-
 def integer(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        # proto JSON allows int64 as strings
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            return int(value)
-        raise InvalidRequest(f"{path}: expected an integer", param=path)
-    return value
-
-
-def number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidRequest(f"{path}: expected a number", param=path)
-    return value
-
-
-def boolean(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"{path}: expected a boolean", param=path)
-    return value
+    """An integer, or one written as a string: proto JSON allows int64 as strings."""
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return fields.integer(value, path)
 
 
 def compact_json(value: Any) -> str:

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.gemini._util import (
-    FORMAT,
-    arr,
-    boolean,
-    get,
-    integer,
-    known_keys,
-    number,
-    obj,
-    string,
-)
+from unigate.codecs.fields import array, boolean, number, obj, string
+from unigate.codecs.gemini._util import FORMAT, get, integer, known_keys
 from unigate.codecs.gemini.schema import openapi_to_json_schema
 from unigate.errors import InvalidRequest
 from unigate.ir.request import (
@@ -40,7 +31,7 @@ def decode_tools(tools: list[Any]) -> list[ToolSpec]:
         if decls is not None:
             path = f"tools[{i}].functionDeclarations"
             specs.extend(_declaration(d, f"{path}[{j}]")
-                         for j, d in enumerate(arr(decls, path)))
+                         for j, d in enumerate(array(decls, path)))
         for key, value in tool.items():
             if key not in _FUNCTION_KEYS:
                 specs.append(ToolSpec(name=key, meta={FORMAT: {key: value}}))
@@ -75,7 +66,7 @@ def decode_tool_config(cfg: dict[str, Any], extra: dict[str, Any]) -> ToolChoice
     names = get(fcc, "allowedFunctionNames")
     if names is not None:
         names = [string(n, f"{path}.allowedFunctionNames[{i}]")
-                 for i, n in enumerate(arr(names, f"{path}.allowedFunctionNames"))]
+                 for i, n in enumerate(array(names, f"{path}.allowedFunctionNames"))]
     if mode in ("AUTO", "MODE_UNSPECIFIED") and not names:
         return ToolChoice("auto")
     if mode == "NONE":
@@ -112,7 +103,7 @@ def decode_generation_config(gen: dict[str, Any], ir: IRRequest) -> None:
         ir.max_tokens = integer(v, f"{p}.maxOutputTokens")
     if (v := get(gen, "stopSequences")) is not None:
         ir.stop = [string(s, f"{p}.stopSequences[{i}]")
-                   for i, s in enumerate(arr(v, f"{p}.stopSequences"))]
+                   for i, s in enumerate(array(v, f"{p}.stopSequences"))]
     if (v := get(gen, "presencePenalty")) is not None:
         ir.presence_penalty = number(v, f"{p}.presencePenalty")
     if (v := get(gen, "frequencyPenalty")) is not None:
@@ -127,7 +118,7 @@ def decode_generation_config(gen: dict[str, Any], ir: IRRequest) -> None:
     if (v := get(gen, "thinkingConfig")) is not None:
         ir.reasoning = _thinking(obj(v, f"{p}.thinkingConfig"))
     modalities = get(gen, "responseModalities")
-    if modalities is not None and [str(m).upper() for m in arr(modalities, p)] != ["TEXT"]:
+    if modalities is not None and [str(m).upper() for m in array(modalities, p)] != ["TEXT"]:
         ir.extra[f"{p}.responseModalities"] = modalities  # audio/image output
     for key, value in gen.items():
         if key not in _GEN_SIMPLE:  # speechConfig, mediaResolution, imageConfig, ...

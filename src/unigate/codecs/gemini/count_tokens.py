@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.gemini._util import get, obj
+from unigate.codecs.fields import obj
+from unigate.codecs.gemini._util import get
 from unigate.codecs.gemini.request_decode import gemini_to_ir_request
 from unigate.codecs.gemini.request_encode import encode_prompt
 from unigate.errors import InvalidRequest

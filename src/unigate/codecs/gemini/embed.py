@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.gemini._util import arr, get, integer, known_keys, obj, string
+from unigate.codecs.fields import array, obj, string
+from unigate.codecs.gemini._util import get, integer, known_keys
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamBadResponse
 from unigate.ir.request import EmbedRequest, EmbedResponse
 
@@ -23,7 +24,7 @@ def gemini_embed_to_ir(body: dict[str, Any], model: str) -> EmbedRequest:
 
 def gemini_batch_embed_to_ir(body: dict[str, Any], model: str) -> EmbedRequest:
     body = obj(body, "request body")
-    requests = arr(get(body, "requests"), "requests")
+    requests = array(get(body, "requests"), "requests")
     if not requests:
         raise InvalidRequest("requests: must not be empty", param="requests")
     req = EmbedRequest(model=model)
@@ -40,7 +41,7 @@ def _read_one(one: dict[str, Any], prefix: str, req: EmbedRequest, *, first: boo
     for all inputs, so a batch must agree on them."""
     content = obj(one.get("content"), f"{prefix}content")
     texts: list[str] = []
-    for j, raw in enumerate(arr(content.get("parts"), f"{prefix}content.parts")):
+    for j, raw in enumerate(array(content.get("parts"), f"{prefix}content.parts")):
         path = f"{prefix}content.parts[{j}]"
         part = obj(raw, path)
         if "text" not in part:
@@ -90,7 +91,7 @@ def ir_to_gemini_embed_request(req: EmbedRequest, model: str) -> dict[str, Any]:
 def gemini_embed_to_ir_response(body: dict[str, Any]) -> EmbedResponse:
     body = obj(body, "response", UpstreamBadResponse)
     if "embeddings" in body:
-        items = arr(body["embeddings"], "embeddings", UpstreamBadResponse)
+        items = array(body["embeddings"], "embeddings", UpstreamBadResponse)
     elif "embedding" in body:
         items = [body["embedding"]]
     else:
@@ -98,7 +99,7 @@ def gemini_embed_to_ir_response(body: dict[str, Any]) -> EmbedResponse:
     vectors = []
     for i, item in enumerate(items):
         values = obj(item, f"embeddings[{i}]", UpstreamBadResponse).get("values")
-        vectors.append(arr(values, f"embeddings[{i}].values", UpstreamBadResponse))
+        vectors.append(array(values, f"embeddings[{i}].values", UpstreamBadResponse))
     resp = EmbedResponse(model="", vectors=vectors)
     um = body.get("usageMetadata")
     if isinstance(um, dict) and isinstance(um.get("promptTokenCount"), int):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from unigate.codecs.fields import obj, string
 from unigate.codecs.gemini._util import (
     FORMAT,
     compact_json,
     get,
     id_with_signature,
     known_keys,
-    obj,
     standard_base64,
-    string,
     unpack_reasoning,
     unpack_signature,
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.gemini._util import FORMAT, arr, get, known_keys, obj
+from unigate.codecs.fields import array, obj
+from unigate.codecs.gemini._util import FORMAT, get, known_keys
 from unigate.codecs.gemini.config_decode import (
     decode_generation_config,
     decode_tool_config,
@@ -57,10 +58,10 @@ def gemini_to_ir_request(body: dict[str, Any], model: str, stream: bool) -> IRRe
     contents = get(body, "contents")
     if contents is None:
         raise InvalidRequest("contents: required", param="contents")
-    _contents_to_messages(arr(contents, "contents"), ir.messages)
+    _contents_to_messages(array(contents, "contents"), ir.messages)
     tools = get(body, "tools")
     if tools is not None:
-        ir.tools = decode_tools(arr(tools, "tools"))
+        ir.tools = decode_tools(array(tools, "tools"))
     tool_config = get(body, "toolConfig")
     if tool_config is not None:
         ir.tool_choice = decode_tool_config(obj(tool_config, "toolConfig"), ir.extra)
@@ -80,7 +81,7 @@ def gemini_to_ir_request(body: dict[str, Any], model: str, stream: bool) -> IRRe
 def _system_parts(system: Any) -> list[Part]:
     if isinstance(system, str):  # the SDKs' shorthand
         return [TextPart(system)]
-    parts = arr(obj(system, "systemInstruction").get("parts") or [], "systemInstruction.parts")
+    parts = array(obj(system, "systemInstruction").get("parts") or [], "systemInstruction.parts")
     return [decode_part(p, f"systemInstruction.parts[{i}]", InvalidRequest)
             for i, p in enumerate(parts)]
 
@@ -94,7 +95,7 @@ def _contents_to_messages(contents: list[Any], out: list[Message]) -> None:
         path = f"contents[{ci}]"
         content = obj(raw, path)
         role = content.get("role") or "user"
-        parts = arr(content.get("parts") or [], f"{path}.parts")
+        parts = array(content.get("parts") or [], f"{path}.parts")
         if role == "model":
             pending.clear()
             out.append(_model_message(parts, path, ci, pending))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from unigate.codecs.gemini._util import FORMAT, arr, obj
+from unigate.codecs.fields import array, obj
+from unigate.codecs.gemini._util import FORMAT
 from unigate.codecs.gemini.parts_decode import decode_part, merge_reasoning, upstream_call_id
 from unigate.codecs.gemini.parts_encode import encode_response_parts
 from unigate.codecs.gemini.usage import usage_from_metadata, usage_to_metadata
@@ -58,7 +59,7 @@ def gemini_to_ir_response(body: dict[str, Any]) -> IRResponse:
     model = body.get("modelVersion")
     resp = IRResponse(id=rid, model=model if isinstance(model, str) else "")
     resp.usage = usage_from_metadata(body.get("usageMetadata"))
-    cands = arr(body.get("candidates") or [], "candidates", UpstreamBadResponse)
+    cands = array(body.get("candidates") or [], "candidates", UpstreamBadResponse)
     if not cands:
         feedback = body.get("promptFeedback")
         if isinstance(feedback, dict) and feedback.get("blockReason"):
@@ -83,7 +84,7 @@ def gemini_to_ir_response(body: dict[str, Any]) -> IRResponse:
 def decode_candidate_parts(raw_parts: Any, rid: str) -> list[Part]:
     parts: list[Part] = []
     calls = 0
-    for i, raw in enumerate(arr(raw_parts, "candidates[0].content.parts", UpstreamBadResponse)):
+    for i, raw in enumerate(array(raw_parts, "candidates[0].content.parts", UpstreamBadResponse)):
         part = decode_part(raw, f"candidates[0].content.parts[{i}]", UpstreamBadResponse)
         if isinstance(part, ToolCallPart):
             upstream_call_id(part, rid, calls)

@@ -6,7 +6,7 @@ import mimetypes
 from typing import Any
 
 from unigate.codecs.data_url import data_url, split_data_url
-from unigate.codecs.openai_chat.fields import bad, opt_str, req_dict, req_str
+from unigate.codecs.fields import bad, opt_str, req_dict, req_str
 from unigate.errors import UnsupportedParameter
 from unigate.ir.parts import DocumentPart, ImagePart, Part, TextPart, UnknownPart
 

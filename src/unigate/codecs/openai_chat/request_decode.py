@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from unigate.codecs.fields import bad, opt_dict, opt_flag, opt_int, opt_list, opt_num, opt_str, req_dict, req_str
 from unigate.codecs.openai_chat.content import (
     FORMAT,
     text_parts_to_ir,
     user_parts_to_ir,
-)
-from unigate.codecs.openai_chat.fields import (
-    bad,
-    opt_bool,
-    opt_dict,
-    opt_int,
-    opt_list,
-    opt_num,
-    opt_str,
-    req_dict,
-    req_str,
 )
 from unigate.errors import InvalidRequest
 from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields
@@ -75,7 +65,7 @@ def openai_chat_to_ir_request(body: dict[str, Any]) -> IRRequest:
     ir = IRRequest(
         model=req_str(body, "model"),
         messages=_messages_to_ir(messages),
-        stream=bool(opt_bool(body, "stream")),
+        stream=bool(opt_flag(body, "stream")),
         max_tokens=max_tokens,
         temperature=opt_num(body, "temperature"),
         top_p=opt_num(body, "top_p"),
@@ -85,9 +75,9 @@ def openai_chat_to_ir_request(body: dict[str, Any]) -> IRRequest:
         presence_penalty=opt_num(body, "presence_penalty"),
         frequency_penalty=opt_num(body, "frequency_penalty"),
         n=opt_int(body, "n", minimum=1),
-        logprobs=opt_bool(body, "logprobs"),
+        logprobs=opt_flag(body, "logprobs"),
         top_logprobs=opt_int(body, "top_logprobs", minimum=0),
-        parallel_tool_calls=opt_bool(body, "parallel_tool_calls"),
+        parallel_tool_calls=opt_flag(body, "parallel_tool_calls"),
         user=opt_str(body, "user"),
         metadata=opt_dict(body, "metadata"),
     )
@@ -226,7 +216,7 @@ def _tool_to_ir(tool: Any, path: str) -> ToolSpec:
         # OpenAI: "omitting parameters defines a function with an empty parameter list".
         # Said explicitly, so that None keeps meaning "not a function tool".
         parameters=params if params is not None else {"type": "object", "properties": {}},
-        strict=opt_bool(fn, "strict", fdot),
+        strict=opt_flag(fn, "strict", fdot),
     )
 
 
@@ -257,6 +247,6 @@ def _response_format_to_ir(fmt: dict[str, Any]) -> ResponseFormat:
             schema=opt_dict(spec, "schema", dot),
             name=req_str(spec, "name", dot),
             description=opt_str(spec, "description", dot),
-            strict=opt_bool(spec, "strict", dot),
+            strict=opt_flag(spec, "strict", dot),
         )
     raise bad("response_format.type", f"unknown response format {kind!r}")

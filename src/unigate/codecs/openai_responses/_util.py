@@ -1,63 +1,14 @@
-"""Small helpers shared by the Responses codec: type checks that name the field, data URLs, ids."""
+"""Small helpers shared by the Responses codec: its names, meta, item ids, upstream checks.
+(Typed reads that name the field are `unigate.codecs.fields`.)"""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
-from unigate.errors import InvalidRequest, UpstreamBadResponse
+from unigate.errors import UpstreamBadResponse
 
 FORMAT = "openai_responses"  # the key of this format in `meta` dicts and `signature_format`
 TARGET = "OpenAI Responses"  # how UnsupportedParameter names this format
-
-
-def fail(path: str, what: str) -> NoReturn:
-    raise InvalidRequest(f"{path}: {what}", param=path)
-
-
-def type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def req_dict(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        fail(path, f"expected an object, got {type_name(value)}")
-    return value
-
-
-def req_list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        fail(path, f"expected an array, got {type_name(value)}")
-    return value
-
-
-def req_str(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        fail(path, f"expected a string, got {type_name(value)}")
-    return value
-
-
-def opt_str(value: Any, path: str) -> str | None:
-    return None if value is None else req_str(value, path)
-
-
-def opt_bool(value: Any, path: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    fail(path, f"expected a boolean, got {type_name(value)}")
-
-
-def opt_int(value: Any, path: str) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    fail(path, f"expected an integer, got {type_name(value)}")
-
-
-def opt_num(value: Any, path: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) if isinstance(value, int) else value
-    fail(path, f"expected a number, got {type_name(value)}")
 
 
 def upstream_dict(value: Any, path: str) -> dict[str, Any]:

@@ -12,14 +12,8 @@ from typing import Any
 import orjson
 
 from unigate.codecs.data_url import split_data_url
-from unigate.codecs.openai_responses._util import (
-    FORMAT,
-    fail,
-    opt_str,
-    req_dict,
-    req_list,
-    req_str,
-)
+from unigate.codecs.fields import array, fail, obj, opt_string, string
+from unigate.codecs.openai_responses._util import FORMAT
 from unigate.codecs.openai_responses.reasoning import reasoning_item_to_part
 from unigate.codecs.openai_responses.tools import CUSTOM_ARG
 from unigate.ir.parts import (
@@ -40,13 +34,13 @@ def input_to_messages(value: Any, messages: list[Message]) -> None:
     if isinstance(value, str):
         messages.append(Message("user", [TextPart(value)]))
         return
-    for i, raw in enumerate(req_list(value, "input")):
+    for i, raw in enumerate(array(value, "input")):
         path = f"input[{i}]"
-        item = req_dict(raw, path)
+        item = obj(raw, path)
         kind = item.get("type")
         if kind is None and "role" in item:
             kind = "message"  # "easy" input messages may leave the type out
-        kind = req_str(kind, f"{path}.type")
+        kind = string(kind, f"{path}.type")
         if kind == "message":
             message = _message(item, path)
             if message.role == "assistant":
@@ -55,9 +49,9 @@ def input_to_messages(value: Any, messages: list[Message]) -> None:
                 messages.append(message)
         elif kind == "function_call":
             _turn(messages, "assistant").parts.append(ToolCallPart(
-                id=req_str(item.get("call_id"), f"{path}.call_id"),
-                name=req_str(item.get("name"), f"{path}.name"),
-                arguments=req_str(item.get("arguments", ""), f"{path}.arguments"),
+                id=string(item.get("call_id"), f"{path}.call_id"),
+                name=string(item.get("name"), f"{path}.name"),
+                arguments=string(item.get("arguments", ""), f"{path}.arguments"),
                 meta=_item_meta(item, path),
             ))
         elif kind == "custom_tool_call":
@@ -66,7 +60,7 @@ def input_to_messages(value: Any, messages: list[Message]) -> None:
             _turn(messages, "assistant").parts.append(reasoning_item_to_part(item, path))
         elif kind in ("function_call_output", "custom_tool_call_output"):
             _turn(messages, "tool").parts.append(ToolResultPart(
-                tool_call_id=req_str(item.get("call_id"), f"{path}.call_id"),
+                tool_call_id=string(item.get("call_id"), f"{path}.call_id"),
                 content=_output_parts(item.get("output"), f"{path}.output"),
             ))
         else:
@@ -83,20 +77,20 @@ def input_to_messages(value: Any, messages: list[Message]) -> None:
 
 def custom_call_to_part(item: dict[str, Any], path: str) -> ToolCallPart:
     """A `custom_tool_call` → a call of the one-string-argument function it maps to."""
-    text = req_str(item.get("input"), f"{path}.input")
+    text = string(item.get("input"), f"{path}.input")
     meta: dict[str, Any] = {"type": "custom_tool_call"}
     if item.get("id") is not None:
-        meta["id"] = req_str(item["id"], f"{path}.id")
+        meta["id"] = string(item["id"], f"{path}.id")
     return ToolCallPart(
-        id=req_str(item.get("call_id"), f"{path}.call_id"),
-        name=req_str(item.get("name"), f"{path}.name"),
+        id=string(item.get("call_id"), f"{path}.call_id"),
+        name=string(item.get("name"), f"{path}.name"),
         arguments=orjson.dumps({CUSTOM_ARG: text}).decode(),
         meta={FORMAT: meta},
     )
 
 
 def _item_meta(item: dict[str, Any], path: str) -> dict[str, Any] | None:
-    item_id = opt_str(item.get("id"), f"{path}.id")
+    item_id = opt_string(item.get("id"), f"{path}.id")
     return {FORMAT: {"id": item_id}} if item_id else None
 
 
@@ -114,7 +108,7 @@ def _turn(messages: list[Message], role: str) -> Message:
 
 
 def _message(item: dict[str, Any], path: str) -> Message:
-    wire_role = req_str(item.get("role"), f"{path}.role")
+    wire_role = string(item.get("role"), f"{path}.role")
     role = _ROLES.get(wire_role)
     if role is None:
         fail(f"{path}.role", f"unknown role '{wire_role}'")
@@ -123,29 +117,29 @@ def _message(item: dict[str, Any], path: str) -> Message:
         parts: list[Part] = [TextPart(content)]
     else:
         parts = [_content_part(p, f"{path}.content[{j}]")
-                 for j, p in enumerate(req_list(content, f"{path}.content"))]
+                 for j, p in enumerate(array(content, f"{path}.content"))]
     # The IR has one system role; remember "developer" so a Responses upstream gets it back.
     meta = {FORMAT: {"role": wire_role}} if wire_role == "developer" else None
     return Message(role, parts, meta=meta)  # type: ignore[arg-type]
 
 
 def _content_part(raw: Any, path: str) -> Part:
-    part = req_dict(raw, path)
-    kind = req_str(part.get("type"), f"{path}.type")
+    part = obj(raw, path)
+    kind = string(part.get("type"), f"{path}.type")
     if kind in ("input_text", "output_text"):
-        text = req_str(part.get("text"), f"{path}.text")
+        text = string(part.get("text"), f"{path}.text")
         annotations = part.get("annotations")
         return TextPart(text, {FORMAT: {"annotations": annotations}} if annotations else None)
     if kind == "refusal":
-        return TextPart(req_str(part.get("refusal"), f"{path}.refusal"),
+        return TextPart(string(part.get("refusal"), f"{path}.refusal"),
                         {FORMAT: {"type": "refusal"}})
     if kind == "input_image":
-        url = opt_str(part.get("image_url"), f"{path}.image_url")
+        url = opt_string(part.get("image_url"), f"{path}.image_url")
         if url is None:
             if part.get("file_id") is None:
                 fail(path, "an input_image needs image_url or file_id")
             return UnknownPart(FORMAT, part)  # a file stored at OpenAI: no other provider has it
-        return ImagePart(url=url, detail=opt_str(part.get("detail"), f"{path}.detail"))
+        return ImagePart(url=url, detail=opt_string(part.get("detail"), f"{path}.detail"))
     if kind == "input_file":
         return _file(part, path)
     fail(f"{path}.type", f"unknown content type '{kind}'")
@@ -153,11 +147,11 @@ def _content_part(raw: Any, path: str) -> Part:
 
 def _file(part: dict[str, Any], path: str) -> DocumentPart:
     doc = DocumentPart(
-        file_id=opt_str(part.get("file_id"), f"{path}.file_id"),
-        url=opt_str(part.get("file_url"), f"{path}.file_url"),
-        filename=opt_str(part.get("filename"), f"{path}.filename"),
+        file_id=opt_string(part.get("file_id"), f"{path}.file_id"),
+        url=opt_string(part.get("file_url"), f"{path}.file_url"),
+        filename=opt_string(part.get("filename"), f"{path}.filename"),
     )
-    data = opt_str(part.get("file_data"), f"{path}.file_data")
+    data = opt_string(part.get("file_data"), f"{path}.file_data")
     if data is not None:
         split = split_data_url(data)
         if split is None:
@@ -174,4 +168,4 @@ def _file(part: dict[str, Any], path: str) -> DocumentPart:
 def _output_parts(output: Any, path: str) -> list[Part]:
     if isinstance(output, str):
         return [TextPart(output)]
-    return [_content_part(p, f"{path}[{j}]") for j, p in enumerate(req_list(output, path))]
+    return [_content_part(p, f"{path}[{j}]") for j, p in enumerate(array(output, path))]

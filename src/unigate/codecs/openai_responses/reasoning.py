@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.openai_responses._util import FORMAT, fail, ns, opt_str, req_list, req_str
+from unigate.codecs.fields import array, fail, opt_string, string
+from unigate.codecs.openai_responses._util import FORMAT, ns
 from unigate.ir.parts import ReasoningPart
 
 # encrypted_content = "unigate.v1:<format>:<signature>" or "unigate.v1:<format>+redacted:<data>"
@@ -24,10 +25,10 @@ def _texts(entries: Any, path: str, kind: str) -> list[str]:
     if entries is None:
         return []
     out: list[str] = []
-    for i, entry in enumerate(req_list(entries, path)):
+    for i, entry in enumerate(array(entries, path)):
         if not isinstance(entry, dict) or entry.get("type", kind) != kind:
             fail(f"{path}[{i}]", f"expected an object of type '{kind}'")
-        out.append(req_str(entry.get("text"), f"{path}[{i}].text"))
+        out.append(string(entry.get("text"), f"{path}[{i}].text"))
     return out
 
 
@@ -35,10 +36,10 @@ def reasoning_item_to_part(item: dict[str, Any], path: str) -> ReasoningPart:
     """A reasoning item (client input or upstream output) → `ReasoningPart`."""
     summary = _texts(item.get("summary"), f"{path}.summary", "summary_text")
     content = _texts(item.get("content"), f"{path}.content", "reasoning_text")
-    encrypted = opt_str(item.get("encrypted_content"), f"{path}.encrypted_content")
+    encrypted = opt_string(item.get("encrypted_content"), f"{path}.encrypted_content")
     keep: dict[str, Any] = {}
     if item.get("id") is not None:
-        keep["id"] = req_str(item["id"], f"{path}.id")
+        keep["id"] = string(item["id"], f"{path}.id")
     if item.get("summary"):
         keep["summary"] = item["summary"]
     if item.get("content"):

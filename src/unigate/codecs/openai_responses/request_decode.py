@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.openai_responses._util import (
-    fail,
-    opt_bool,
-    opt_int,
-    opt_num,
-    opt_str,
-    req_dict,
-    req_str,
-)
+from unigate.codecs.fields import fail, obj, opt_bool, opt_integer, opt_number, opt_string, string
 from unigate.codecs.openai_responses.items_decode import input_to_messages
 from unigate.codecs.openai_responses.tools import text_format_to_ir, tool_choice_to_ir, tools_to_ir
 from unigate.ir.parameters import DialectParameters, Kind, classify, soft_fields
@@ -53,24 +45,24 @@ _REASONING_KEYS = frozenset({"effort", "summary", "generate_summary"})
 
 
 def openai_responses_to_ir_request(body: dict[str, Any]) -> IRRequest:
-    body = req_dict(body, "body")
-    ir = IRRequest(model=req_str(body.get("model"), "model"))
-    instructions = opt_str(body.get("instructions"), "instructions")
+    body = obj(body, "body")
+    ir = IRRequest(model=string(body.get("model"), "model"))
+    instructions = opt_string(body.get("instructions"), "instructions")
     if instructions is not None:
         ir.messages.append(Message("system", [TextPart(instructions)]))
     if body.get("input") is not None:
         input_to_messages(body["input"], ir.messages)
 
     ir.stream = bool(opt_bool(body.get("stream"), "stream"))
-    ir.max_tokens = opt_int(body.get("max_output_tokens"), "max_output_tokens")
-    ir.temperature = opt_num(body.get("temperature"), "temperature")
-    ir.top_p = opt_num(body.get("top_p"), "top_p")
-    ir.top_logprobs = opt_int(body.get("top_logprobs"), "top_logprobs")
+    ir.max_tokens = opt_integer(body.get("max_output_tokens"), "max_output_tokens")
+    ir.temperature = opt_number(body.get("temperature"), "temperature")
+    ir.top_p = opt_number(body.get("top_p"), "top_p")
+    ir.top_logprobs = opt_integer(body.get("top_logprobs"), "top_logprobs")
     ir.parallel_tool_calls = opt_bool(body.get("parallel_tool_calls"), "parallel_tool_calls")
-    ir.user = opt_str(body.get("user"), "user") or opt_str(
+    ir.user = opt_string(body.get("user"), "user") or opt_string(
         body.get("safety_identifier"), "safety_identifier")
     if body.get("metadata") is not None:
-        ir.metadata = req_dict(body["metadata"], "metadata")
+        ir.metadata = obj(body["metadata"], "metadata")
     if body.get("tools"):
         ir.tools = tools_to_ir(body["tools"])
     if body.get("tool_choice") is not None:
@@ -99,9 +91,9 @@ def openai_responses_to_ir_request(body: dict[str, Any]) -> IRRequest:
 def _text(value: Any, ir: IRRequest) -> None:
     if value is None:
         return
-    text = req_dict(value, "text")
+    text = obj(value, "text")
     ir.response_format = text_format_to_ir(text.get("format"))
-    verbosity = opt_str(text.get("verbosity"), "text.verbosity")
+    verbosity = opt_string(text.get("verbosity"), "text.verbosity")
     if verbosity not in (None, "medium"):  # "medium" is the default: nothing to honour
         ir.extra["text.verbosity"] = verbosity
 
@@ -109,11 +101,11 @@ def _text(value: Any, ir: IRRequest) -> None:
 def _reasoning(value: Any, ir: IRRequest) -> None:
     if value is None:
         return
-    reasoning = req_dict(value, "reasoning")
-    summary = opt_str(reasoning.get("summary"), "reasoning.summary") or opt_str(
+    reasoning = obj(value, "reasoning")
+    summary = opt_string(reasoning.get("summary"), "reasoning.summary") or opt_string(
         reasoning.get("generate_summary"), "reasoning.generate_summary")  # the older name
     ir.reasoning = ReasoningConfig(
-        effort=opt_str(reasoning.get("effort"), "reasoning.effort"), summary=summary)
+        effort=opt_string(reasoning.get("effort"), "reasoning.effort"), summary=summary)
     for key, val in reasoning.items():
         if key not in _REASONING_KEYS and val is not None:
             ir.extra[f"reasoning.{key}"] = val

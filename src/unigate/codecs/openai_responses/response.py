@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.openai_responses._util import (
-    FORMAT,
-    item_suffix,
-    ns,
-    opt_str,
-    req_dict,
-    req_list,
-    req_str,
-)
+from unigate.codecs.fields import array, obj, opt_string, string
+from unigate.codecs.openai_responses._util import FORMAT, item_suffix, ns
 from unigate.codecs.openai_responses.errors import failure_to_error
 from unigate.codecs.openai_responses.items_decode import custom_call_to_part
 from unigate.codecs.openai_responses.items_encode import is_custom_call, unwrap_custom_input
@@ -48,7 +41,7 @@ def finish_reason_for(status: Any, incomplete_reason: Any, has_calls: bool) -> F
 
 def openai_responses_to_ir_response(body: dict[str, Any]) -> IRResponse:
     try:
-        return _decode(req_dict(body, "response"))
+        return _decode(obj(body, "response"))
     except InvalidRequest as err:  # the validators speak for client bodies; this is upstream's
         raise UpstreamBadResponse(f"OpenAI Responses: {err.message}") from err
 
@@ -62,8 +55,8 @@ def _decode(body: dict[str, Any]) -> IRResponse:
     reason = details.get("reason") if isinstance(details, dict) else None
     created = body.get("created_at")
     return IRResponse(
-        id=req_str(body.get("id"), "id"),
-        model=opt_str(body.get("model"), "model") or "",
+        id=string(body.get("id"), "id"),
+        model=opt_string(body.get("model"), "model") or "",
         parts=parts,
         finish_reason=finish_reason_for(
             status, reason, any(isinstance(p, ToolCallPart) for p in parts)),
@@ -76,15 +69,15 @@ def output_item_to_parts(item: dict[str, Any], path: str) -> list[Part]:
     kind = item.get("type")
     if kind == "message":
         return [_content_to_part(c, f"{path}.content[{j}]")
-                for j, c in enumerate(req_list(item.get("content"), f"{path}.content"))]
+                for j, c in enumerate(array(item.get("content"), f"{path}.content"))]
     if kind == "reasoning":
         return [reasoning_item_to_part(item, path)]
     if kind == "function_call":
-        item_id = opt_str(item.get("id"), f"{path}.id")
+        item_id = opt_string(item.get("id"), f"{path}.id")
         return [ToolCallPart(
-            id=req_str(item.get("call_id"), f"{path}.call_id"),
-            name=req_str(item.get("name"), f"{path}.name"),
-            arguments=req_str(item.get("arguments", ""), f"{path}.arguments"),
+            id=string(item.get("call_id"), f"{path}.call_id"),
+            name=string(item.get("name"), f"{path}.name"),
+            arguments=string(item.get("arguments", ""), f"{path}.arguments"),
             meta={FORMAT: {"id": item_id}} if item_id else None,
         )]
     if kind == "custom_tool_call":
@@ -94,20 +87,20 @@ def output_item_to_parts(item: dict[str, Any], path: str) -> list[Part]:
 
 def output_items_to_parts(output: Any) -> list[Part]:
     parts: list[Part] = []
-    for i, raw in enumerate(req_list(output, "output")):
-        parts.extend(output_item_to_parts(req_dict(raw, f"output[{i}]"), f"output[{i}]"))
+    for i, raw in enumerate(array(output, "output")):
+        parts.extend(output_item_to_parts(obj(raw, f"output[{i}]"), f"output[{i}]"))
     return parts
 
 
 def _content_to_part(raw: Any, path: str) -> Part:
-    content = req_dict(raw, path)
+    content = obj(raw, path)
     kind = content.get("type")
     if kind == "output_text":
         annotations = content.get("annotations")
-        return TextPart(req_str(content.get("text"), f"{path}.text"),
+        return TextPart(string(content.get("text"), f"{path}.text"),
                         {FORMAT: {"annotations": annotations}} if annotations else None)
     if kind == "refusal":
-        return TextPart(req_str(content.get("refusal"), f"{path}.refusal"),
+        return TextPart(string(content.get("refusal"), f"{path}.refusal"),
                         {FORMAT: {"type": "refusal"}})
     return UnknownPart(FORMAT, content)
 

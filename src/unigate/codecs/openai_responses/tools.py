@@ -16,17 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.codecs.openai_responses._util import (
-    FORMAT,
-    TARGET,
-    fail,
-    ns,
-    opt_bool,
-    opt_str,
-    req_dict,
-    req_list,
-    req_str,
-)
+from unigate.codecs.fields import array, fail, obj, opt_bool, opt_string, string
+from unigate.codecs.openai_responses._util import FORMAT, TARGET, ns
 from unigate.errors import UnsupportedParameter
 from unigate.ir.request import ResponseFormat, ToolChoice, ToolSpec
 
@@ -44,25 +35,25 @@ def _custom_schema() -> dict[str, Any]:
 
 def tools_to_ir(value: Any) -> list[ToolSpec]:
     specs: list[ToolSpec] = []
-    for i, raw in enumerate(req_list(value, "tools")):
+    for i, raw in enumerate(array(value, "tools")):
         path = f"tools[{i}]"
-        tool = req_dict(raw, path)
-        kind = req_str(tool.get("type"), f"{path}.type")
+        tool = obj(raw, path)
+        kind = string(tool.get("type"), f"{path}.type")
         if kind == "function":
             params = tool.get("parameters")
             specs.append(ToolSpec(
-                name=req_str(tool.get("name"), f"{path}.name"),
-                description=opt_str(tool.get("description"), f"{path}.description"),
+                name=string(tool.get("name"), f"{path}.name"),
+                description=opt_string(tool.get("description"), f"{path}.description"),
                 # A function without parameters takes none; keep the schema explicit so no
                 # encoder mistakes it for a built-in tool.
                 parameters={"type": "object", "properties": {}} if params is None
-                else req_dict(params, f"{path}.parameters"),
+                else obj(params, f"{path}.parameters"),
                 strict=opt_bool(tool.get("strict"), f"{path}.strict"),
             ))
         elif kind == "custom" and _free_text(tool.get("format"), f"{path}.format"):
             specs.append(ToolSpec(
-                name=req_str(tool.get("name"), f"{path}.name"),
-                description=opt_str(tool.get("description"), f"{path}.description"),
+                name=string(tool.get("name"), f"{path}.name"),
+                description=opt_string(tool.get("description"), f"{path}.description"),
                 parameters=_custom_schema(),
                 meta={FORMAT: {"custom": tool}},
             ))
@@ -74,7 +65,7 @@ def tools_to_ir(value: Any) -> list[ToolSpec]:
 
 
 def _free_text(fmt: Any, path: str) -> bool:
-    return fmt is None or req_dict(fmt, path).get("type") == "text"
+    return fmt is None or obj(fmt, path).get("type") == "text"
 
 
 def tool_choice_to_ir(value: Any) -> ToolChoice | None:
@@ -84,10 +75,10 @@ def tool_choice_to_ir(value: Any) -> ToolChoice | None:
         if value in ("auto", "none", "required"):
             return ToolChoice(mode=value)  # type: ignore[arg-type]
         fail("tool_choice", f"unknown value '{value}'")
-    choice = req_dict(value, "tool_choice")
-    kind = req_str(choice.get("type"), "tool_choice.type")
+    choice = obj(value, "tool_choice")
+    kind = string(choice.get("type"), "tool_choice.type")
     if kind in ("function", "custom"):
-        return ToolChoice(mode="tool", name=req_str(choice.get("name"), "tool_choice.name"))
+        return ToolChoice(mode="tool", name=string(choice.get("name"), "tool_choice.name"))
     if kind in ("allowed_tools", "mcp"):
         return None
     return ToolChoice(mode="tool", name=kind)  # a built-in tool, named by its type
@@ -96,16 +87,16 @@ def tool_choice_to_ir(value: Any) -> ToolChoice | None:
 def text_format_to_ir(fmt: Any) -> ResponseFormat | None:
     if fmt is None:
         return None
-    fmt = req_dict(fmt, "text.format")
-    kind = req_str(fmt.get("type"), "text.format.type")
+    fmt = obj(fmt, "text.format")
+    kind = string(fmt.get("type"), "text.format.type")
     if kind in ("text", "json_object"):
         return ResponseFormat(type=kind)  # type: ignore[arg-type]
     if kind == "json_schema":
         return ResponseFormat(
             type="json_schema",
-            schema=req_dict(fmt.get("schema"), "text.format.schema"),
-            name=req_str(fmt.get("name"), "text.format.name"),
-            description=opt_str(fmt.get("description"), "text.format.description"),
+            schema=obj(fmt.get("schema"), "text.format.schema"),
+            name=string(fmt.get("name"), "text.format.name"),
+            description=opt_string(fmt.get("description"), "text.format.description"),
             strict=opt_bool(fmt.get("strict"), "text.format.strict"),
         )
     fail("text.format.type", f"unknown format type '{kind}'")
