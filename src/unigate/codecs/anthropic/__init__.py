@@ -1,7 +1,6 @@
 """The Anthropic Messages wire format, both directions (see `unigate.codecs.base`)."""
 
 from unigate.codecs.anthropic.count_tokens import (
-    anthropic_count_tokens_from_response,
     anthropic_count_tokens_response,
     anthropic_count_tokens_to_ir,
     ir_to_anthropic_count_tokens_request,
@@ -18,7 +17,6 @@ __all__ = [
     "DIALECT",
     "AnthropicStreamDecoder",
     "AnthropicStreamEncoder",
-    "anthropic_count_tokens_from_response",
     "anthropic_count_tokens_response",
     "anthropic_count_tokens_to_ir",
     "anthropic_error_body",

@@ -12,7 +12,6 @@ from unigate.codecs.anthropic.request_encode import (
     output_config_for,
 )
 from unigate.codecs.anthropic.thinking import plan_thinking, thinking_fits_history
-from unigate.errors import UpstreamBadResponse
 from unigate.ir.request import IRRequest
 
 
@@ -43,11 +42,3 @@ def ir_to_anthropic_count_tokens_request(ir: IRRequest, model: str, *,
 
 def anthropic_count_tokens_response(n: int) -> dict[str, Any]:
     return {"input_tokens": n}
-
-
-def anthropic_count_tokens_from_response(body: dict[str, Any]) -> int:
-    """An upstream count_tokens response → the count."""
-    n = body.get("input_tokens") if isinstance(body, dict) else None
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise UpstreamBadResponse("Anthropic count_tokens response has no input_tokens")
-    return n

@@ -5,17 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.errors import UpstreamBadResponse
-
 FORMAT = "openai_responses"  # the key of this format in `meta` dicts and `signature_format`
 TARGET = "OpenAI Responses"  # how UnsupportedParameter names this format
-
-
-def upstream_dict(value: Any, path: str) -> dict[str, Any]:
-    """Like `req_dict`, for upstream bodies: a bad shape is the provider's fault (502)."""
-    if not isinstance(value, dict):
-        raise UpstreamBadResponse(f"OpenAI Responses: {path}: expected an object")
-    return value
 
 
 def ns(meta: dict[str, Any] | None) -> dict[str, Any]:
