@@ -34,10 +34,11 @@ class PayloadRecord:
     """What the request path knows when a request of a payload-logging endpoint ends.
 
     `response_body` is the raw response the client got: the JSON bytes, or when `streaming`,
-    the SSE bytes (Gemini's streamed JSON array too). `fmt_name` is the client's wire format,
-    a key of `codecs.registry.FORMATS` (any other name, e.g. "openai_embeddings", is fine for
-    unary responses). The sizes say how many bytes there were in all when the caller stopped
-    keeping them (see `BodyCapture`); by default the lengths of the bodies."""
+    the SSE bytes (or a streamed JSON array, `WireFormat.json_array_streams`). `fmt_name` is the
+    client's wire format, a key of `codecs.registry.FORMATS` (any other name, such as an
+    embeddings dialect's, is fine for unary responses). The sizes say how many bytes there were
+    in all when the caller stopped keeping them (see `BodyCapture`); by default the lengths of
+    the bodies."""
 
     request_id: str
     started: float  # time.time() at arrival, as in the usage row
@@ -91,7 +92,7 @@ def fold_stream_to_response(fmt_name: str, sse_bytes: bytes, endpoint_name: str)
 
 
 def _stream_events(fmt: WireFormat, data: bytes) -> list[SSEEvent]:
-    if fmt.json_array_streams and data.lstrip()[:1] == b"[":  # e.g. Gemini without alt=sse
+    if fmt.json_array_streams and data.lstrip()[:1] == b"[":  # streams sent as one JSON array
         chunks = orjson.loads(data)
         if not isinstance(chunks, list):
             raise ValueError("a JSON stream must be an array")

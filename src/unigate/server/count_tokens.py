@@ -1,5 +1,5 @@
-"""Token counting: Anthropic's /v1/messages/count_tokens and Gemini's :countTokens, against a
-provider's own counting API when it has one, otherwise a local estimate."""
+"""Token counting, on every surface whose format has a counting API (`WireFormat.count_tokens`):
+against the provider's own counting API when it has one, otherwise a local estimate."""
 
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ from unigate.server.guard import guarded, resolve
 
 
 async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | None) -> web.StreamResponse:
-    """`fmt`'s counting request (Anthropic's /v1/messages/count_tokens, Gemini's :countTokens;
-    the model from the URL when the format puts it there)."""
+    """`fmt`'s counting request (the model from the URL when the format puts it there)."""
     counting = fmt.count_tokens
     assert counting is not None, f"{fmt.name} has no token counting"
 

@@ -1,6 +1,6 @@
-"""Embeddings, on every surface that has them (OpenAI's /embeddings, Gemini's embedContent and
-batchEmbedContents): find the endpoint, then try its destinations in order. A destination that
-speaks the client's API gets the body as it came; any other gets it translated."""
+"""Embeddings, on every surface that has them (`codecs.registry.EMBED_DIALECTS`): find the
+endpoint, then try its destinations in order. A destination that speaks the client's API gets
+the body as it came; any other gets it translated."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from unigate.server.guard import guarded, resolve
 
 
 async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | None) -> web.StreamResponse:
-    """`url_model`: the endpoint named in the URL (Gemini), else the body's `model`."""
+    """`url_model`: the endpoint named in the URL (formats that put it there), else the body's `model`."""
     async def work() -> web.StreamResponse:
         body = await ctx.read_json()
         t = resolve(ctx, url_model if url_model is not None else body.get("model"), body=body)

@@ -64,7 +64,7 @@ def _client_headers(ctx: RequestContext, provider: Provider) -> dict[str, str]:
 async def relay_same_format(gen: Generation, a: Attempt) -> web.StreamResponse:
     ctx, fmt, body, opts, dest, provider = a.ctx, gen.client, gen.body, gen.opts, a.dest, a.provider
     hide_usage_chunk = False
-    if opts.model is not None:  # the model is in the URL (Gemini): the body goes as it is
+    if opts.model is not None:  # the format names the model in the URL: the body goes as it is
         raw = ctx.raw_body
     elif gen.stream and fmt.with_stream_usage is not None and not opts.include_usage:
         # usage only when asked: ask, for the gateway's accounting, and hide the extra chunk

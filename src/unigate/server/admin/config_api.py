@@ -378,7 +378,7 @@ async def apply(request: web.Request, caller: Caller) -> web.Response:
     return json_response({"plan": plan, "applied": applied})
 
 
-# Endpoint names may hold "/" (as in "openai/gpt-4o"); the pattern stops short of the
+# Endpoint names may hold "/" (as in "team-a/chat"); the pattern stops short of the
 # sub-resources so `/endpoints/{name}/permissions` etc. still reach their own handlers.
 SUBRESOURCES = ("permissions", "payloads", "rate-limits", "inference-table")
 EP = f"{PREFIX}/endpoints/{{name:(?:(?!/(?:{'|'.join(SUBRESOURCES)})$).)+}}"
