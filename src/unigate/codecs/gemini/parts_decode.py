@@ -115,7 +115,7 @@ def _function_response(fr: dict[str, Any], path: str, exc: type[GatewayError]) -
     if response is None:
         response = {}
     obj(response, f"{path}.response", exc)
-    content: list[Part] = [TextPart(_result_text(response))]
+    content: list[Part] = [TextPart(_result_text(response, name))]
     nested = fr.get("parts")
     if isinstance(nested, list):  # multimodal function responses (images the tool produced)
         content.extend(decode_part(q, f"{path}.parts[{i}]", exc) for i, q in enumerate(nested))
@@ -127,13 +127,17 @@ def _function_response(fr: dict[str, Any], path: str, exc: type[GatewayError]) -
     return ToolResultPart(call_id or "", content, is_error=is_error, name=name)
 
 
-def _result_text(response: dict[str, Any]) -> str:
+def _result_text(response: dict[str, Any], name: str) -> str:
     """The result as other formats carry it: the text of Gemini's documented `{"output": text}`
-    (or `{"error": text}`) on its own, any other object as JSON (the encoder wraps text back)."""
+    (or `{"error": text}`) on its own, and of `{"name": <the function>, "content": text}` (the
+    Vercel AI SDK's shape, whose name only repeats the call's); any other object as JSON (the
+    encoder wraps text back)."""
     if len(response) == 1:
         ((key, value),) = response.items()
         if key in ("output", "error") and isinstance(value, str):
             return value
+    if response.keys() == {"name", "content"} and response["name"] == name and isinstance(response["content"], str):
+        return str(response["content"])
     return compact_json(response)
 
 
