@@ -84,3 +84,21 @@ def test_the_providers_error_event_is_relayed_and_remembered(fmt: str) -> None:
     event, status = ERROR[fmt]
     assert relay.feed(event[:20]) + relay.feed(event[20:]) + relay.close() == event
     assert relay.error is not None and relay.error.status == status
+
+
+def test_events_whose_usage_is_null_are_passed_unread() -> None:
+    """With include_usage every OpenAI chunk says "usage":null; only the last one counts."""
+    chunk = (b'data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,'
+             b'"delta":{"content":"hi"}}],"usage":null}\n\n')
+    last = (b'data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[],'
+            b'"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n')
+    f = FORMATS["openai_chat"]
+    parsed: list[object] = []
+
+    def usage_of(ev: object) -> object:
+        parsed.append(ev)
+        return f.stream_usage(ev)  # type: ignore[arg-type]
+    relay = FastStreamRelay(_bytes_rewriter(f.model_key, "ep"), usage_of, f.is_usage_only)  # type: ignore[arg-type]
+    out = b"".join(relay.feed(chunk) for _ in range(5)) + relay.feed(last) + relay.close()
+    assert out == chunk.replace(b'"model":"m"', b'"model":"ep"') * 5  # the usage-only chunk hidden
+    assert len(parsed) == 1 and relay.usage is not None and relay.usage.total_tokens == 7

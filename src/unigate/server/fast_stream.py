@@ -21,6 +21,16 @@ def _end(data: bytes, boundary: bytes) -> int:
     return at + len(boundary) if at >= 0 else 0
 
 
+_NULL_USAGE = re.compile(rb'"usage\w*"\s*:\s*null')
+
+
+def _reports_usage(ready: bytes) -> bool:
+    """Some usage key ("usage", Gemini's "usageMetadata") with a value other than null. OpenAI
+    chat streams with include_usage (which the fast path asks for) say `"usage":null` in every
+    chunk: those events need no parsing."""
+    return ready.count(b'"usage') > len(_NULL_USAGE.findall(ready))
+
+
 class FastStreamRelay:
     __slots__ = ("_buf", "_error_of", "_rewrite", "_usage_of", "_hide_usage_only", "error", "usage")
 
@@ -52,7 +62,7 @@ class FastStreamRelay:
         return self._pass(rest) if rest else b""
 
     def _pass(self, ready: bytes) -> bytes:
-        if b'"usage' in ready:
+        if b'"usage' in ready and _reports_usage(ready):
             ready = self._read_usage(ready)
         if self._error_of is not None and self.error is None and b"error" in ready:
             self._read_error(ready)
