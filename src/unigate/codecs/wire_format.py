@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 from unigate.codecs.base import StreamDecoder, StreamEncoder
 from unigate.errors import GatewayError
 from unigate.ir import EmbedRequest, EmbedResponse, IRRequest, IRResponse, Usage
@@ -69,6 +71,22 @@ def _no_retry_delay(_: bytes) -> str | None:
 
 def _no_output_limit(_: JSON) -> int:
     return 0
+
+
+def stream_error_reader(markers: tuple[str, ...], rule: Callable[[str | None, Any], GatewayError | None]
+                        ) -> Callable[[SSEEvent], GatewayError | None]:
+    """A `WireFormat.stream_error` from the codec's own rule (the one its stream decoder raises
+    by): only events whose data mention one of `markers` are parsed, so the fast path pays a
+    substring test per event."""
+    def stream_error(event: SSEEvent) -> GatewayError | None:
+        if not any(m in event.data for m in markers):
+            return None
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return None
+        return rule(event.event, data)
+    return stream_error
 
 
 class UpstreamErrors(Protocol):

@@ -72,10 +72,9 @@ class FastStreamRelay:
         assert self._error_of is not None
         decoder = SSEDecoder()
         for ev in decoder.feed(ready) + decoder.close():
-            if "error" in ev.data or ev.event == "error":
-                self.error = self._error_of(ev)
-                if self.error is not None:
-                    return
+            self.error = self._error_of(ev)  # WireFormat.stream_error parses only likely events
+            if self.error is not None:
+                return
 
     def _read_usage(self, ready: bytes) -> bytes:
         kept: list[bytes] = []

@@ -4,43 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from unigate.codecs.anthropic.count_tokens import (
     anthropic_count_tokens_response,
     anthropic_count_tokens_to_ir,
     ir_to_anthropic_count_tokens_request,
 )
-from unigate.codecs.anthropic.errors import anthropic_error_body, anthropic_upstream_error, status_for_error_type
+from unigate.codecs.anthropic.errors import anthropic_error_body, anthropic_upstream_error
 from unigate.codecs.anthropic.models import ANTHROPIC_MODELS
 from unigate.codecs.anthropic.request_decode import DIALECT, anthropic_to_ir_request
 from unigate.codecs.anthropic.request_encode import ir_to_anthropic_request
 from unigate.codecs.anthropic.response import anthropic_to_ir_response, ir_to_anthropic_response
-from unigate.codecs.anthropic.stream_decode import AnthropicStreamDecoder
+from unigate.codecs.anthropic.stream_decode import AnthropicStreamDecoder, event_error
 from unigate.codecs.anthropic.stream_encode import AnthropicStreamEncoder
 from unigate.codecs.anthropic.usage import anthropic_stream_usage, anthropic_usage
-from unigate.codecs.wire_format import TokenCounting, WireFormat
-from unigate.errors import UpstreamError
-from unigate.sse import SSEEvent
+from unigate.codecs.wire_format import TokenCounting, WireFormat, stream_error_reader
 
 
 def max_output_tokens(body: dict[str, Any]) -> int:
     value = body.get("max_tokens")
     return value if isinstance(value, int) else 0
 
-
-def stream_error(event: SSEEvent) -> UpstreamError | None:
-    """`event: error` with {"type": "error", "error": {"type": ..., "message": ...}}."""
-    if event.event != "error":
-        return None
-    try:
-        err = orjson.loads(event.data).get("error")
-    except (orjson.JSONDecodeError, AttributeError):
-        err = None
-    err = err if isinstance(err, dict) else {}
-    kind = err.get("type") if isinstance(err.get("type"), str) else None
-    message = err.get("message") if isinstance(err.get("message"), str) else None
-    return UpstreamError(status_for_error_type(kind), message or "Anthropic stream error", upstream_type=kind)
 
 FORMAT = WireFormat(
     name="anthropic",
@@ -56,7 +39,7 @@ FORMAT = WireFormat(
     stream_usage=anthropic_stream_usage,
     model_key="model",
     parameters=DIALECT,
-    stream_error=stream_error,
+    stream_error=stream_error_reader(('"error"',), event_error),
     max_output_tokens=max_output_tokens,
     count_tokens=TokenCounting(
         decode_request=lambda body, model: anthropic_count_tokens_to_ir(body),

@@ -32,6 +32,20 @@ _FORMAT = "anthropic"
 _STREAMED = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
 
 
+
+def event_error(event: str | None, data: Any) -> UpstreamError | None:
+    """`{"type": "error", "error": {"type": ..., "message": ...}}` (the `error` event)."""
+    if not isinstance(data, dict) or data.get("type") != "error":
+        return None
+    return _error(data.get("error"))
+
+
+def _error(err: Any) -> UpstreamError:
+    err = err if isinstance(err, dict) else {}
+    kind = err.get("type") if isinstance(err.get("type"), str) else None
+    message = err.get("message") if isinstance(err.get("message"), str) else None
+    return UpstreamError(status_for_error_type(kind), message or "Anthropic stream error", upstream_type=kind)
+
 class AnthropicStreamDecoder:
     __slots__ = ("_ir_index", "_kinds", "_next", "_raw_usage", "_stopped", "_unknown")
 
@@ -67,7 +81,7 @@ class AnthropicStreamDecoder:
             if kind == "message_stop":
                 self._stopped = True
             elif kind == "error":
-                self._error(data.get("error"))
+                raise _error(data.get("error"))
         except (KeyError, TypeError, AttributeError) as e:
             raise UpstreamBadResponse(f"malformed Anthropic {kind} event: {e!r}") from None
         # ping and event types added later carry nothing for the IR.
@@ -167,9 +181,3 @@ class AnthropicStreamDecoder:
                 self._raw_usage[key] = value
         return anthropic_usage_to_ir(self._raw_usage)
 
-    def _error(self, err: Any) -> None:
-        err = err if isinstance(err, dict) else {}
-        kind = err.get("type") if isinstance(err.get("type"), str) else None
-        message = err.get("message") if isinstance(err.get("message"), str) else None
-        raise UpstreamError(status_for_error_type(kind), message or "Anthropic stream error",
-                            upstream_type=kind)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from unigate.codecs.gemini._util import get
 from unigate.codecs.gemini.count_tokens import (
     gemini_count_tokens_response,
@@ -24,18 +22,15 @@ from unigate.codecs.gemini.errors import (
     gemini_error_body,
     gemini_retry_delay,
     gemini_upstream_error,
-    upstream_error_from_chunk,
 )
 from unigate.codecs.gemini.models import GEMINI_MODELS
 from unigate.codecs.gemini.request_decode import DIALECT, gemini_to_ir_request
 from unigate.codecs.gemini.request_encode import ir_to_gemini_request
 from unigate.codecs.gemini.response import gemini_to_ir_response, ir_to_gemini_response
-from unigate.codecs.gemini.stream_decode import GeminiStreamDecoder
+from unigate.codecs.gemini.stream_decode import GeminiStreamDecoder, chunk_error
 from unigate.codecs.gemini.stream_encode import GeminiStreamEncoder
 from unigate.codecs.gemini.usage import gemini_stream_usage, gemini_usage
-from unigate.codecs.wire_format import EmbedDialect, EmbedFormat, TokenCounting, WireFormat
-from unigate.errors import UpstreamError
-from unigate.sse import SSEEvent
+from unigate.codecs.wire_format import EmbedDialect, EmbedFormat, TokenCounting, WireFormat, stream_error_reader
 
 
 def max_output_tokens(body: dict[str, Any]) -> int:
@@ -43,18 +38,6 @@ def max_output_tokens(body: dict[str, Any]) -> int:
     value = get(config, "maxOutputTokens") if isinstance(config, dict) else None
     return value if isinstance(value, int) else 0
 
-
-def stream_error(event: SSEEvent) -> UpstreamError | None:
-    """A chunk that is {"error": {...}}."""
-    if '"error"' not in event.data:
-        return None
-    try:
-        chunk = orjson.loads(event.data)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(chunk, dict) and "error" in chunk:
-        return upstream_error_from_chunk(chunk["error"])
-    return None
 
 FORMAT = WireFormat(
     name="gemini",
@@ -71,7 +54,7 @@ FORMAT = WireFormat(
     stream_usage=gemini_stream_usage,
     model_key="modelVersion",
     parameters=DIALECT,
-    stream_error=stream_error,
+    stream_error=stream_error_reader(('"error"',), chunk_error),
     max_output_tokens=max_output_tokens,
     retry_delay=gemini_retry_delay,
     json_array_streams=True,

@@ -14,7 +14,7 @@ from unigate.codecs.gemini.errors import upstream_error_from_chunk
 from unigate.codecs.gemini.parts_decode import decode_part, upstream_call_id
 from unigate.codecs.gemini.response import finish_to_ir, new_response_id
 from unigate.codecs.gemini.usage import usage_from_metadata
-from unigate.errors import UpstreamBadResponse
+from unigate.errors import UpstreamBadResponse, UpstreamError
 from unigate.ir.parts import ReasoningPart, TextPart, ToolCallPart
 from unigate.ir.stream import (
     Finish,
@@ -27,6 +27,12 @@ from unigate.ir.stream import (
 )
 from unigate.sse import SSEEvent
 
+
+def chunk_error(event: str | None, chunk: Any) -> UpstreamError | None:
+    """A chunk that is {"error": {...}}."""
+    if isinstance(chunk, dict) and "error" in chunk:
+        return upstream_error_from_chunk(chunk["error"])
+    return None
 
 class GeminiStreamDecoder:
     __slots__ = ("_calls", "_finished", "_index", "_last_usage", "_open", "_rid")
@@ -57,8 +63,9 @@ class GeminiStreamDecoder:
     def _chunk(self, chunk: Any) -> list[StreamEvent]:
         if not isinstance(chunk, dict):
             raise UpstreamBadResponse("Gemini stream: a chunk is not a JSON object")
-        if "error" in chunk:
-            raise upstream_error_from_chunk(chunk["error"])
+        err = chunk_error(None, chunk)
+        if err is not None:
+            raise err
         out: list[StreamEvent] = []
         if self._rid is None:
             rid = chunk.get("responseId")

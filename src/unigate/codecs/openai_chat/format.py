@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from unigate.codecs.openai_chat.errors import openai_chat_error_body, openai_chat_upstream_error, upstream_stream_error
+from unigate.codecs.openai_chat.errors import openai_chat_error_body, openai_chat_upstream_error
 from unigate.codecs.openai_chat.models import OPENAI_MODELS
 from unigate.codecs.openai_chat.request_decode import DIALECT, openai_chat_to_ir_request
 from unigate.codecs.openai_chat.request_encode import ir_to_openai_chat_request
 from unigate.codecs.openai_chat.response import ir_to_openai_chat_response, openai_chat_to_ir_response
-from unigate.codecs.openai_chat.stream_decode import OpenAIChatStreamDecoder
+from unigate.codecs.openai_chat.stream_decode import OpenAIChatStreamDecoder, chunk_error
 from unigate.codecs.openai_chat.stream_encode import OpenAIChatStreamEncoder
 from unigate.codecs.openai_chat.usage import openai_chat_stream_usage, openai_chat_usage
 from unigate.codecs.openai_embeddings import (
@@ -20,8 +18,7 @@ from unigate.codecs.openai_embeddings import (
     openai_embeddings_to_ir_request,
     openai_embeddings_to_ir_response,
 )
-from unigate.codecs.wire_format import EmbedDialect, EmbedFormat, WireFormat
-from unigate.errors import UpstreamError
+from unigate.codecs.wire_format import EmbedDialect, EmbedFormat, WireFormat, stream_error_reader
 from unigate.sse import SSEEvent
 
 
@@ -47,18 +44,6 @@ def is_usage_only(event: SSEEvent) -> bool:
     return '"choices":[]' in event.data.replace(" ", "")
 
 
-def stream_error(event: SSEEvent) -> UpstreamError | None:
-    """An {"error": {...}} chunk without choices (vLLM and other servers send these)."""
-    if '"error"' not in event.data:
-        return None
-    try:
-        chunk = orjson.loads(event.data)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(chunk, dict) and chunk.get("error") is not None and "choices" not in chunk:
-        return upstream_stream_error(chunk["error"])
-    return None
-
 FORMAT = WireFormat(
     name="openai_chat",
     decode_request=lambda body, o: openai_chat_to_ir_request(body),
@@ -73,7 +58,7 @@ FORMAT = WireFormat(
     stream_usage=openai_chat_stream_usage,
     model_key="model",
     parameters=DIALECT,
-    stream_error=stream_error,
+    stream_error=stream_error_reader(('"error"',), chunk_error),
     max_output_tokens=max_output_tokens,
     wants_stream_usage=wants_stream_usage,
     with_stream_usage=with_stream_usage,

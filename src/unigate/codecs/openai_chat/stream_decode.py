@@ -10,7 +10,7 @@ from unigate.codecs.openai_chat.content import FORMAT
 from unigate.codecs.openai_chat.errors import upstream_stream_error
 from unigate.codecs.openai_chat.response import finish_to_ir
 from unigate.codecs.openai_chat.usage import usage_to_ir
-from unigate.errors import UpstreamBadResponse
+from unigate.errors import UpstreamBadResponse, UpstreamError
 from unigate.ir.stream import (
     Finish,
     ReasoningDelta,
@@ -24,6 +24,13 @@ from unigate.sse import SSEEvent
 
 _REFUSAL_META = {FORMAT: {"refusal": True}}
 
+
+
+def chunk_error(event: str | None, chunk: Any) -> UpstreamError | None:
+    """An {"error": {...}} chunk without choices (vLLM and other servers send these)."""
+    if isinstance(chunk, dict) and chunk.get("error") is not None and "choices" not in chunk:
+        return upstream_stream_error(chunk["error"])
+    return None
 
 class OpenAIChatStreamDecoder:
     """Part indexes: text, reasoning and refusal runs each open a new IR part when they start
@@ -55,8 +62,9 @@ class OpenAIChatStreamDecoder:
             raise UpstreamBadResponse(f"stream chunk is not JSON: {data[:200]!r}") from None
         if not isinstance(chunk, dict):
             raise UpstreamBadResponse("stream chunk is not a JSON object")
-        if chunk.get("error") is not None and "choices" not in chunk:
-            raise upstream_stream_error(chunk["error"])
+        err = chunk_error(None, chunk)
+        if err is not None:
+            raise err
         out: list[StreamEvent] = []
         if not self._started:
             self._started = True

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from unigate.codecs.openai_responses.errors import (
-    failure_to_error,
     openai_responses_error_body,
     openai_responses_upstream_error,
 )
@@ -17,36 +14,16 @@ from unigate.codecs.openai_responses.response import (
     ir_to_openai_responses_response,
     openai_responses_to_ir_response,
 )
-from unigate.codecs.openai_responses.stream_decode import OpenAIResponsesStreamDecoder
+from unigate.codecs.openai_responses.stream_decode import OpenAIResponsesStreamDecoder, event_error
 from unigate.codecs.openai_responses.stream_encode import OpenAIResponsesStreamEncoder
 from unigate.codecs.openai_responses.usage import openai_responses_stream_usage, openai_responses_usage
-from unigate.codecs.wire_format import WireFormat
-from unigate.errors import UpstreamError
-from unigate.sse import SSEEvent
+from unigate.codecs.wire_format import WireFormat, stream_error_reader
 
 
 def max_output_tokens(body: dict[str, Any]) -> int:
     value = body.get("max_output_tokens")
     return value if isinstance(value, int) else 0
 
-
-def stream_error(event: SSEEvent) -> UpstreamError | None:
-    """An `error` event, or `response.failed`."""
-    if "error" not in event.data and "failed" not in event.data:
-        return None
-    try:
-        d = orjson.loads(event.data)
-    except orjson.JSONDecodeError:
-        return None
-    kind = d.get("type") if isinstance(d, dict) else None
-    if kind == "response.failed":
-        response = d.get("response")
-        return failure_to_error(response.get("error") if isinstance(response, dict) else None,
-                                "the upstream response failed")
-    if kind == "error":
-        return failure_to_error(d["error"] if isinstance(d.get("error"), dict) else d,
-                                "the upstream stream reported an error")
-    return None
 
 FORMAT = WireFormat(
     name="openai_responses",
@@ -62,6 +39,6 @@ FORMAT = WireFormat(
     stream_usage=openai_responses_stream_usage,
     model_key="model",
     parameters=DIALECT,
-    stream_error=stream_error,
+    stream_error=stream_error_reader(("error", "failed"), event_error),
     max_output_tokens=max_output_tokens,
 )

@@ -18,7 +18,7 @@ from unigate.codecs.openai_responses.reasoning import apply_encrypted_content
 from unigate.codecs.openai_responses.response import finish_reason_for
 from unigate.codecs.openai_responses.tools import CUSTOM_ARG
 from unigate.codecs.openai_responses.usage import usage_from_wire
-from unigate.errors import UpstreamBadResponse
+from unigate.errors import UpstreamBadResponse, UpstreamError
 from unigate.ir.parts import ReasoningPart
 from unigate.ir.stream import (
     Finish,
@@ -33,6 +33,19 @@ from unigate.sse import SSEEvent
 
 Key = tuple[int, int]  # (output_index, content_index); reasoning and calls use content -1
 
+
+
+def event_error(event: str | None, d: Any) -> UpstreamError | None:
+    """An `error` event, or `response.failed`."""
+    kind = d.get("type") if isinstance(d, dict) else None
+    if kind == "response.failed":
+        response = d.get("response")
+        return failure_to_error(response.get("error") if isinstance(response, dict) else None,
+                                "the upstream response failed")
+    if kind == "error":
+        return failure_to_error(d["error"] if isinstance(d.get("error"), dict) else d,
+                                "the upstream stream reported an error")
+    return None
 
 class OpenAIResponsesStreamDecoder:
     __slots__ = ("_calls", "_done", "_index", "_reasoning_kind", "_sent", "_started")
@@ -94,13 +107,9 @@ class OpenAIResponsesStreamDecoder:
             return self._start(d.get("response"))
         if kind in ("response.completed", "response.incomplete"):
             return self._end(d["response"])
-        if kind == "response.failed":
-            response = d.get("response")
-            raise failure_to_error(response.get("error") if isinstance(response, dict) else None,
-                                   "the upstream response failed")
-        if kind == "error":
-            raise failure_to_error(d["error"] if isinstance(d.get("error"), dict) else d,
-                                   "the upstream stream reported an error")
+        err = event_error(None, d)
+        if err is not None:
+            raise err
         return []  # queued, annotations, built-in tool progress: nothing the IR carries
 
     def _start(self, response: Any) -> list[StreamEvent]:
