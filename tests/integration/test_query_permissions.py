@@ -12,19 +12,7 @@ from google import genai
 from google.genai import types
 
 from tests.integration.gateway import Gateway
-from tests.integration.rawhttp import bearer, call
-
-
-def wait_for(check, timeout: float = 5.0, times: int = 8) -> None:  # type: ignore[no-untyped-def]
-    """Until `check` holds `times` times in a row: each request may reach another worker, and
-    every worker picks a change up on its own (within about a second)."""
-    deadline = time.monotonic() + timeout
-    held = 0
-    while held < times:
-        held = held + 1 if check() else 0
-        if held == 0:
-            assert time.monotonic() < deadline, "not in time"
-            time.sleep(0.05)
+from tests.integration.rawhttp import bearer, call, until_stable
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +24,12 @@ def carol(gateway: Gateway) -> str:
     acl = {"access_control_list": [{"user_name": "carol@example.com", "permission_level": "CAN_QUERY"}]}
     assert call("PATCH", f"{gateway.url}/api/v1/endpoints/chat-anthropic/permissions", acl, admin).status == 200
     token = str(r.json()["token"])
-    wait_for(lambda: call("GET", f"{gateway.base}/mlflow/v1/models", headers=bearer(token)).status == 200)
+    until_stable(lambda: call("GET", f"{gateway.base}/mlflow/v1/models", headers=bearer(token)).status == 200)
     return token
 
 
 def test_listings_show_only_what_the_caller_may_query(gateway: Gateway, carol: str) -> None:
-    wait_for(lambda: [m["id"] for m in call("GET", f"{gateway.base}/openai/v1/models",
+    until_stable(lambda: [m["id"] for m in call("GET", f"{gateway.base}/openai/v1/models",
                                              headers=bearer(carol)).json()["data"]] == ["chat-anthropic"])
     claude = anthropic.Anthropic(api_key=carol, base_url=f"{gateway.base}/anthropic")
     assert [m.id for m in claude.models.list().data] == ["chat-anthropic"]
@@ -71,5 +59,5 @@ def test_a_grant_applies_within_a_second(gateway: Gateway, carol: str) -> None:
     acl = {"access_control_list": [{"user_name": "carol@example.com", "permission_level": "CAN_QUERY"}]}
     call("PATCH", f"{gateway.url}/api/v1/endpoints/chat-gemini/permissions", acl, bearer(gateway.token))
     t0 = time.monotonic()
-    wait_for(lambda: call("POST", url, body, bearer(carol)).status == 200, timeout=1.5)
+    until_stable(lambda: call("POST", url, body, bearer(carol)).status == 200, timeout=1.5)
     assert time.monotonic() - t0 < 1.5
