@@ -125,21 +125,11 @@ def _where(f: UsageFilter) -> tuple[str, list[Any]]:
     if f.end is not None:
         clauses.append("u.event_time < ?")
         args.append(f.end)
-    if f.endpoint is not None:
-        clauses.append("u.endpoint_name = ?")
-        args.append(f.endpoint)
-    if f.requester is not None:
-        clauses.append("u.requester = ?")
-        args.append(f.requester)
-    if f.status is not None:
-        clauses.append("u.status_code = ?")
-        args.append(f.status)
-    if f.client is not None:
-        clauses.append("u.client_name = ?")
-        args.append(f.client)
-    if f.session is not None:
-        clauses.append("u.session_id = ?")
-        args.append(f.session)
+    for column, value in (("endpoint_name", f.endpoint), ("requester", f.requester), ("status_code", f.status),
+                          ("client_name", f.client), ("session_id", f.session)):
+        if value is not None:
+            clauses.append(f"u.{column} = ?")
+            args.append(value)
     for key, value in f.tags:
         # json_each compares keys and values exactly, whatever characters they hold.
         if value is None:
