@@ -3,7 +3,9 @@ threads, never on the request path (see DESIGN.md, "The hot path")."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import secrets
 import sqlite3
@@ -162,13 +164,20 @@ class SQLiteStore:
         "dropped_parameters", "emulated_parameters",
     )
 
+    # Rows per INSERT statement: one statement for many rows releases and retakes the GIL once
+    # (sqlite3 drops it around every step), where executemany did so for every row and made
+    # the request thread wait for it each time. 500 × 29 columns stays under SQLite's limit
+    # of 32,766 bound variables.
+    USAGE_ROWS_PER_STATEMENT = 500
+
     def insert_usage(self, rows: list[tuple[Any, ...]]) -> None:
-        cols = ", ".join(self.USAGE_COLUMNS)
-        marks = ", ".join("?" for _ in self.USAGE_COLUMNS)
+        step = self.USAGE_ROWS_PER_STATEMENT
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(f"INSERT OR IGNORE INTO usage ({cols}) VALUES ({marks})", rows)
+                for at in range(0, len(rows), step):
+                    part = rows[at:at + step]
+                    self._db.execute(_usage_insert_sql(len(part)), list(itertools.chain.from_iterable(part)))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -185,3 +194,11 @@ class SQLiteStore:
         cols = ", ".join(self.USAGE_COLUMNS)
         rows = self._query(f"SELECT {cols} FROM usage ORDER BY event_time DESC LIMIT ?", (limit,))
         return [dict(zip(self.USAGE_COLUMNS, r, strict=False)) for r in rows]
+
+
+@functools.lru_cache(maxsize=8)
+def _usage_insert_sql(rows: int) -> str:
+    """INSERT of `rows` usage rows in one statement (a full batch's text is built once)."""
+    cols = SQLiteStore.USAGE_COLUMNS
+    one = "(" + ", ".join("?" for _ in cols) + ")"
+    return f"INSERT OR IGNORE INTO usage ({', '.join(cols)}) VALUES " + ", ".join([one] * rows)
