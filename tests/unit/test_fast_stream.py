@@ -102,3 +102,22 @@ def test_events_whose_usage_is_null_are_passed_unread() -> None:
     out = b"".join(relay.feed(chunk) for _ in range(5)) + relay.feed(last) + relay.close()
     assert out == chunk.replace(b'"model":"m"', b'"model":"ep"') * 5  # the usage-only chunk hidden
     assert len(parsed) == 1 and relay.usage is not None and relay.usage.total_tokens == 7
+
+
+def test_only_the_events_reporting_usage_are_parsed_within_one_chunk() -> None:
+    """A whole stream in one chunk (as fast upstreams send it): the usage events are found by
+    search, the others go on as one slice, the hidden usage chunk is cut out exactly."""
+    null = (b'data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,'
+            b'"delta":{"content":"hi"}}],"usage":null}\r\r')
+    usage = b'data: {"id":"c1","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}\n\n'
+    done = b"data: [DONE]\r\n\r\n"
+    f = FORMATS["openai_chat"]
+    parsed: list[object] = []
+
+    def usage_of(ev: object) -> object:
+        parsed.append(ev)
+        return f.stream_usage(ev)  # type: ignore[arg-type]
+    relay = FastStreamRelay(_bytes_rewriter(f.model_key, "ep"), usage_of, f.is_usage_only)  # type: ignore[arg-type]
+    out = relay.feed(null * 3 + usage + null + done) + relay.close()
+    assert out == (null * 4).replace(b'"model":"m"', b'"model":"ep"') + done
+    assert len(parsed) == 1 and relay.usage is not None and relay.usage.output_tokens == 4

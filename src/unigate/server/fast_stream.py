@@ -21,6 +21,17 @@ def _end(data: bytes, boundary: bytes) -> int:
     return at + len(boundary) if at >= 0 else 0
 
 
+def _event_start(data: bytes, lo: int, at: int) -> int:
+    """Where the event holding position `at` starts: just after the last boundary between lo
+    and `at` (lo when there is none)."""
+    start = lo
+    for boundary in (b"\n\n", b"\r\r", b"\r\n\r\n"):
+        found = data.rfind(boundary, lo, at)
+        if found >= 0:
+            start = max(start, found + len(boundary))
+    return start
+
+
 _NULL_USAGE = re.compile(rb'"usage\w*"\s*:\s*null')
 
 
@@ -77,17 +88,24 @@ class FastStreamRelay:
                 return
 
     def _read_usage(self, ready: bytes) -> bytes:
+        """Parses only the events that mention usage, found by a byte search from each mention
+        to the boundaries around it; the events in between are passed on as one slice."""
         kept: list[bytes] = []
-        pos = 0
-        for m in _BOUNDARY.finditer(ready):
-            kept.append(self._event(ready[pos:m.end()]))
-            pos = m.end()
-        if pos < len(ready):
-            kept.append(self._event(ready[pos:]))
+        pos = 0  # everything before pos has been handled
+        at = ready.find(b'"usage')
+        while at >= 0:
+            start = _event_start(ready, pos, at)
+            m = _BOUNDARY.search(ready, at)
+            end = m.end() if m is not None else len(ready)
+            kept.append(ready[pos:start])
+            kept.append(self._event(ready[start:end]))
+            pos = end
+            at = ready.find(b'"usage', end)
+        kept.append(ready[pos:])
         return b"".join(kept)
 
     def _event(self, raw: bytes) -> bytes:
-        if b'"usage' not in raw:
+        if not _reports_usage(raw):
             return raw
         decoder = SSEDecoder()
         for ev in decoder.feed(raw) + decoder.close():

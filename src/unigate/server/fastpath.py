@@ -5,6 +5,7 @@ only for usage accounting. New provider features work here on day one."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -44,12 +45,14 @@ def rewrite_request_model(raw: bytes, body: dict[str, Any], model: str) -> bytes
     return orjson.dumps(body)
 
 
+@lru_cache(maxsize=256)
 def _bytes_rewriter(key: str, endpoint: str) -> Callable[[bytes], bytes]:
     """Sets every `"<key>": "..."` field to the endpoint name (responses name what the client
     asked for). String contents are JSON-escaped, so only real keys can match."""
     replacement = b'"' + key.encode() + b'":' + orjson.dumps(endpoint)
-    pattern = _field_pattern_bytes(key)
-    return lambda data: pattern.sub(lambda _m: replacement, data)
+    # a literal template (backslashes doubled) rather than a Python callback for every match
+    template = replacement.replace(b"\\", b"\\\\")
+    return functools.partial(_field_pattern_bytes(key).sub, template)
 
 
 def _client_headers(ctx: RequestContext, provider: Provider) -> dict[str, str]:
