@@ -121,3 +121,15 @@ def test_only_the_events_reporting_usage_are_parsed_within_one_chunk() -> None:
     out = relay.feed(null * 3 + usage + null + done) + relay.close()
     assert out == (null * 4).replace(b'"model":"m"', b'"model":"ep"') + done
     assert len(parsed) == 1 and relay.usage is not None and relay.usage.output_tokens == 4
+
+
+def test_the_model_rewrite_sees_keys_not_values() -> None:
+    """Every spelling of the field is rewritten (nested ones too); the key's name as a value and
+    escaped backslashes are left alone."""
+    rewrite = _bytes_rewriter("model", "shortcut-ep")
+    assert rewrite(b'{"model":"a"}') == b'{"model":"shortcut-ep"}'
+    assert rewrite(b'{"model":"a","x":{"model":"a"}}') == b'{"model":"shortcut-ep","x":{"model":"shortcut-ep"}}'
+    assert rewrite(b'{"model": "b"}') == b'{"model":"shortcut-ep"}'
+    assert rewrite(b'{"role":"model","model":"b"}') == b'{"role":"model","model":"shortcut-ep"}'
+    assert rewrite(b'{"role":"model"}') == b'{"role":"model"}'
+    assert rewrite(b'{"model":"a\\\\"}') == b'{"model":"shortcut-ep"}'
