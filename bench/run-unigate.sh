@@ -2,7 +2,9 @@
 # Measures unigate with the shared load harness (../shared/bench), in one run beside the bare
 # Python relay (the floor cost of any Python in the middle) and, unless --no-baselines is
 # given first, LiteLLM and Portkey. Two unigate targets: the same-dialect fast path (OpenAI
-# client → OpenAI upstream) and the translated path (OpenAI client → Anthropic upstream).
+# client → OpenAI upstream) and the translated path (OpenAI client → Anthropic upstream),
+# plus the fast path on one worker (like for like with the one-process relay). The summary
+# ends with each target's CPU per request relative to the relay (bench/relative.py).
 #   bash bench/run-unigate.sh                      # full run (~30 min with baselines)
 #   bash bench/run-unigate.sh --no-baselines --quick
 # Other arguments go to the harness (see ../shared/bench/README.md). Results: bench/results/.
@@ -34,6 +36,9 @@ cat > "$WORK/targets.json" <<JSON
   "model": "claude-via-translation",
   "cmd": "exec $UNIGATE serve --config $WORK/unigate.yaml --port {port} --data-dir $WORK/data-tr",
   "headers": ["Authorization: Bearer ug-bench"], "env": {"UNIGATE_ADMIN_TOKEN": "ug-bench"}},
+ {"name": "unigate-1w", "port": 19103, "path": "/ai-gateway/mlflow/v1/chat/completions",
+  "cmd": "exec $UNIGATE serve --config $WORK/unigate.yaml --port {port} --workers 1 --data-dir $WORK/data-1w",
+  "headers": ["Authorization: Bearer ug-bench"], "env": {"UNIGATE_ADMIN_TOKEN": "ug-bench"}},
  {"name": "relay", "port": 19101, "path": "/v1/chat/completions",
   "cmd": "exec /tmp/venvs/bench/bin/python {bench_dir}/examples/aiohttp_passthrough.py --port {port}",
   "headers": ["Authorization: Bearer sk-test"]}]
@@ -41,4 +46,5 @@ JSON
 OUT="$HERE/results/$(date -u +%Y%m%d-%H%M)"
 mkdir -p "$OUT"
 bash "$HARNESS/run.sh" --targets "$TARGETS" --targets-file "$WORK/targets.json" --out "$OUT" "$@"
+python3 "$HERE/relative.py" "$OUT"  # CPU per request relative to the relay, appended to summary.md
 echo "results: $OUT/summary.md"

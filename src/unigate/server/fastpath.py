@@ -28,7 +28,9 @@ from unigate.sse import SSEDecoder
 
 @lru_cache(maxsize=8)
 def _field_pattern_bytes(key: str) -> re.Pattern[bytes]:
-    return re.compile(b'"' + key.encode() + rb'"\s*:\s*"(?:[^"\\]|\\.)*"')
+    # the string's body as runs of plain characters between escapes (the "unrolled loop"):
+    # twice as fast in Python's regex engine as an alternation tried character by character
+    return re.compile(b'"' + key.encode() + rb'"\s*:\s*"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
 def rewrite_request_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
