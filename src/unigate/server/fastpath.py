@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -23,6 +22,7 @@ from unigate.server.attempt import Attempt, Generation
 from unigate.server.context import SSE_HEADERS, RequestContext
 from unigate.server.fast_stream import FastStreamRelay
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
+from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder
 
 
@@ -92,7 +92,7 @@ async def relay_same_format(gen: Generation, a: Attempt) -> web.StreamResponse:
         resp.close()
 
 
-async def _relay_error(fmt: WireFormat, resp: aiohttp.ClientResponse, provider: Provider) -> web.Response:
+async def _relay_error(fmt: WireFormat, resp: UpstreamResponse, provider: Provider) -> web.Response:
     """Raises the provider's error, keeping its body for a faithful relay if it is final."""
     if resp.status in upstream.CREDENTIAL_STATUSES:
         await upstream.raise_for_upstream_status(resp, provider, fmt)
@@ -107,7 +107,7 @@ async def _relay_error(fmt: WireFormat, resp: aiohttp.ClientResponse, provider: 
                         upstream_type=kind, raw=raw, raw_format=fmt.name)
 
 
-async def _relay_unary(fmt: WireFormat, a: Attempt, resp: aiohttp.ClientResponse) -> web.Response:
+async def _relay_unary(fmt: WireFormat, a: Attempt, resp: UpstreamResponse) -> web.Response:
     ctx, provider = a.ctx, a.provider
     try:
         data = await resp.read()
@@ -136,7 +136,7 @@ def _check_first_event(chunk: bytes, provider: Provider) -> None:
             raise UpstreamBadResponse(f"provider '{provider.name}' sent a stream event that is not JSON") from None
 
 
-async def _relay_stream(gen: Generation, a: Attempt, resp: aiohttp.ClientResponse,
+async def _relay_stream(gen: Generation, a: Attempt, resp: UpstreamResponse,
                         hide_usage_chunk: bool) -> web.StreamResponse:
     ctx, fmt, endpoint, provider = a.ctx, gen.client, a.endpoint, a.provider
     first_timeout, idle_timeout = stream_timeouts(endpoint)

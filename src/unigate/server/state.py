@@ -13,8 +13,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import aiohttp
-
 from unigate.accounting.usage import UsageWriter
 from unigate.config import EndpointConfig, GatewayConfig
 from unigate.governance.payloads import PayloadWriter
@@ -22,6 +20,7 @@ from unigate.governance.ratelimit import CounterBackend, LocalBackend, RateLimit
 from unigate.providers import Provider
 from unigate.routing.health import Health
 from unigate.server.snapshot import ADMINS_GROUP, MANAGE, Identity, Snapshot, load_snapshot
+from unigate.server.upstream_http import UpstreamClient
 from unigate.store.sqlite import SQLiteStore
 
 log = logging.getLogger("unigate.state")
@@ -47,7 +46,7 @@ class GatewayState:
         self.store = store
         self.usage = usage
         self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)
-        self.session: aiohttp.ClientSession | None = None
+        self.session: UpstreamClient | None = None
         self.payloads: PayloadWriter | None = None  # set by the worker when it starts
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -116,13 +115,8 @@ class GatewayState:
 
     async def start(self) -> None:
         # Bounded pools: at most this many connections to one upstream host, reused (keep-alive).
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=UPSTREAM_CONNECTIONS_PER_HOST,
-                                         keepalive_timeout=60,
-                                         ttl_dns_cache=300, enable_cleanup_closed=True)
-        self.session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-        )
+        self.session = UpstreamClient(per_origin_limit=UPSTREAM_CONNECTIONS_PER_HOST,
+                                      keepalive=60, connect_timeout=10)
         self._watcher = threading.Thread(target=self._watch, args=(asyncio.get_running_loop(),),
                                          name="config-watcher", daemon=True)
         self._watcher.start()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
-
 from unigate.config import EndpointConfig
 from unigate.errors import UpstreamTimeout
 from unigate.providers import Provider
 from unigate.server import upstream
+from unigate.server.upstream_http import UpstreamResponse
 
 
 def stream_timeouts(endpoint: EndpointConfig) -> tuple[float, float]:
@@ -18,10 +15,9 @@ def stream_timeouts(endpoint: EndpointConfig) -> tuple[float, float]:
     return endpoint.first_token_timeout or total, total
 
 
-async def first_chunk(resp: aiohttp.ClientResponse, provider: Provider, timeout: float) -> bytes:
+async def first_chunk(resp: UpstreamResponse, provider: Provider, timeout: float) -> bytes:
     try:
-        async with asyncio.timeout(timeout):
-            chunk = await resp.content.readany()
+        chunk = await resp.readany(timeout)
     except TimeoutError:
         raise UpstreamTimeout(f"provider '{provider.name}' sent no data in {timeout:g}s") from None
     except Exception as e:
@@ -29,9 +25,8 @@ async def first_chunk(resp: aiohttp.ClientResponse, provider: Provider, timeout:
     return chunk
 
 
-async def next_chunk(resp: aiohttp.ClientResponse, provider: Provider, timeout: float) -> bytes:
+async def next_chunk(resp: UpstreamResponse, provider: Provider, timeout: float) -> bytes:
     try:
-        async with asyncio.timeout(timeout):
-            return await resp.content.readany()
+        return await resp.readany(timeout)
     except Exception as e:
         raise upstream.map_read_error(e, provider) from None

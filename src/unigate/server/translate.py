@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -18,6 +17,7 @@ from unigate.server import upstream
 from unigate.server.attempt import Attempt, Generation
 from unigate.server.context import SSE_HEADERS
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
+from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder
 
 
@@ -68,7 +68,7 @@ async def translate(gen: Generation, a: Attempt) -> web.StreamResponse:
 
 
 async def _translate_unary(gen: Generation, a: Attempt, target: WireFormat,
-                           resp: aiohttp.ClientResponse, ir: IRRequest) -> web.Response:
+                           resp: UpstreamResponse, ir: IRRequest) -> web.Response:
     ctx, provider = a.ctx, a.provider
     try:
         data = await resp.read()
@@ -80,7 +80,7 @@ async def _translate_unary(gen: Generation, a: Attempt, target: WireFormat,
 
 
 async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
-                            resp: aiohttp.ClientResponse, ir: IRRequest) -> web.StreamResponse:
+                            resp: UpstreamResponse, ir: IRRequest) -> web.StreamResponse:
     ctx, provider = a.ctx, a.provider
     first_timeout, idle_timeout = stream_timeouts(a.endpoint)
     sse = SSEDecoder()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import orjson
 
 from unigate.codecs.wire_format import UpstreamErrors
@@ -19,6 +18,7 @@ from unigate.errors import (
 )
 from unigate.providers import Provider
 from unigate.server.state import GatewayState
+from unigate.server.upstream_http import UpstreamClient, UpstreamResponse
 
 DEFAULT_TIMEOUT = 600.0  # seconds for a whole request, when the endpoint sets none
 # Upstream statuses that say the gateway's own credentials are wrong: the client's token was
@@ -34,29 +34,30 @@ def scrub(text: str, provider: Provider) -> str:
     return text
 
 
-async def post(session: aiohttp.ClientSession, provider: Provider, url: str, body: bytes,
-               headers: dict[str, str], timeout: float | None) -> aiohttp.ClientResponse:
-    """POST and return the response once its headers arrived (the caller reads the body)."""
+async def post(client: UpstreamClient, provider: Provider, url: str, body: bytes,
+               headers: dict[str, str], timeout: float | None) -> UpstreamResponse:
+    """POST and return the response once its headers arrived (the caller reads the body and
+    closes it)."""
     headers["Content-Type"] = "application/json"
     try:
         async with asyncio.timeout(timeout or DEFAULT_TIMEOUT):
-            return await session.post(url, data=body, headers=headers)
+            return await client.post(url, body, headers)
     except TimeoutError:
         raise UpstreamTimeout(f"provider '{provider.name}' did not answer in time") from None
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as e:
+    except OSError as e:  # UpstreamConnectionError says what failed, and names no secret
         raise UpstreamUnreachable(
-            f"provider '{provider.name}' is unreachable: {scrub(type(e).__name__, provider)}"
+            f"provider '{provider.name}' is unreachable: {scrub(str(e) or type(e).__name__, provider)}"
         ) from None
 
 
-async def raise_for_upstream_status(resp: aiohttp.ClientResponse, provider: Provider,
+async def raise_for_upstream_status(resp: UpstreamResponse, provider: Provider,
                                     fmt: UpstreamErrors) -> None:
     """Turn an upstream error response into an `UpstreamError` (a 429 keeps its Retry-After)."""
     if resp.status < 400:
         return
     try:
         body = await resp.read()
-    except (aiohttp.ClientError, OSError):
+    except OSError:
         body = b""
     finally:
         resp.release()
@@ -72,7 +73,7 @@ async def raise_for_upstream_status(resp: aiohttp.ClientResponse, provider: Prov
     raise UpstreamError(resp.status, message, headers=headers, upstream_type=kind)
 
 
-def retry_after(resp: aiohttp.ClientResponse, body: bytes, fmt: UpstreamErrors) -> str | None:
+def retry_after(resp: UpstreamResponse, body: bytes, fmt: UpstreamErrors) -> str | None:
     """The upstream's Retry-After in seconds, from the header or from the error body."""
     return resp.headers.get("Retry-After") or fmt.retry_delay(body)
 

@@ -30,10 +30,7 @@ def _socket_fds() -> int:
 async def runtime(request: web.Request, caller: Caller) -> web.Response:
     caller.require_admin()
     session = caller.state.session
-    connector = session.connector if session is not None else None
-    # aiohttp keeps no public count of its pool; these two attributes have been stable for years.
-    in_use = sum(len(v) for v in getattr(connector, "_acquired_per_host", {}).values())
-    idle = sum(len(v) for v in getattr(connector, "_conns", {}).values())
+    in_use, idle = session.stats() if session is not None else (0, 0)
     return json_response({
         "pid": os.getpid(),
         "tasks": len(asyncio.all_tasks()),
