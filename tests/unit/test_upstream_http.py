@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import Awaitable, Callable
 
 import pytest
+import trustme
 
 from unigate.server.upstream_http import HIGH_WATER, UpstreamClient, UpstreamConnectionError
 
@@ -18,14 +20,15 @@ Script = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 class ScriptedServer:
     """Reads one request at a time (head and Content-Length body) and lets the script answer."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, tls: ssl.SSLContext | None = None) -> None:
         self.script = script
+        self.tls = tls
         self.requests: list[bytes] = []
         self.connections = 0
         self.server: asyncio.Server | None = None
 
     async def __aenter__(self) -> ScriptedServer:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -36,7 +39,7 @@ class ScriptedServer:
     def url(self) -> str:
         assert self.server is not None
         port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/v1/chat"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{port}/v1/chat"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -342,3 +345,23 @@ async def test_oversized_response_headers_are_refused() -> None:
         with pytest.raises(UpstreamConnectionError):
             await client.post(srv.url, b"{}", {})
         await client.close()
+
+
+async def test_tls_verifies_the_provider_certificate() -> None:
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    async with ScriptedServer(answer(b"secure"), tls=server_tls) as srv:
+        trusting = ssl.create_default_context()
+        ca.configure_trust(trusting)
+        client = UpstreamClient(tls=trusting)
+        for _ in range(2):
+            resp = await client.post(srv.url, b"{}", {})
+            assert await resp.read() == b"secure"
+            resp.close()
+        assert srv.connections == 1
+        await client.close()
+        stranger = UpstreamClient()  # the system's trust store does not know this CA
+        with pytest.raises(UpstreamConnectionError, match="TLS with 127.0.0.1"):
+            await stranger.post(srv.url, b"{}", {})
+        await stranger.close()

@@ -434,12 +434,12 @@ class UpstreamClient:
     """The gateway's one HTTP client for provider calls (one per worker process)."""
 
     def __init__(self, per_origin_limit: int = 0, keepalive: float = 60.0,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> None:
         self.per_origin_limit = per_origin_limit  # 0: no limit
         self.keepalive = keepalive
         self.connect_timeout = connect_timeout
         self._pools: dict[tuple[str, str, int], _Pool] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls  # None: the system's trust store, made on first use
         self._closed = False
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> UpstreamResponse:
