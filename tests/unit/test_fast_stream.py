@@ -123,6 +123,23 @@ def test_only_the_events_reporting_usage_are_parsed_within_one_chunk() -> None:
     assert len(parsed) == 1 and relay.usage is not None and relay.usage.output_tokens == 4
 
 
+def test_a_spaced_null_usage_is_not_a_report() -> None:
+    """`"usage": null` (a pretty-printing provider) is no report either: the regex must not
+    let the space before null satisfy its "not null" look-ahead."""
+    null = b'data: {"model": "m", "choices": [{"delta": {"content": "hi"}}], "usage" :  null}\n\n'
+    usage = b'data: {"model": "m", "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 5}}\n\n'
+    f = FORMATS["openai_chat"]
+    parsed: list[object] = []
+
+    def usage_of(ev: object) -> object:
+        parsed.append(ev)
+        return f.stream_usage(ev)  # type: ignore[arg-type]
+    relay = FastStreamRelay(_bytes_rewriter(f.model_key, "ep"), usage_of)  # type: ignore[arg-type]
+    out = relay.feed(null * 2 + usage + null) + relay.close()
+    assert out == (null * 2 + usage + null).replace(b'"model": "m"', b'"model":"ep"')
+    assert len(parsed) == 1 and relay.usage is not None and relay.usage.output_tokens == 5
+
+
 def test_the_model_rewrite_sees_keys_not_values() -> None:
     """Every spelling of the field is rewritten (nested ones too); the key's name as a value and
     escaped backslashes are left alone."""

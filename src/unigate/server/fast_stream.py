@@ -13,6 +13,8 @@ from unigate.ir.usage import Usage
 from unigate.sse import SSEDecoder, SSEEvent
 
 _BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+_ALL_BOUNDARIES = (b"\n\n", b"\r\r", b"\r\n\r\n")
+_LF_ONLY = (b"\n\n",)
 
 
 def _end(data: bytes, boundary: bytes) -> int:
@@ -21,25 +23,22 @@ def _end(data: bytes, boundary: bytes) -> int:
     return at + len(boundary) if at >= 0 else 0
 
 
-def _event_start(data: bytes, lo: int, at: int) -> int:
+def _event_start(data: bytes, lo: int, at: int, lf_only: bool) -> int:
     """Where the event holding position `at` starts: just after the last boundary between lo
-    and `at` (lo when there is none)."""
+    and `at` (lo when there is none). `lf_only`: the data holds no CR, so "\n\n" is the only
+    boundary it can have (most providers; each backward search costs a scan)."""
     start = lo
-    for boundary in (b"\n\n", b"\r\r", b"\r\n\r\n"):
+    for boundary in _LF_ONLY if lf_only else _ALL_BOUNDARIES:
         found = data.rfind(boundary, lo, at)
         if found >= 0:
             start = max(start, found + len(boundary))
     return start
 
 
-_NULL_USAGE = re.compile(rb'"usage\w*"\s*:\s*null')
-
-
-def _reports_usage(ready: bytes) -> bool:
-    """Some usage key ("usage", Gemini's "usageMetadata") with a value other than null. OpenAI
-    chat streams with include_usage (which the fast path asks for) say `"usage":null` in every
-    chunk: those events need no parsing."""
-    return ready.count(b'"usage') > len(_NULL_USAGE.findall(ready))
+# A usage key ("usage", Gemini's "usageMetadata") whose value is not null. OpenAI chat streams
+# with include_usage (which the fast path asks for) say `"usage":null` in every chunk: those
+# events need no parsing, and the regex skips them in C instead of a Python loop per event.
+_REPORTED_USAGE = re.compile(rb'"usage\w*"\s*:(?!\s*null)')
 
 
 class FastStreamRelay:
@@ -61,7 +60,10 @@ class FastStreamRelay:
 
     def feed(self, chunk: bytes) -> bytes:
         data = self._buf + chunk if self._buf else chunk
-        cut = max(_end(data, b"\r\n\r\n"), _end(data, b"\n\n"), _end(data, b"\r\r"))
+        if b"\r" in data:
+            cut = max(_end(data, b"\r\n\r\n"), _end(data, b"\n\n"), _end(data, b"\r\r"))
+        else:  # one backward search instead of three
+            cut = _end(data, b"\n\n")
         if cut == 0:  # no complete event yet
             self._buf = data
             return b""
@@ -73,7 +75,7 @@ class FastStreamRelay:
         return self._pass(rest) if rest else b""
 
     def _pass(self, ready: bytes) -> bytes:
-        if b'"usage' in ready and _reports_usage(ready):
+        if b'"usage' in ready:
             ready = self._read_usage(ready)
         if self._error_of is not None and self.error is None and b"error" in ready:
             self._read_error(ready)
@@ -88,25 +90,27 @@ class FastStreamRelay:
                 return
 
     def _read_usage(self, ready: bytes) -> bytes:
-        """Parses only the events that mention usage, found by a byte search from each mention
+        """Parses only the events that report usage, found by a regex search from each report
         to the boundaries around it; the events in between are passed on as one slice."""
         kept: list[bytes] = []
         pos = 0  # everything before pos has been handled
-        at = ready.find(b'"usage')
-        while at >= 0:
-            start = _event_start(ready, pos, at)
-            m = _BOUNDARY.search(ready, at)
-            end = m.end() if m is not None else len(ready)
+        lf_only = b"\r" not in ready
+        for m in _REPORTED_USAGE.finditer(ready):
+            at = m.start()
+            if at < pos:  # a second report inside the event just handled
+                continue
+            start = _event_start(ready, pos, at, lf_only)
+            b = _BOUNDARY.search(ready, at)
+            end = b.end() if b is not None else len(ready)
             kept.append(ready[pos:start])
             kept.append(self._event(ready[start:end]))
             pos = end
-            at = ready.find(b'"usage', end)
+        if not pos:
+            return ready
         kept.append(ready[pos:])
         return b"".join(kept)
 
     def _event(self, raw: bytes) -> bytes:
-        if not _reports_usage(raw):
-            return raw
         decoder = SSEDecoder()
         for ev in decoder.feed(raw) + decoder.close():
             found = self._usage_of(ev)
