@@ -65,18 +65,17 @@ def _check_line(text: str) -> None:
 
 
 def _request_head(target: _Target, headers: dict[str, str], length: int) -> bytes:
-    lines = [target.head]
-    for name, value in headers.items():
-        line = f"{name}: {value}"
-        _check_line(line)
-        lines.append(line.encode() + b"\r\n")
-    lowered = {name.lower() for name in headers}
-    if "accept-encoding" not in lowered:
-        lines.append(b"Accept-Encoding: gzip, deflate\r\n")
-    if "accept" not in lowered:
-        lines.append(b"Accept: */*\r\n")
-    lines.append(b"Content-Length: %d\r\n\r\n" % length)
-    return b"".join(lines)
+    text = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    # each line ends in the one CR LF added here: any other is inside a name or a value
+    if text.count("\n") != len(headers) or text.count("\r") != len(headers) or "\0" in text:
+        raise UpstreamConnectionError("a request header holds a line break")
+    lowered = "\n" + text.lower()
+    extra = b""
+    if "\naccept-encoding:" not in lowered:
+        extra += b"Accept-Encoding: gzip, deflate\r\n"
+    if "\naccept:" not in lowered:
+        extra += b"Accept: */*\r\n"
+    return b"".join((target.head, text.encode(), extra, b"Content-Length: %d\r\n\r\n" % length))
 
 
 def _decompressor(encoding: str | None) -> zlib._Decompress | None:
