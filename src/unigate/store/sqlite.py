@@ -166,18 +166,19 @@ class SQLiteStore:
 
     # Rows per INSERT statement: one statement for many rows releases and retakes the GIL once
     # (sqlite3 drops it around every step), where executemany did so for every row and made
-    # the request thread wait for it each time. 500 × 29 columns stays under SQLite's limit
+    # the request thread wait for it each time. 512 × 29 columns stays under SQLite's limit
     # of 32,766 bound variables.
-    USAGE_ROWS_PER_STATEMENT = 500
+    USAGE_ROWS_PER_STATEMENT = 512
 
     def insert_usage(self, rows: list[tuple[Any, ...]]) -> None:
-        step = self.USAGE_ROWS_PER_STATEMENT
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for at in range(0, len(rows), step):
-                    part = rows[at:at + step]
-                    self._db.execute(_usage_insert_sql(len(part)), list(itertools.chain.from_iterable(part)))
+                at = 0
+                for size in _statement_sizes(len(rows), self.USAGE_ROWS_PER_STATEMENT):
+                    part = rows[at:at + size]
+                    at += size
+                    self._db.execute(_usage_insert_sql(size), list(itertools.chain.from_iterable(part)))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -196,7 +197,22 @@ class SQLiteStore:
         return [dict(zip(self.USAGE_COLUMNS, r, strict=False)) for r in rows]
 
 
-@functools.lru_cache(maxsize=8)
+def _statement_sizes(rows: int, largest: int) -> list[int]:
+    """Statement sizes that add up to `rows`: full ones, then the rest in powers of two. sqlite3
+    keeps every distinct statement it prepared (up to 128, each the size of its SQL), so one
+    statement per batch length made a worker's memory grow by ~60 MB over 300,000 requests;
+    with these sizes it prepares at most 10."""
+    sizes = [largest] * (rows // largest)
+    rest, size = rows % largest, largest // 2
+    while rest:
+        if rest >= size:
+            sizes.append(size)
+            rest -= size
+        size //= 2
+    return sizes
+
+
+@functools.lru_cache(maxsize=16)
 def _usage_insert_sql(rows: int) -> str:
     """INSERT of `rows` usage rows in one statement (a full batch's text is built once)."""
     cols = SQLiteStore.USAGE_COLUMNS
