@@ -1,0 +1,48 @@
+"""An application: routes, the request body limit, shared values, and the last word on any
+error a handler did not turn into a response itself."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from unigate.errors import GatewayError
+
+from unigate.server.http.request import Request
+from unigate.server.http.response import Response, StreamResponse
+from unigate.server.http.router import Router
+
+log = logging.getLogger("unigate.http")
+
+
+class Application:
+    def __init__(self, max_body_bytes: int) -> None:
+        self.router = Router()
+        self.max_body_bytes = max_body_bytes
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    async def handle(self, request: Request) -> Response | StreamResponse:
+        handler, request.match_info = self.router.resolve(request.method, request.path, request.raw_path)
+        try:
+            if handler is None:
+                return error_response(404, "not_found", f"no such route: {request.method} {request.path}")
+            return await handler(request)
+        except GatewayError as err:  # one a handler let through (a body over the limit)
+            return error_response(err.status, err.code, err.message)
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return error_response(500, "internal_error", "internal error")
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    """The gateway's generic error shape, for answers given before any dialect is known."""
+    body = {"error": {"message": message, "type": code, "code": code}}
+    return Response(body=orjson.dumps(body), status=status, content_type="application/json")
