@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trustme
 
-from unigate.server.upstream_http import HIGH_WATER, UpstreamClient, UpstreamConnectionError
+from unigate.server.http.body import HIGH_WATER
+from unigate.server.upstream_http import UpstreamClient, UpstreamConnectionError
 
 # (the request bytes as received, the server's writer) -> awaitable; one call per request
 Script = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]

@@ -24,9 +24,8 @@ from urllib.parse import unquote, urlsplit
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
-# Buffered body bytes at which reading from the provider pauses until the gateway has passed
-# them on (a slow client must not make the gateway hold a whole long stream in memory).
-HIGH_WATER = 256 * 1024
+from unigate.server.http.body import BodyStream
+
 MAX_HEADER_BYTES = 64 * 1024  # a provider's response headers, all together
 
 
@@ -91,25 +90,20 @@ def _decompressor(encoding: str | None) -> zlib._Decompress | None:
     raise UpstreamConnectionError(f"the provider answered with an encoding it was not offered: {encoding}")
 
 
-class UpstreamResponse:
+class UpstreamResponse(BodyStream):
     """A provider's answer: status and headers once they arrived; the body read as it comes
     (`readany`) or whole (`read`). `close()` hands the connection back when the body was read
     to its end, and drops it otherwise."""
 
-    __slots__ = ("_buffered", "_chunks", "_conn", "_decoder", "_done", "_error", "_waiter",
-                 "content_type", "headers", "status")
+    __slots__ = ("_conn", "_decoder", "content_type", "headers", "status")
 
     def __init__(self, conn: _Connection) -> None:
+        super().__init__(conn)
         self._conn: _Connection | None = conn
         self.status = 0
         self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
         self.content_type = "application/octet-stream"
-        self._chunks: list[bytes] = []
-        self._buffered = 0
         self._decoder: zlib._Decompress | None = None
-        self._done = False
-        self._error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
 
     # --- what the connection tells it ---------------------------------------------------
 
@@ -130,81 +124,24 @@ class UpstreamResponse:
                 return
             if not data:
                 return
-        self._chunks.append(data)
-        self._buffered += len(data)
-        if self._buffered > HIGH_WATER and self._conn is not None:
-            self._conn.pause()
-        self._wake()
+        super()._feed(data)
 
     def _finish(self) -> None:
         if self._decoder is not None:
             rest = self._decoder.flush()
             if rest:
                 self._chunks.append(rest)
-        self._done = True
-        self._wake()
-
-    def _fail(self, error: BaseException) -> None:
-        if not self._done:
-            self._error = error
-            self._done = True
-        self._wake()
-
-    def _wake(self) -> None:
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        super()._finish()
 
     # --- what the gateway calls ---------------------------------------------------------
 
-    @property
-    def complete(self) -> bool:
-        return self._done and self._error is None
-
-    async def readany(self, timeout: float | None = None) -> bytes:
-        """What has arrived since the last call (waiting for something if nothing has);
-        b"" at the end of the body. TimeoutError if nothing came in `timeout` seconds."""
-        if not self._chunks and not self._done:
-            await self._wait(timeout)
-        if self._chunks:
-            chunks, self._chunks = self._chunks, []
-            self._buffered = 0
-            if self._conn is not None:
-                self._conn.resume()
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if self._error is not None:
-            raise self._error
-        return b""
-
-    async def read(self) -> bytes:
-        parts: list[bytes] = []
-        while chunk := await self.readany():
-            parts.append(chunk)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    async def _wait(self, timeout: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        # one timer handle, only when nothing is buffered: cheaper than a timeout context
-        timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
-
     def close(self) -> None:
         conn, self._conn = self._conn, None
+        self._flow = None
         if conn is not None:
             conn.pool.release(conn, reusable=self.complete and conn.keep_alive)
 
     release = close
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class _Connection(asyncio.Protocol):
