@@ -1,5 +1,5 @@
-"""The request pipeline in one event loop: `build_app` and the mock providers served by aiohttp's
-test server, no subprocess. Fast and precise tests for what happens between the route and the
+"""The request pipeline in one event loop: `build_app` on the gateway's own HTTP server and the
+mock providers on aiohttp's test server, no subprocess. Fast and precise tests for what happens between the route and the
 upstream (fast path, translation, fallbacks, mid-stream failures, limits, usage rows); the
 integration tests still drive a real `unigate serve` with the official SDKs."""
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -19,6 +20,7 @@ from tests.mocks.server import create_app as create_mock_app
 from unigate.accounting.usage import UsageWriter
 from unigate.config import parse_config
 from unigate.server.app import build_app
+from unigate.server.http import HttpServer
 from unigate.server.state import GatewayState
 from unigate.store.config_store import apply_file_config
 from unigate.store.sqlite import SQLiteStore
@@ -48,7 +50,7 @@ def config(mock: str) -> dict[str, Any]:
 
 @dataclass
 class Pipeline:
-    client: TestClient[web.Request, web.Application]
+    client: aiohttp.ClientSession  # to the gateway
     mock: TestClient[web.Request, web.Application]
     store: SQLiteStore
     usage: UsageWriter
@@ -85,12 +87,14 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
     usage = UsageWriter(store)  # not started: rows() flushes it in the test's own thread
     state = GatewayState(cfg, store, usage)
     await state.start()
-    client = TestClient(TestServer(build_app(state)))
-    await client.start_server()
+    server = HttpServer(build_app(state))
+    await server.start("127.0.0.1", 0)
+    client = aiohttp.ClientSession(f"http://127.0.0.1:{server.port}")
     try:
         yield Pipeline(client, mock, store, usage)
     finally:
         await client.close()
+        await server.shutdown(1.0)
         await state.close()
         await mock.close()
         store.close()

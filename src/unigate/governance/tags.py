@@ -57,7 +57,7 @@ def parse_request_tags(headers: Mapping[str, str]) -> dict[str, str] | None:
 
 
 def _tag_header(headers: Mapping[str, str]) -> tuple[str, str | None]:
-    """The first tag header present (aiohttp's headers are case-insensitive; a plain dict
+    """The first tag header present (request headers are case-insensitive; a plain dict
     from a test may not be, so both spellings are tried)."""
     for name in TAG_HEADERS:
         value = headers.get(name)

@@ -1,18 +1,17 @@
-"""The aiohttp application: one route per API surface under /ai-gateway."""
+"""The application: one route per API surface under /ai-gateway, the admin API, health."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 
 import orjson
-from aiohttp import web
+from unigate.server.http import Application, Request, Response, StreamResponse, json_response
 
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
 from unigate.errors import NotFound
 from unigate.server import admin
 from unigate.server.admin import common as admin_common
-from unigate.server.context import RequestContext
+from unigate.server.context import RequestContext, new_request_id
 from unigate.server.count_tokens import count_tokens
 from unigate.server.embed import embed
 from unigate.server.generate import handle_generate
@@ -21,34 +20,32 @@ from unigate.server.state import GatewayState
 
 PREFIX = "/ai-gateway"
 OPENAI_SURFACES = ("mlflow/v1", "openai/v1")  # unified and native OpenAI-shaped surfaces
-STATE_KEY = web.AppKey("state", GatewayState)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[Request], Awaitable[StreamResponse]]
 
 
-def build_app(state: GatewayState) -> web.Application:
-    app = web.Application(client_max_size=state.config.max_body_bytes + 1)
-    app[STATE_KEY] = state
+def build_app(state: GatewayState) -> Application:
+    app = Application(max_body_bytes=state.config.max_body_bytes)
     app[admin_common.STATE_KEY] = state
     chat, _responses = FORMATS["openai_chat"], FORMATS["openai_responses"]
     anthropic, gemini = FORMATS["anthropic"], FORMATS["gemini"]
 
-    def ctx_for(request: web.Request, api_type: str) -> RequestContext:
+    def ctx_for(request: Request, api_type: str) -> RequestContext:
         return RequestContext(request, state, api_type)
 
     def generation(fmt_name: str, api_type: str) -> Handler:
         fmt = FORMATS[fmt_name]
 
-        async def handler(request: web.Request) -> web.StreamResponse:
+        async def handler(request: Request) -> StreamResponse:
             return await handle_generate(ctx_for(request, api_type), fmt, ClientOptions())
         return handler
 
-    async def embeddings(request: web.Request) -> web.StreamResponse:
+    async def embeddings(request: Request) -> StreamResponse:
         return await embed(ctx_for(request, "embeddings"), EMBED_DIALECTS["openai_embeddings"], None)
 
-    async def count(request: web.Request) -> web.StreamResponse:
+    async def count(request: Request) -> StreamResponse:
         return await count_tokens(ctx_for(request, "anthropic_count_tokens"), anthropic, None)
 
-    async def gemini_method(request: web.Request) -> web.StreamResponse:
+    async def gemini_method(request: Request) -> StreamResponse:
         model, _, method = request.match_info["target"].rpartition(":")
         ctx = ctx_for(request, f"gemini_{method}")
         if method in ("generateContent", "streamGenerateContent"):
@@ -65,7 +62,7 @@ def build_app(state: GatewayState) -> web.Application:
         return ctx.error_response(err, gemini.error_body)
 
     def models(fmt: WireFormat) -> Handler:
-        async def handler(request: web.Request) -> web.StreamResponse:
+        async def handler(request: Request) -> StreamResponse:
             name = request.match_info.get("name")
             ctx = ctx_for(request, "models")
             if name:
@@ -97,14 +94,13 @@ def build_app(state: GatewayState) -> web.Application:
     return app
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
 
 
-async def not_found(request: web.Request) -> web.Response:
-    """Unknown paths get a JSON 404 (and a request id) rather than aiohttp's text page."""
+async def not_found(request: Request) -> Response:
+    """Unknown paths get a JSON 404 (and a request id) rather than a text page."""
     err = NotFound(f"no such route: {request.method} {request.path}")
     body = {"error": {"message": err.message, "type": "not_found_error", "code": err.code}}
-    return web.Response(body=orjson.dumps(body), status=err.status,
-                        content_type="application/json",
-                        headers={"x-request-id": request.headers.get("x-request-id") or uuid.uuid4().hex})
+    return Response(body=orjson.dumps(body), status=err.status, content_type="application/json",
+                    headers={"x-request-id": request.headers.get("x-request-id") or new_request_id()})

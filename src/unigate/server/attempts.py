@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from unigate.server.http import StreamResponse
 
 from unigate.config import Destination
 from unigate.errors import GatewayError
@@ -17,10 +17,10 @@ from unigate.server.attempt import Attempt
 from unigate.server.context import RequestContext
 from unigate.server.guard import Target
 
-TryOne = Callable[[Attempt], Awaitable[web.StreamResponse]]
+TryOne = Callable[[Attempt], Awaitable[StreamResponse]]
 
 
-async def try_in_order(ctx: RequestContext, t: Target, try_one: TryOne) -> web.StreamResponse:
+async def try_in_order(ctx: RequestContext, t: Target, try_one: TryOne) -> StreamResponse:
     if t.endpoint.timeout is not None:  # the endpoint's timeout bounds all attempts together
         ctx.deadline = ctx.t0 + t.endpoint.timeout
     health = ctx.state.health

@@ -9,14 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 
-from aiohttp import web
+from unigate.server.http import Request
 
 from unigate.errors import Unauthenticated
 from unigate.server.state import GatewayState, Principal
 from unigate.store.sqlite import hash_token
 
 
-def candidate_tokens(request: web.Request) -> list[str]:
+def candidate_tokens(request: Request) -> list[str]:
     found: list[str] = []
     headers = request.headers
     auth = headers.get("Authorization")
@@ -44,7 +44,7 @@ def candidate_tokens(request: web.Request) -> list[str]:
     return found
 
 
-def authenticate(request: web.Request, state: GatewayState) -> Principal:
+def authenticate(request: Request, state: GatewayState) -> Principal:
     candidates = candidate_tokens(request)
     for token in candidates:
         principal = state.principal_for(hash_token(token))

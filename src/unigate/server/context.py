@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp import web
+from unigate.server.http import Request, Response, StreamResponse
 
 from unigate.accounting.usage import UsageRecord
 from unigate.codecs.registry import FORMATS
-from unigate.errors import GatewayError, PayloadTooLarge, parse_json_object
+from unigate.errors import GatewayError, parse_json_object
 from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.governance.ratelimit import Reservation
 from unigate.ir.parameters import ParameterReport
@@ -43,7 +43,7 @@ class RequestContext:
     __slots__ = ("capture", "deadline", "fmt_name", "principal", "raw_body", "record", "report",
                  "request", "request_id", "reservation", "state", "t0")
 
-    def __init__(self, request: web.Request, state: GatewayState, api_type: str) -> None:
+    def __init__(self, request: Request, state: GatewayState, api_type: str) -> None:
         self.request = request
         self.state = state
         self.request_id = request.headers.get("x-request-id") or new_request_id()
@@ -78,21 +78,8 @@ class RequestContext:
 
     async def read_json(self) -> dict[str, Any]:
         """The request body as a JSON object; 413 over the size limit, 400 if not JSON."""
-        limit = self.state.config.max_body_bytes
-        length = self.request.content_length
-        if length is not None and length > limit:
-            raise PayloadTooLarge(f"request body of {length} bytes exceeds the limit of {limit} bytes")
-        # read(n) returns what has arrived so far, not n bytes: read to the end, bounded.
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await self.request.content.readany():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self.raw_body = body
-        return parse_json_object(body)
+        self.raw_body = await self.request.read()
+        return parse_json_object(self.raw_body)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         h = {"x-request-id": self.request_id}
@@ -107,7 +94,7 @@ class RequestContext:
         return h
 
     def json_response(self, body: bytes, status: int = 200,
-                      extra: dict[str, str] | None = None) -> web.Response:
+                      extra: dict[str, str] | None = None) -> Response:
         self.record.status_code = status
         if status == 200 and self.record.usage is None and self.fmt_name in FORMATS:
             self.record.estimate_from = (self.fmt_name, self.record.endpoint_name or "", self.raw_body, body)
@@ -116,15 +103,15 @@ class RequestContext:
         headers["Content-Type"] = "application/json"
         if self.capture is not None:
             self.capture.add(body)
-        return web.Response(body=body, status=status, headers=headers)
+        return Response(body=body, status=status, headers=headers)
 
-    async def write(self, out: web.StreamResponse, data: bytes) -> None:
+    async def write(self, out: StreamResponse, data: bytes) -> None:
         """Write stream bytes to the client (and to the payload capture, when on)."""
         if self.capture is not None:
             self.capture.add(data)
         await out.write(data)
 
-    def error_response(self, err: GatewayError, render: Any) -> web.Response:
+    def error_response(self, err: GatewayError, render: Any) -> Response:
         self.record.error_code = err.code
         raw = getattr(err, "raw", None)
         if raw is not None and getattr(err, "raw_format", None) == self.fmt_name:

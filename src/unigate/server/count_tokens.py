@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import web
+from unigate.server.http import StreamResponse
 
 from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.errors import UpstreamBadResponse
@@ -20,7 +20,7 @@ from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
 
 
-async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | None) -> web.StreamResponse:
+async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | None) -> StreamResponse:
     """`fmt`'s counting request (the model from the URL when the format puts it there)."""
     counting = fmt.count_tokens
     assert counting is not None, f"{fmt.name} has no token counting"
@@ -28,12 +28,12 @@ async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | No
     def decode(body: dict[str, Any]) -> IRRequest:
         return counting.decode_request(body, url_model or "")
 
-    async def work() -> web.StreamResponse:
+    async def work() -> StreamResponse:
         body = await ctx.read_json()
         t = resolve(ctx, url_model if url_model is not None else body.get("model"),
                     rate_limited=False)
 
-        async def try_one(a: Attempt) -> web.StreamResponse:
+        async def try_one(a: Attempt) -> StreamResponse:
             dest, provider = a.dest, a.provider
             target_name = provider.count_format
             if target_name is None:  # no counting API: a local estimate

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import web
+from unigate.server.http import StreamResponse
 
 from unigate.codecs.registry import EMBED_FORMATS
 from unigate.codecs.wire_format import EmbedDialect
@@ -21,9 +21,9 @@ from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
 
 
-async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | None) -> web.StreamResponse:
+async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | None) -> StreamResponse:
     """`url_model`: the endpoint named in the URL (formats that put it there), else the body's `model`."""
-    async def work() -> web.StreamResponse:
+    async def work() -> StreamResponse:
         body = await ctx.read_json()
         t = resolve(ctx, url_model if url_model is not None else body.get("model"), body=body)
         decoded: list[EmbedRequest] = []
@@ -33,7 +33,7 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
                 decoded.append(dialect.decode_request(body, url_model or ""))
             return decoded[0]
 
-        async def try_one(a: Attempt) -> web.StreamResponse:
+        async def try_one(a: Attempt) -> StreamResponse:
             dest, provider = a.dest, a.provider
             if provider.embed_format is None:
                 raise InvalidRequest(f"endpoint '{t.endpoint.name}' is served by provider "

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from aiohttp import web
+from unigate.server.http import Response, StreamResponse
 
 from unigate.codecs.registry import WireFormat
 from unigate.errors import GatewayError, UpstreamBadResponse, UpstreamError
@@ -66,7 +66,7 @@ def _client_headers(ctx: RequestContext, provider: Provider) -> dict[str, str]:
     return headers
 
 
-async def relay_same_format(gen: Generation, a: Attempt) -> web.StreamResponse:
+async def relay_same_format(gen: Generation, a: Attempt) -> StreamResponse:
     ctx, fmt, body, opts, dest, provider = a.ctx, gen.client, gen.body, gen.opts, a.dest, a.provider
     hide_usage_chunk = False
     if opts.model is not None:  # the format names the model in the URL: the body goes as it is
@@ -92,7 +92,7 @@ async def relay_same_format(gen: Generation, a: Attempt) -> web.StreamResponse:
         resp.close()
 
 
-async def _relay_error(fmt: WireFormat, resp: UpstreamResponse, provider: Provider) -> web.Response:
+async def _relay_error(fmt: WireFormat, resp: UpstreamResponse, provider: Provider) -> Response:
     """Raises the provider's error, keeping its body for a faithful relay if it is final."""
     if resp.status in upstream.CREDENTIAL_STATUSES:
         await upstream.raise_for_upstream_status(resp, provider, fmt)
@@ -107,7 +107,7 @@ async def _relay_error(fmt: WireFormat, resp: UpstreamResponse, provider: Provid
                         upstream_type=kind, raw=raw, raw_format=fmt.name)
 
 
-async def _relay_unary(fmt: WireFormat, a: Attempt, resp: UpstreamResponse) -> web.Response:
+async def _relay_unary(fmt: WireFormat, a: Attempt, resp: UpstreamResponse) -> Response:
     ctx, provider = a.ctx, a.provider
     try:
         data = await resp.read()
@@ -137,12 +137,12 @@ def _check_first_event(chunk: bytes, provider: Provider) -> None:
 
 
 async def _relay_stream(gen: Generation, a: Attempt, resp: UpstreamResponse,
-                        hide_usage_chunk: bool) -> web.StreamResponse:
+                        hide_usage_chunk: bool) -> StreamResponse:
     ctx, fmt, endpoint, provider = a.ctx, gen.client, a.endpoint, a.provider
     first_timeout, idle_timeout = stream_timeouts(endpoint)
     chunk = await first_chunk(resp, provider, first_timeout)
     _check_first_event(chunk, provider)
-    out = web.StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
+    out = StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
     await out.prepare(ctx.request)
     ctx.mark_first_byte()
     ctx.record.status_code = 200
@@ -164,7 +164,7 @@ async def _relay_stream(gen: Generation, a: Attempt, resp: UpstreamResponse,
         await ctx.write(out, fmt.stream_encoder(endpoint.name, gen.opts, None).error(err))
     finally:
         ctx.record.usage = relay.usage
-    # No write_eof here: aiohttp ends the response once the handler has returned, after
+    # No write_eof here: the server ends the response once the handler has returned, after
     # guarded() settled the rate-limit reservation, so the client's next request (on any
     # worker) already sees what this one really used.
     return out

@@ -4,7 +4,7 @@ translated path."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from unigate.server.http import StreamResponse
 
 from unigate.codecs.registry import ClientOptions, WireFormat
 from unigate.server.attempt import Attempt, Generation
@@ -16,10 +16,10 @@ from unigate.server.translate import translate
 
 
 async def handle_generate(ctx: RequestContext, fmt: WireFormat,
-                          opts: ClientOptions) -> web.StreamResponse:
+                          opts: ClientOptions) -> StreamResponse:
     ctx.fmt_name = fmt.name
 
-    async def work() -> web.StreamResponse:
+    async def work() -> StreamResponse:
         body = await ctx.read_json()
         t = resolve(ctx, opts.model if opts.model is not None else body.get("model"), body=body)
         stream = opts.stream if opts.stream is not None else body.get("stream") is True
@@ -28,7 +28,7 @@ async def handle_generate(ctx: RequestContext, fmt: WireFormat,
 
         gen = Generation(fmt, body, opts, stream)
 
-        async def try_one(a: Attempt) -> web.StreamResponse:
+        async def try_one(a: Attempt) -> StreamResponse:
             if fmt.name in a.provider.formats and opts.sse:
                 return await relay_same_format(gen, a)
             return await translate(gen, a)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from unigate.server.http import StreamResponse
 
 from unigate.accounting.clients import session_id
 from unigate.codecs.registry import FORMATS, WireFormat
@@ -84,7 +84,7 @@ def estimate_tokens(raw: bytes, body: dict[str, Any] | None, fmt: WireFormat | N
 
 
 async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], dict[str, Any]],
-                  work: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+                  work: Callable[[], Awaitable[StreamResponse]]) -> StreamResponse:
     try:
         try:
             principal = ctx.principal = authenticate(ctx.request, ctx.state)

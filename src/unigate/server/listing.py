@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from aiohttp import web
+from unigate.server.http import StreamResponse
 
 from unigate.codecs.wire_format import ModelEntry, ModelListing, WireFormat
 from unigate.config import EndpointConfig
@@ -26,20 +26,20 @@ def visible_endpoints(ctx: RequestContext) -> list[EndpointConfig]:
                   key=lambda e: e.name)
 
 
-async def list_models(ctx: RequestContext, fmt: WireFormat) -> web.StreamResponse:
+async def list_models(ctx: RequestContext, fmt: WireFormat) -> StreamResponse:
     listing = _listing(fmt)
 
-    async def work() -> web.StreamResponse:
+    async def work() -> StreamResponse:
         items = [listing.describe(model_entry(e)) for e in visible_endpoints(ctx)]
         return ctx.json_response(orjson.dumps(listing.wrap(items)))
 
     return await guarded(ctx, fmt.error_body, work)
 
 
-async def get_model(ctx: RequestContext, fmt: WireFormat, name: str) -> web.StreamResponse:
+async def get_model(ctx: RequestContext, fmt: WireFormat, name: str) -> StreamResponse:
     listing = _listing(fmt)
 
-    async def work() -> web.StreamResponse:
+    async def work() -> StreamResponse:
         for e in visible_endpoints(ctx):
             if e.name == name:
                 return ctx.json_response(orjson.dumps(listing.describe(model_entry(e))))

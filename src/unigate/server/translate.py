@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import web
+from unigate.server.http import Response, StreamResponse
 
 from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.config import EndpointConfig
@@ -45,7 +45,7 @@ def encode_with_policy(ir: IRRequest, client: WireFormat, target: WireFormat,
     return body
 
 
-async def translate(gen: Generation, a: Attempt) -> web.StreamResponse:
+async def translate(gen: Generation, a: Attempt) -> StreamResponse:
     ctx, client, provider = a.ctx, gen.client, a.provider
     ir = client.decode_request(gen.body, gen.opts)
     ir.stream = gen.stream
@@ -68,7 +68,7 @@ async def translate(gen: Generation, a: Attempt) -> web.StreamResponse:
 
 
 async def _translate_unary(gen: Generation, a: Attempt, target: WireFormat,
-                           resp: UpstreamResponse, ir: IRRequest) -> web.Response:
+                           resp: UpstreamResponse, ir: IRRequest) -> Response:
     ctx, provider = a.ctx, a.provider
     try:
         data = await resp.read()
@@ -80,7 +80,7 @@ async def _translate_unary(gen: Generation, a: Attempt, target: WireFormat,
 
 
 async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
-                            resp: UpstreamResponse, ir: IRRequest) -> web.StreamResponse:
+                            resp: UpstreamResponse, ir: IRRequest) -> StreamResponse:
     ctx, provider = a.ctx, a.provider
     first_timeout, idle_timeout = stream_timeouts(a.endpoint)
     sse = SSEDecoder()
@@ -110,7 +110,7 @@ async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
     while chunk and not pending:
         chunk = await next_chunk(resp, provider, idle_timeout)
         pending = convert(chunk, not chunk)
-    out = web.StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
+    out = StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
     await out.prepare(ctx.request)
     ctx.mark_first_byte()
     ctx.record.status_code = 200
@@ -127,7 +127,7 @@ async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
     finally:
         if seen_usage:
             ctx.record.usage = usage
-    # No write_eof here: aiohttp ends the response once the handler has returned, after
+    # No write_eof here: the server ends the response once the handler has returned, after
     # guarded() settled the rate-limit reservation, so the client's next request (on any
     # worker) already sees what this one really used.
     return out

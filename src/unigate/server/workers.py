@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
-from aiohttp import web
 
 from unigate.accounting.usage import UsageWriter
 from unigate.config import GatewayConfig
@@ -23,6 +22,7 @@ from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
 from unigate.governance.retention import retention_days
 from unigate.server.app import build_app
+from unigate.server.http import HttpServer
 from unigate.server.state import GatewayState
 from unigate.store.sqlite import SQLiteStore
 
@@ -51,18 +51,15 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     payloads.set_retention_source(lambda: retention_days(state.endpoints))
     payloads.start()
     await state.start()
-    runner = web.AppRunner(build_app(state), handle_signals=False, access_log=None,
-                           handler_cancellation=True, shutdown_timeout=opts.grace)
-    await runner.setup()
-    site = web.TCPSite(runner, opts.host, opts.port, reuse_port=True, backlog=2048)
-    await site.start()
+    server = HttpServer(build_app(state))
+    await server.start(opts.host, opts.port, reuse_port=True, backlog=2048)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     # Stop accepting, let in-flight requests and streams finish (bounded by opts.grace).
-    await runner.cleanup()
+    await server.shutdown(opts.grace)
     await state.close()
     usage.stop()
     payloads.stop()

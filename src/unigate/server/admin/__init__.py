@@ -3,7 +3,7 @@ payloads, audit log, runtime counts and the OpenAPI document)."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from unigate.server.http import Router
 
 from unigate.server.admin import (
     audit_log,
@@ -19,7 +19,7 @@ from unigate.server.admin import (
 )
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     for module in (identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
                    config_api, openapi):
         module.add_routes(router)

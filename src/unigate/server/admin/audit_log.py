@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate.errors import InvalidRequest
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response, run
@@ -12,7 +12,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 100, 10000
 
 
 @admin_route
-async def list_audit(request: web.Request, caller: Caller) -> web.Response:
+async def list_audit(request: Request, caller: Caller) -> Response:
     """?limit=&actor=&action=&target= ; `action=token.` (or `token.*`) matches every token change."""
     caller.require_admin()
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
@@ -28,5 +28,5 @@ async def list_audit(request: web.Request, caller: Caller) -> web.Response:
     return json_response({"entries": entries})
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     router.add_get(f"{PREFIX}/audit", list_audit)

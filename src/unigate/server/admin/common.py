@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
-from aiohttp import web
+from unigate.server.http import Request, Response, StreamResponse
 
 from unigate.errors import (
     GatewayError,
@@ -28,8 +28,8 @@ PREFIX = "/api/v1"  # every admin route is under it
 T = TypeVar("T")
 
 log = logging.getLogger("unigate.admin")
-STATE_KEY: web.AppKey[GatewayState] = web.AppKey("admin_state", GatewayState)
-AdminHandler = Callable[[web.Request, "Caller"], Awaitable[web.StreamResponse]]
+STATE_KEY = "state"  # the application value holding the GatewayState
+AdminHandler = Callable[[Request, "Caller"], Awaitable[StreamResponse]]
 
 
 class Conflict(GatewayError):
@@ -66,8 +66,8 @@ class Caller:
             raise PermissionDenied("the admin API needs an administrator or endpoint-manager token")
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
 def error_body(err: GatewayError) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def error_body(err: GatewayError) -> dict[str, Any]:
     return {"error": body}
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
+async def read_json(request: Request) -> dict[str, Any]:
     return parse_json_object(await request.read())
 
 
@@ -94,10 +94,10 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], requir
     return value
 
 
-def admin_route(handler: AdminHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def admin_route(handler: AdminHandler) -> Callable[[Request], Awaitable[StreamResponse]]:
     """Authenticates the caller, requires some admin right, and renders errors."""
 
-    async def wrapped(request: web.Request) -> web.StreamResponse:
+    async def wrapped(request: Request) -> StreamResponse:
         state = request.app[STATE_KEY]
         try:
             try:
@@ -110,7 +110,7 @@ def admin_route(handler: AdminHandler) -> Callable[[web.Request], Awaitable[web.
                 log.exception("admin request %s %s failed", request.method, request.path)
                 raise InternalError("internal error") from None
         except GatewayError as err:
-            return web.Response(body=orjson.dumps(error_body(err)), status=err.status,
+            return Response(body=orjson.dumps(error_body(err)), status=err.status,
                                 content_type="application/json", headers=err.headers)
 
     return wrapped

@@ -12,7 +12,7 @@ import asyncio
 import re
 from typing import Any
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate.config import ConfigError, parse_config
 from unigate.errors import InvalidRequest, NotFound
@@ -160,21 +160,21 @@ async def write(caller: Caller, statements: list[Statement], action: str, target
 # --- providers (admins only) -------------------------------------------------------------------
 
 @admin_route
-async def list_providers(request: web.Request, caller: Caller) -> web.Response:
+async def list_providers(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     rows = await run(list_rows, caller.state.store, "providers")
     return json_response({"providers": [public(r) for r in rows]})
 
 
 @admin_route
-async def get_provider(request: web.Request, caller: Caller) -> web.Response:
+async def get_provider(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     return json_response(public(await run(get_row, caller.state.store, "providers",
                                           request.match_info["name"])))
 
 
 @admin_route
-async def create_provider(request: web.Request, caller: Caller) -> web.Response:
+async def create_provider(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     body = writable(await read_json(request))
     field(body, "name", str)
@@ -185,7 +185,7 @@ async def create_provider(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def put_provider(request: web.Request, caller: Caller) -> web.Response:
+async def put_provider(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     name = request.match_info["name"]
     body = writable(await read_json(request))
@@ -203,7 +203,7 @@ async def put_provider(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def delete_provider(request: web.Request, caller: Caller) -> web.Response:
+async def delete_provider(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     name = request.match_info["name"]
     store = caller.state.store
@@ -219,7 +219,7 @@ async def delete_provider(request: web.Request, caller: Caller) -> web.Response:
 # --- endpoints (create/delete: admins; read/update: admins and the endpoint's managers) --------
 
 @admin_route
-async def list_endpoints(request: web.Request, caller: Caller) -> web.Response:
+async def list_endpoints(request: Request, caller: Caller) -> Response:
     rows = await run(list_rows, caller.state.store, "endpoints")
     if not caller.is_admin:
         rows = [r for r in rows if caller.state.can_manage(caller.principal, r["name"])]
@@ -227,14 +227,14 @@ async def list_endpoints(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def get_endpoint(request: web.Request, caller: Caller) -> web.Response:
+async def get_endpoint(request: Request, caller: Caller) -> Response:
     name = request.match_info["name"]
     caller.require_manage(name)
     return json_response(await run(get_row, caller.state.store, "endpoints", name))
 
 
 @admin_route
-async def create_endpoint(request: web.Request, caller: Caller) -> web.Response:
+async def create_endpoint(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     body = writable(await read_json(request))
     field(body, "name", str)
@@ -256,14 +256,14 @@ async def replace_endpoint(caller: Caller, name: str, new: dict[str, Any], actio
     return row
 
 
-async def endpoint_for_update(request: web.Request, caller: Caller) -> tuple[str, dict[str, Any]]:
+async def endpoint_for_update(request: Request, caller: Caller) -> tuple[str, dict[str, Any]]:
     name = request.match_info["name"]
     caller.require_manage(name)
     return name, stored(await run(get_row, caller.state.store, "endpoints", name))
 
 
 @admin_route
-async def put_endpoint(request: web.Request, caller: Caller) -> web.Response:
+async def put_endpoint(request: Request, caller: Caller) -> Response:
     name, _ = await endpoint_for_update(request, caller)
     body = writable(await read_json(request))
     check_name(body, name)
@@ -271,7 +271,7 @@ async def put_endpoint(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def patch_endpoint(request: web.Request, caller: Caller) -> web.Response:
+async def patch_endpoint(request: Request, caller: Caller) -> Response:
     """JSON merge patch (RFC 7386) at the top level: given fields replace, null removes."""
     name, old = await endpoint_for_update(request, caller)
     body = writable(await read_json(request))
@@ -281,7 +281,7 @@ async def patch_endpoint(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def delete_endpoint_route(request: web.Request, caller: Caller) -> web.Response:
+async def delete_endpoint_route(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     name = request.match_info["name"]
     await run(get_row, caller.state.store, "endpoints", name)
@@ -290,13 +290,13 @@ async def delete_endpoint_route(request: web.Request, caller: Caller) -> web.Res
 
 
 @admin_route
-async def get_rate_limits(request: web.Request, caller: Caller) -> web.Response:
+async def get_rate_limits(request: Request, caller: Caller) -> Response:
     _, spec = await endpoint_for_update(request, caller)
     return json_response({"rate_limits": spec.get("rate_limits", [])})
 
 
 @admin_route
-async def put_rate_limits(request: web.Request, caller: Caller) -> web.Response:
+async def put_rate_limits(request: Request, caller: Caller) -> Response:
     name, spec = await endpoint_for_update(request, caller)
     body = writable(await read_json(request))
     limits = field(body, "rate_limits", list)
@@ -305,13 +305,13 @@ async def put_rate_limits(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def get_inference_table(request: web.Request, caller: Caller) -> web.Response:
+async def get_inference_table(request: Request, caller: Caller) -> Response:
     _, spec = await endpoint_for_update(request, caller)
     return json_response({"enabled": False, **spec.get("inference_table", {})})
 
 
 @admin_route
-async def put_inference_table(request: web.Request, caller: Caller) -> web.Response:
+async def put_inference_table(request: Request, caller: Caller) -> Response:
     name, spec = await endpoint_for_update(request, caller)
     body = writable(await read_json(request))
     table: dict[str, Any] = {"enabled": field(body, "enabled", bool)}
@@ -360,7 +360,7 @@ def apply_config(store: SQLiteStore, providers: list[Any], endpoints: list[Any],
 
 
 @admin_route
-async def apply(request: web.Request, caller: Caller) -> web.Response:
+async def apply(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     body = await read_json(request)
     refuse_env_refs(body)
@@ -384,7 +384,7 @@ SUBRESOURCES = ("permissions", "payloads", "rate-limits", "inference-table")
 EP = f"{PREFIX}/endpoints/{{name:(?:(?!/(?:{'|'.join(SUBRESOURCES)})$).)+}}"
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     router.add_get(f"{PREFIX}/providers", list_providers)
     router.add_post(f"{PREFIX}/providers", create_provider)
     router.add_get(f"{PREFIX}/providers/{{name}}", get_provider)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate.errors import InvalidRequest, NotFound
 from unigate.server.admin.common import PREFIX, Caller, admin_route, field, json_response, read_json, record, run
@@ -50,13 +50,13 @@ def _members_detail(members: list[db.Member]) -> list[dict[str, str]]:
 
 
 @admin_route
-async def list_groups(request: web.Request, caller: Caller) -> web.Response:
+async def list_groups(request: Request, caller: Caller) -> Response:
     groups = await run(db.list_groups, caller.state.store)
     return json_response({"groups": [group_json(g) for g in groups]})
 
 
 @admin_route
-async def get_group(request: web.Request, caller: Caller) -> web.Response:
+async def get_group(request: Request, caller: Caller) -> Response:
     name = request.match_info["name"]
     group = await run(db.get_group, caller.state.store, name)
     if group is None:
@@ -65,7 +65,7 @@ async def get_group(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def create_group(request: web.Request, caller: Caller) -> web.Response:
+async def create_group(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     body = await read_json(request)
     name = field(body, "name", str).strip()
@@ -78,7 +78,7 @@ async def create_group(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def patch_group(request: web.Request, caller: Caller) -> web.Response:
+async def patch_group(request: Request, caller: Caller) -> Response:
     """{"add": [...], "remove": [...]}"""
     caller.require_admin()
     name = request.match_info["name"]
@@ -93,7 +93,7 @@ async def patch_group(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def put_members(request: web.Request, caller: Caller) -> web.Response:
+async def put_members(request: Request, caller: Caller) -> Response:
     """{"members": [...]}: the group's whole membership."""
     caller.require_admin()
     name = request.match_info["name"]
@@ -106,7 +106,7 @@ async def put_members(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def delete_group(request: web.Request, caller: Caller) -> web.Response:
+async def delete_group(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     name = request.match_info["name"]
     await run(db.delete_group, caller.state.store, name)
@@ -114,7 +114,7 @@ async def delete_group(request: web.Request, caller: Caller) -> web.Response:
     return json_response({"deleted": name})
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     router.add_get(f"{PREFIX}/groups", list_groups)
     router.add_post(f"{PREFIX}/groups", create_group)
     router.add_get(f"{PREFIX}/groups/{{name}}", get_group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate.errors import InvalidRequest, NotFound
 from unigate.server.admin.common import (
@@ -33,12 +33,12 @@ def _display_name(body: dict[str, Any], required: bool) -> str | None:
 # --- users -----------------------------------------------------------------------------------
 
 @admin_route
-async def list_users(request: web.Request, caller: Caller) -> web.Response:
+async def list_users(request: Request, caller: Caller) -> Response:
     return json_response({"users": await run(db.list_users, caller.state.store)})
 
 
 @admin_route
-async def create_user(request: web.Request, caller: Caller) -> web.Response:
+async def create_user(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     body = await read_json(request)
     email = field(body, "email", str).strip()
@@ -50,7 +50,7 @@ async def create_user(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def get_user(request: web.Request, caller: Caller) -> web.Response:
+async def get_user(request: Request, caller: Caller) -> Response:
     email = request.match_info["email"]
     user = await run(db.get_user, caller.state.store, email)
     if user is None:
@@ -59,7 +59,7 @@ async def get_user(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def delete_user(request: web.Request, caller: Caller) -> web.Response:
+async def delete_user(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     email = request.match_info["email"]
     revoked = await run(db.delete_principal, caller.state.store, "user", email)
@@ -70,12 +70,12 @@ async def delete_user(request: web.Request, caller: Caller) -> web.Response:
 # --- service principals -------------------------------------------------------------------------
 
 @admin_route
-async def list_service_principals(request: web.Request, caller: Caller) -> web.Response:
+async def list_service_principals(request: Request, caller: Caller) -> Response:
     return json_response({"service_principals": await run(db.list_service_principals, caller.state.store)})
 
 
 @admin_route
-async def create_service_principal(request: web.Request, caller: Caller) -> web.Response:
+async def create_service_principal(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     body = await read_json(request)
     name = _display_name(body, True)
@@ -86,7 +86,7 @@ async def create_service_principal(request: web.Request, caller: Caller) -> web.
 
 
 @admin_route
-async def get_service_principal(request: web.Request, caller: Caller) -> web.Response:
+async def get_service_principal(request: Request, caller: Caller) -> Response:
     app_id = request.match_info["application_id"]
     sp = await run(db.get_service_principal, caller.state.store, app_id)
     if sp is None:
@@ -95,7 +95,7 @@ async def get_service_principal(request: web.Request, caller: Caller) -> web.Res
 
 
 @admin_route
-async def delete_service_principal(request: web.Request, caller: Caller) -> web.Response:
+async def delete_service_principal(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     app_id = request.match_info["application_id"]
     revoked = await run(db.delete_principal, caller.state.store, "service_principal", app_id)
@@ -103,7 +103,7 @@ async def delete_service_principal(request: web.Request, caller: Caller) -> web.
     return json_response({"deleted": app_id, "tokens_revoked": revoked})
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     """Reads are open to admins and endpoint managers (who need the names to grant access);
     writes are for admins."""
     router.add_get(f"{PREFIX}/users", list_users)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate import __version__
 from unigate.providers import PROVIDER_TYPES
@@ -302,9 +302,9 @@ def document() -> dict[str, Any]:
 
 
 @admin_route
-async def openapi_json(request: web.Request, caller: Caller) -> web.Response:
+async def openapi_json(request: Request, caller: Caller) -> Response:
     return json_response(document())
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     router.add_get(f"{PREFIX}/openapi.json", openapi_json)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
+from unigate.server.http import Request, Router, StreamResponse
 
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
 from unigate.store.payloads import payload_rows
@@ -17,7 +17,7 @@ MAX_LIMIT = 1000
 
 
 @admin_route
-async def list_payloads(request: web.Request, caller: Caller) -> web.StreamResponse:
+async def list_payloads(request: Request, caller: Caller) -> StreamResponse:
     name = request.match_info["name"]
     caller.require_manage(name)
     q = request.query
@@ -30,6 +30,6 @@ async def list_payloads(request: web.Request, caller: Caller) -> web.StreamRespo
     return json_response({"endpoint": name, "payloads": rows})
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     # Endpoint names may hold '/', so the name matches across segments.
     router.add_get(f"{PREFIX}/endpoints/{{name:.+}}/payloads", list_payloads)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate.errors import InvalidRequest, NotFound
 from unigate.server.admin.common import PREFIX, Caller, admin_route, field, json_response, read_json, record, run
@@ -42,7 +42,7 @@ def acl_json(endpoint: str, grants: list[tuple[db.Member, str]]) -> dict[str, An
     return {"object_id": f"/endpoints/{endpoint}", "object_type": "endpoint", ACL: entries}
 
 
-async def _endpoint(request: web.Request, caller: Caller) -> str:
+async def _endpoint(request: Request, caller: Caller) -> str:
     """The endpoint in the path: 404 if unknown, 403 unless the caller may manage it."""
     name = request.match_info["name"]
     if not await run(db.endpoint_exists, caller.state.store, name):
@@ -52,12 +52,12 @@ async def _endpoint(request: web.Request, caller: Caller) -> str:
 
 
 @admin_route
-async def get_permissions(request: web.Request, caller: Caller) -> web.Response:
+async def get_permissions(request: Request, caller: Caller) -> Response:
     name = await _endpoint(request, caller)
     return json_response(acl_json(name, await run(db.get_grants, caller.state.store, name)))
 
 
-async def _write(request: web.Request, caller: Caller, replace: bool) -> web.Response:
+async def _write(request: Request, caller: Caller, replace: bool) -> Response:
     name = await _endpoint(request, caller)
     acl = parse_acl(await read_json(request))
     await run(db.set_grants, caller.state.store, name, acl, replace)
@@ -67,16 +67,16 @@ async def _write(request: web.Request, caller: Caller, replace: bool) -> web.Res
 
 
 @admin_route
-async def put_permissions(request: web.Request, caller: Caller) -> web.Response:
+async def put_permissions(request: Request, caller: Caller) -> Response:
     return await _write(request, caller, replace=True)
 
 
 @admin_route
-async def patch_permissions(request: web.Request, caller: Caller) -> web.Response:
+async def patch_permissions(request: Request, caller: Caller) -> Response:
     return await _write(request, caller, replace=False)
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     path = f"{PREFIX}/endpoints/{{name:.+}}/permissions"
     router.add_get(path, get_permissions)
     router.add_put(path, put_permissions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
 
@@ -27,7 +27,7 @@ def _socket_fds() -> int:
 
 
 @admin_route
-async def runtime(request: web.Request, caller: Caller) -> web.Response:
+async def runtime(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     session = caller.state.session
     in_use, idle = session.stats() if session is not None else (0, 0)
@@ -41,5 +41,5 @@ async def runtime(request: web.Request, caller: Caller) -> web.Response:
     })
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     router.add_get(f"{PREFIX}/runtime", runtime)

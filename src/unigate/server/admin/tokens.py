@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router
 
 from unigate.errors import InvalidRequest, NotFound, PermissionDenied
 from unigate.server.admin.common import (
@@ -41,7 +41,7 @@ async def _principal_type(caller: Caller, principal: str) -> str:
 
 
 @admin_route
-async def create_token(request: web.Request, caller: Caller) -> web.Response:
+async def create_token(request: Request, caller: Caller) -> Response:
     body = await read_json(request)
     principal = field(body, "principal", str).strip()
     lifetime = field(body, "lifetime_seconds", (int, float), required=False)
@@ -60,7 +60,7 @@ async def create_token(request: web.Request, caller: Caller) -> web.Response:
 
 
 @admin_route
-async def list_tokens(request: web.Request, caller: Caller) -> web.Response:
+async def list_tokens(request: Request, caller: Caller) -> Response:
     principal = request.query.get("principal")
     include_revoked = request.query.get("include_revoked", "").lower() in ("1", "true", "yes")
     tokens = await run(db.list_tokens, caller.state.store, principal, include_revoked)
@@ -77,12 +77,12 @@ async def _visible_token(caller: Caller, token_id: str) -> dict[str, Any]:
 
 
 @admin_route
-async def get_token(request: web.Request, caller: Caller) -> web.Response:
+async def get_token(request: Request, caller: Caller) -> Response:
     return json_response(await _visible_token(caller, request.match_info["token_id"]))
 
 
 @admin_route
-async def revoke_token(request: web.Request, caller: Caller) -> web.Response:
+async def revoke_token(request: Request, caller: Caller) -> Response:
     token_id = request.match_info["token_id"]
     token = await run(db.get_token, caller.state.store, token_id)
     if token is None:
@@ -97,7 +97,7 @@ async def revoke_token(request: web.Request, caller: Caller) -> web.Response:
     return json_response(revoked)
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     router.add_post(f"{PREFIX}/tokens", create_token)
     router.add_get(f"{PREFIX}/tokens", list_tokens)
     router.add_get(f"{PREFIX}/tokens/{{token_id}}", get_token)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
+from unigate.server.http import Request, Response, Router, StreamResponse
 
 from unigate.errors import InvalidRequest, PermissionDenied
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
@@ -22,7 +22,7 @@ from unigate.store.usage_query import (
 )
 
 
-def _filter_for(request: web.Request, caller: Caller) -> UsageFilter:
+def _filter_for(request: Request, caller: Caller) -> UsageFilter:
     f = parse_usage_filter(request.query, request.query.getall("tag", []))
     if f.endpoint is not None:
         caller.require_manage(f.endpoint)  # admins pass; managers only for their endpoints
@@ -42,7 +42,7 @@ def _managed_endpoints(caller: Caller) -> list[str]:
     return managed
 
 
-def _wants_csv(request: web.Request) -> bool:
+def _wants_csv(request: Request) -> bool:
     fmt = request.query.get("format")
     if fmt is None or fmt == "":
         return "text/csv" in request.headers.get("Accept", "")
@@ -51,13 +51,13 @@ def _wants_csv(request: web.Request) -> bool:
     return fmt == "csv"
 
 
-def _csv_response(text: str, filename: str) -> web.Response:
-    return web.Response(text=text, content_type="text/csv", charset="utf-8",
+def _csv_response(text: str, filename: str) -> Response:
+    return Response(text=text, content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @admin_route
-async def list_usage(request: web.Request, caller: Caller) -> web.StreamResponse:
+async def list_usage(request: Request, caller: Caller) -> StreamResponse:
     f = _filter_for(request, caller)
     csv_out = _wants_csv(request)
     rows = await asyncio.to_thread(query_usage, caller.state.store, f)
@@ -67,7 +67,7 @@ async def list_usage(request: web.Request, caller: Caller) -> web.StreamResponse
 
 
 @admin_route
-async def aggregate(request: web.Request, caller: Caller) -> web.StreamResponse:
+async def aggregate(request: Request, caller: Caller) -> StreamResponse:
     group_by = request.query.get("group_by")
     if not group_by:
         raise InvalidRequest("'group_by' is required: endpoint, requester, tag, hour or day",
@@ -82,6 +82,6 @@ async def aggregate(request: web.Request, caller: Caller) -> web.StreamResponse:
     return json_response({"group_by": group_by, "groups": groups})
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: Router) -> None:
     router.add_get(f"{PREFIX}/usage", list_usage)
     router.add_get(f"{PREFIX}/usage/aggregate", aggregate)
