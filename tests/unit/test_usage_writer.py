@@ -77,3 +77,51 @@ def test_batches_of_any_length_are_written_whole_with_few_distinct_statements(tm
     store._db = db
     assert len(store.usage_rows(limit=100_000)) == written
     assert 1 < len(seen) <= 10
+
+
+def test_a_long_queue_is_written_in_slices_with_a_pause_between_them(tmp_path: Path, monkeypatch) -> None:
+    """The writer shares the GIL with the event loop: it writes one INSERT statement's worth of
+    rows at a time and sleeps between slices, so the loop gets the GIL back (the tail latency of
+    every request overlapping a flush depended on it)."""
+    store = SQLiteStore(tmp_path / "u.db")
+    store.migrate()
+    sizes: list[int] = []
+    insert = store.insert_usage
+    monkeypatch.setattr(store, "insert_usage", lambda rows: (sizes.append(len(rows)), insert(rows)))
+    pauses: list[float] = []
+    monkeypatch.setattr("unigate.accounting.usage.time.sleep", pauses.append)
+    writer = UsageWriter(store, interval=60)
+    for i in range(1000):
+        writer.put(record(i))
+    writer._flush()
+    per = store.USAGE_ROWS_PER_STATEMENT
+    assert sizes == [per] * (1000 // per) + ([1000 % per] if 1000 % per else [])
+    assert pauses == [UsageWriter.SLICE_PAUSE] * (len(sizes) - 1)
+    assert len(store.usage_rows(limit=10_000)) == 1000
+
+
+def test_a_failure_between_slices_writes_each_row_once(tmp_path: Path) -> None:
+    """Slices are separate transactions: when the store fails after some were written, only
+    the rest waits for the next attempt, so no row is lost or written twice."""
+    store = FlakyStore(tmp_path / "u.db")
+    store.migrate()
+    store.down = False
+    calls = 0
+    insert = store.insert_usage
+
+    def fail_third(rows: list[tuple[object, ...]]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise sqlite3.OperationalError("database is locked")
+        insert(rows)
+    store.insert_usage = fail_third  # type: ignore[method-assign]
+    writer = UsageWriter(store, interval=60)
+    total = store.USAGE_ROWS_PER_STATEMENT * 5 + 7
+    for i in range(total):
+        writer.put(record(i))
+    writer._flush()  # two slices written, then the failure: the rest stays queued
+    assert len(store.usage_rows(limit=10_000)) == 2 * store.USAGE_ROWS_PER_STATEMENT
+    writer._flush()
+    ids = [r["request_id"] for r in store.usage_rows(limit=10_000)]
+    assert sorted(ids) == sorted(f"req-{i}" for i in range(total))

@@ -84,11 +84,16 @@ class UsageWriter:
     """A deque the request path appends to (thread-safe, no lock) and a thread that drains it."""
 
     MAX_QUEUED = 1_000_000  # beyond this, the oldest rows are dropped and the loss is logged
+    # Rows are written in slices of one INSERT statement, with a pause between them. This
+    # thread shares the GIL with the event loop, and Python code here keeps it for up to the
+    # 5 ms switch interval whenever the loop wants it back: writing the whole queue at once
+    # (1,500 rows at 3,000 requests/s) delayed every request that overlapped it by
+    # milliseconds (chat c=1: p99 3.8 ms against the relay's 1.0; sliced, 0.9).
+    SLICE_PAUSE = 0.0002  # seconds
 
-    def __init__(self, store: SQLiteStore, interval: float = 0.5, batch: int = 2000) -> None:
+    def __init__(self, store: SQLiteStore, interval: float = 0.5) -> None:
         self._store = store
         self._interval = interval
-        self._batch = batch
         self._queue: deque[UsageRecord] = deque()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
@@ -109,8 +114,9 @@ class UsageWriter:
         self._flush(final=True)
 
     def _flush(self, final: bool = False) -> None:
+        size = self._store.USAGE_ROWS_PER_STATEMENT
         while self._queue:
-            records = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+            records = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
             for r in records:
                 if r.estimate_from is not None and r.usage is None:
                     r.usage = estimate_usage(*r.estimate_from)
@@ -125,6 +131,8 @@ class UsageWriter:
                     time.sleep(0.5)  # bounded by the caller's join timeout
                     continue
                 return
+            if self._queue and not final:
+                time.sleep(self.SLICE_PAUSE)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

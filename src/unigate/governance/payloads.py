@@ -142,7 +142,11 @@ class PayloadWriter:
     writes them in batches. Bounded by bytes: past `max_queued_bytes` (the store has been
     away long) the oldest records are dropped, counted in `dropped`, and logged."""
 
-    def __init__(self, store: SQLiteStore, interval: float = 0.5, batch: int = 200,
+    # Small batches with a pause between them, as the usage writer does (accounting.usage):
+    # building rows is Python code that holds the GIL the event loop waits for.
+    SLICE_PAUSE = 0.0002  # seconds
+
+    def __init__(self, store: SQLiteStore, interval: float = 0.5, batch: int = 32,
                  max_queued_bytes: int = 256 * 1024 * 1024,
                  retention: RetentionSource | None = None) -> None:
         self._store = store
@@ -210,6 +214,8 @@ class PayloadWriter:
                     continue
                 return
             self._pending = []
+            if self._queue and not final:
+                time.sleep(self.SLICE_PAUSE)
 
     @staticmethod
     def _row(record: PayloadRecord) -> tuple[Any, ...]:
