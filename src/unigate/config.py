@@ -40,6 +40,31 @@ class Destination:
 
 
 @dataclass(slots=True)
+class AgentPolicy:
+    """How the gateway runs agent loops (hosted tools on the Responses API) for an endpoint."""
+
+    allow_remote_mcp: bool = False  # MCP servers named by URL in the request
+    max_tool_calls: int = 20  # tool calls per loop, unless the request asks for fewer
+    timeout: float = 300.0  # seconds a whole loop may take
+    max_tokens: int | None = None  # tokens (input + output, all model calls) per loop
+
+    def is_default(self) -> bool:
+        return self == AgentPolicy()
+
+    def to_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {}
+        if self.allow_remote_mcp:
+            spec["allow_remote_mcp"] = True
+        if self.max_tool_calls != 20:
+            spec["max_tool_calls"] = self.max_tool_calls
+        if self.timeout != 300.0:
+            spec["timeout"] = f"{self.timeout:g}s"
+        if self.max_tokens is not None:
+            spec["max_tokens"] = self.max_tokens
+        return spec
+
+
+@dataclass(slots=True)
 class EndpointConfig:
     name: str
     destinations: list[Destination]
@@ -52,6 +77,7 @@ class EndpointConfig:
     # A semantic parameter the provider cannot honour: "refuse" (400 naming it) or "drop"
     # (reported in x-unigate-dropped-parameters). Advisory ones are always dropped (ir.parameters).
     unsupported_parameters: str = "refuse"
+    agent: AgentPolicy = field(default_factory=AgentPolicy)
 
 
 UNSUPPORTED_PARAMETERS = ("refuse", "drop")
@@ -236,7 +262,7 @@ class _Parser:
         where = f"{where} ({name})"
         self.no_unknown(entry, where, {"name", "destinations", "fallbacks", "timeout",
                                        "first_token_timeout", "rate_limits", "inference_table",
-                                       "max_attempts", "unsupported_parameters"})
+                                       "max_attempts", "unsupported_parameters", "agent"})
         if not _NAME.match(name):
             self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
         raw_dests = self.list_of(entry, "destinations", f"{where}.")
@@ -265,7 +291,24 @@ class _Parser:
             self.fail(where, f"unsupported_parameters: must be 'refuse' or 'drop', got {policy!r}")
         return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
                               self.duration(entry, "first_token_timeout", where), limits, table,
-                              max_attempts, policy)
+                              max_attempts, policy, self.agent(entry.get("agent"), f"{where}.agent"))
+
+    def agent(self, raw: Any, where: str) -> AgentPolicy:
+        if raw is None:
+            return AgentPolicy()
+        if not isinstance(raw, dict):
+            self.fail(where, "must be a mapping (allow_remote_mcp, max_tool_calls, timeout, max_tokens)")
+        self.no_unknown(raw, where, {"allow_remote_mcp", "max_tool_calls", "timeout", "max_tokens"})
+        allow = self.env(raw.get("allow_remote_mcp"), f"{where}.allow_remote_mcp")
+        if isinstance(allow, str) and allow.lower() in ("true", "false"):
+            allow = allow.lower() == "true"
+        if allow is not None and not isinstance(allow, bool):
+            self.fail(where, f"allow_remote_mcp: must be true or false, got {allow!r}")
+        return AgentPolicy(
+            allow_remote_mcp=bool(allow),
+            max_tool_calls=self.int_field(raw, "max_tool_calls", where, 20, 0, 1000) or 0,
+            timeout=self.duration(raw, "timeout", where) or 300.0,
+            max_tokens=self.int_field(raw, "max_tokens", where, None, 1))
 
     def rate_limits(self, entry: dict[str, Any], where: str) -> list[dict[str, Any]]:
         """Checked by the rate limiter's own parser, so the file, the admin API and

@@ -27,6 +27,7 @@ import re
 import shlex
 from typing import Any
 
+from .mcp_script import mcp_reply
 from .replies import Conversation, Reply, ToolCall, ToolSpec, count_words, reply_to
 
 MARKER = re.compile(r"MOCK_AGENT_READ:(\S+)")
@@ -103,6 +104,8 @@ def _paired(paired_with: list[str] | None, key: str, tool_name: str) -> bool:
 
 def scripted_reply(conv: Conversation, paired_with: list[str] | None) -> Reply | None:
     """The scripted answer for this request, or None for the mock's normal reply."""
+    if (mcp := mcp_reply(conv)) is not None:
+        return mcp
     path = marker_path(conv)
     if path is None:
         return None

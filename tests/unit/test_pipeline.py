@@ -1,6 +1,7 @@
-"""The request pipeline in one event loop: `build_app` on the gateway's own HTTP server and the
-mock providers on aiohttp's test server, no subprocess. Fast and precise tests for what happens between the route and the
-upstream (fast path, translation, fallbacks, mid-stream failures, limits, usage rows); the
+"""The request pipeline in one event loop: `build_app` on the gateway's own HTTP server and
+the mock providers on aiohttp's test server, no subprocess. Fast and precise tests for what
+happens between the route and the upstream (fast path, translation, fallbacks, mid-stream
+failures, limits, usage rows); the
 integration tests still drive a real `unigate serve` with the official SDKs."""
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import orjson
-from unigate.server.http import Application, Request, Response, StreamResponse, json_response
 
+from unigate.agent.hosted_tools import wants_agent_loop
+from unigate.agent.loop import run_agent_loop
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
 from unigate.errors import NotFound
 from unigate.server import admin
@@ -14,7 +15,8 @@ from unigate.server.admin import common as admin_common
 from unigate.server.context import RequestContext, new_request_id
 from unigate.server.count_tokens import count_tokens
 from unigate.server.embed import embed
-from unigate.server.generate import handle_generate
+from unigate.server.generate import Agent, handle_generate
+from unigate.server.http import Application, Request, Response, StreamResponse, json_response
 from unigate.server.listing import get_model, list_models
 from unigate.server.state import GatewayState
 
@@ -32,11 +34,11 @@ def build_app(state: GatewayState) -> Application:
     def ctx_for(request: Request, api_type: str) -> RequestContext:
         return RequestContext(request, state, api_type)
 
-    def generation(fmt_name: str, api_type: str) -> Handler:
+    def generation(fmt_name: str, api_type: str, agent: Agent | None = None) -> Handler:
         fmt = FORMATS[fmt_name]
 
         async def handler(request: Request) -> StreamResponse:
-            return await handle_generate(ctx_for(request, api_type), fmt, ClientOptions())
+            return await handle_generate(ctx_for(request, api_type), fmt, ClientOptions(), agent)
         return handler
 
     async def embeddings(request: Request) -> StreamResponse:
@@ -73,8 +75,10 @@ def build_app(state: GatewayState) -> Application:
     r = app.router
     for surface in OPENAI_SURFACES + ("cursor/v1",):
         r.add_post(f"{PREFIX}/{surface}/chat/completions", generation("openai_chat", "chat"))
-    for surface in OPENAI_SURFACES + ("codex/v1",):
-        r.add_post(f"{PREFIX}/{surface}/responses", generation("openai_responses", "responses"))
+    hosted_tools: Agent = (wants_agent_loop, run_agent_loop)  # the Supervisor API
+    for surface in OPENAI_SURFACES:
+        r.add_post(f"{PREFIX}/{surface}/responses", generation("openai_responses", "responses", hosted_tools))
+    r.add_post(f"{PREFIX}/codex/v1/responses", generation("openai_responses", "responses"))
     for surface in OPENAI_SURFACES:
         r.add_post(f"{PREFIX}/{surface}/embeddings", embeddings)
     for surface in OPENAI_SURFACES + ("codex/v1", "cursor/v1"):

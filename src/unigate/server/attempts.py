@@ -8,14 +8,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from unigate.server.http import StreamResponse
-
 from unigate.config import Destination
 from unigate.errors import GatewayError
 from unigate.routing.outcome import cannot_serve, is_retryable, most_meaningful
 from unigate.server.attempt import Attempt
 from unigate.server.context import RequestContext
 from unigate.server.guard import Target
+from unigate.server.http import StreamResponse
 
 TryOne = Callable[[Attempt], Awaitable[StreamResponse]]
 

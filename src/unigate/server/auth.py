@@ -9,9 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 
-from unigate.server.http import Request
-
 from unigate.errors import Unauthenticated
+from unigate.server.http import Request
 from unigate.server.state import GatewayState, Principal
 from unigate.store.sqlite import hash_token
 

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import orjson
-from unigate.server.http import Request, Response, StreamResponse
 
 from unigate.accounting.usage import UsageRecord
 from unigate.codecs.registry import FORMATS
@@ -16,6 +15,7 @@ from unigate.errors import GatewayError, parse_json_object
 from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.governance.ratelimit import Reservation
 from unigate.ir.parameters import ParameterReport
+from unigate.server.http import Request, Response, StreamResponse
 from unigate.server.state import GatewayState, Principal
 
 SSE_HEADERS = {

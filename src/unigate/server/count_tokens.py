@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from unigate.server.http import StreamResponse
 
 from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.errors import UpstreamBadResponse
@@ -18,6 +17,7 @@ from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
+from unigate.server.http import StreamResponse
 
 
 async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | None) -> StreamResponse:

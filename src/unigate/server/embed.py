@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from unigate.server.http import StreamResponse
 
 from unigate.codecs.registry import EMBED_FORMATS
 from unigate.codecs.wire_format import EmbedDialect
@@ -19,6 +18,7 @@ from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
+from unigate.server.http import StreamResponse
 
 
 async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | None) -> StreamResponse:

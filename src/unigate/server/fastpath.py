@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from unigate.server.http import Response, StreamResponse
 
 from unigate.codecs.registry import WireFormat
 from unigate.errors import GatewayError, UpstreamBadResponse, UpstreamError
@@ -21,6 +20,7 @@ from unigate.server import upstream
 from unigate.server.attempt import Attempt, Generation
 from unigate.server.context import SSE_HEADERS, RequestContext
 from unigate.server.fast_stream import FastStreamRelay
+from unigate.server.http import Response, StreamResponse
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder

@@ -4,7 +4,8 @@ translated path."""
 
 from __future__ import annotations
 
-from unigate.server.http import StreamResponse
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from unigate.codecs.registry import ClientOptions, WireFormat
 from unigate.server.attempt import Attempt, Generation
@@ -12,15 +13,23 @@ from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import relay_same_format
 from unigate.server.guard import guarded, resolve
+from unigate.server.http import StreamResponse
 from unigate.server.translate import translate
 
+# A handler for requests the gateway answers itself (the agent loop of hosted tools):
+# (when it applies to a body, what runs it)
+Agent = tuple[Callable[[dict[str, Any]], bool],
+              Callable[[RequestContext, WireFormat, dict[str, Any]], Awaitable[StreamResponse]]]
 
-async def handle_generate(ctx: RequestContext, fmt: WireFormat,
-                          opts: ClientOptions) -> StreamResponse:
+
+async def handle_generate(ctx: RequestContext, fmt: WireFormat, opts: ClientOptions,
+                          agent: Agent | None = None) -> StreamResponse:
     ctx.fmt_name = fmt.name
 
     async def work() -> StreamResponse:
         body = await ctx.read_json()
+        if agent is not None and agent[0](body):
+            return await agent[1](ctx, fmt, body)
         t = resolve(ctx, opts.model if opts.model is not None else body.get("model"), body=body)
         stream = opts.stream if opts.stream is not None else body.get("stream") is True
         ctx.record.streaming = stream

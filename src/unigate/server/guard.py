@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from unigate.server.http import StreamResponse
-
 from unigate.accounting.clients import session_id
 from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.config import Destination, EndpointConfig
@@ -20,6 +18,7 @@ from unigate.governance.tags import parse_request_tags
 from unigate.routing.plan import plan_attempts
 from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
+from unigate.server.http import StreamResponse
 
 log = logging.getLogger("unigate.request")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import orjson
-from unigate.server.http import StreamResponse
 
 from unigate.codecs.wire_format import ModelEntry, ModelListing, WireFormat
 from unigate.config import EndpointConfig
 from unigate.errors import NotFound
 from unigate.server.context import RequestContext
 from unigate.server.guard import guarded
+from unigate.server.http import StreamResponse
 
 
 def model_entry(endpoint: EndpointConfig) -> ModelEntry:

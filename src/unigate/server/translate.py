@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from unigate.server.http import Response, StreamResponse
 
 from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.config import EndpointConfig
@@ -16,6 +15,7 @@ from unigate.providers import Provider
 from unigate.server import upstream
 from unigate.server.attempt import Attempt, Generation
 from unigate.server.context import SSE_HEADERS
+from unigate.server.http import Response, StreamResponse
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder

@@ -46,6 +46,8 @@ def endpoint_spec(e: EndpointConfig) -> dict[str, Any]:
         spec["max_attempts"] = e.max_attempts
     if e.unsupported_parameters != "refuse":
         spec["unsupported_parameters"] = e.unsupported_parameters
+    if not e.agent.is_default():
+        spec["agent"] = e.agent.to_spec()
     return spec
 
 

@@ -3,8 +3,6 @@ payloads, audit log, runtime counts and the OpenAPI document)."""
 
 from __future__ import annotations
 
-from unigate.server.http import Router
-
 from unigate.server.admin import (
     audit_log,
     config_api,
@@ -17,6 +15,7 @@ from unigate.server.admin import (
     tokens,
     usage,
 )
+from unigate.server.http import Router
 
 
 def add_routes(router: Router) -> None:

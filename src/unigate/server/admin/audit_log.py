@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from unigate.server.http import Request, Response, Router
-
 from unigate.errors import InvalidRequest
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response, run
+from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10000

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
-from unigate.server.http import Request, Response, StreamResponse
 
 from unigate.errors import (
     GatewayError,
@@ -20,6 +19,7 @@ from unigate.errors import (
     parse_json_object,
 )
 from unigate.server.auth import authenticate
+from unigate.server.http import Request, Response, StreamResponse
 from unigate.server.state import GatewayState, Principal
 from unigate.store import identities as db
 from unigate.store.sqlite import Duplicate

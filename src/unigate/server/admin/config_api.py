@@ -12,8 +12,6 @@ import asyncio
 import re
 from typing import Any
 
-from unigate.server.http import Request, Response, Router
-
 from unigate.config import ConfigError, parse_config
 from unigate.errors import InvalidRequest, NotFound
 from unigate.governance.plan import hide_secrets, make_plan, spec_diff
@@ -27,6 +25,7 @@ from unigate.server.admin.common import (
     json_response,
     read_json,
 )
+from unigate.server.http import Request, Response, Router
 from unigate.store.config_store import (
     Statement,
     delete_endpoint_statements,

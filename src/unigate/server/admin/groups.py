@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.server.http import Request, Response, Router
-
 from unigate.errors import InvalidRequest, NotFound
 from unigate.server.admin.common import PREFIX, Caller, admin_route, field, json_response, read_json, record, run
+from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
 
 # The API's spelling of each principal type (the Databricks permissions/SCIM shape).

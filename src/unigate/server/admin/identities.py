@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from unigate.server.http import Request, Response, Router
-
 from unigate.errors import InvalidRequest, NotFound
 from unigate.server.admin.common import (
     PREFIX,
@@ -18,6 +16,7 @@ from unigate.server.admin.common import (
     record,
     run,
 )
+from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
 
 EMAIL = re.compile(r"^[^@\s/]+@[^@\s/]+$")

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.server.http import Request, Response, Router
-
 from unigate import __version__
 from unigate.providers import PROVIDER_TYPES
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
+from unigate.server.http import Request, Response, Router
 
 Schema = dict[str, Any]
 
@@ -73,6 +72,14 @@ SCHEMAS: dict[str, Schema] = {
             "type": "string", "enum": ["refuse", "drop"], "default": "refuse",
             "description": "a parameter that changes the answer and that the provider cannot honour: "
                            "refused with a 400, or dropped and named in x-unigate-dropped-parameters"},
+        "agent": obj({
+            "allow_remote_mcp": {"type": "boolean", "default": False,
+                                 "description": "whether requests may name MCP servers by URL"},
+            "max_tool_calls": {"type": "integer", "minimum": 0, "default": 20},
+            "timeout": {"type": "string", "examples": ["5m"], "description": "a whole agent loop"},
+            "max_tokens": {"type": "integer", "minimum": 1,
+                           "description": "tokens over all model calls of one loop"},
+        }, (), extra=False),
     }, ("name", "destinations")),
     "Endpoint": {"allOf": [ref("EndpointSpec"), obj({"created_at": N, "updated_at": N})]},
     "PlanChange": obj({"kind": {"type": "string", "enum": ["provider", "endpoint"]}, "name": S,

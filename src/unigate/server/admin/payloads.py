@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from unigate.server.http import Request, Router, StreamResponse
-
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
+from unigate.server.http import Request, Router, StreamResponse
 from unigate.store.payloads import payload_rows
 from unigate.store.usage_query import int_param, parse_time
 

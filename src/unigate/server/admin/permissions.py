@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.server.http import Request, Response, Router
-
 from unigate.errors import InvalidRequest, NotFound
 from unigate.server.admin.common import PREFIX, Caller, admin_route, field, json_response, read_json, record, run
 from unigate.server.admin.groups import member_json, parse_member
+from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
 
 ACL = "access_control_list"

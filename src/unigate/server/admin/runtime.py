@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from unigate.server.http import Request, Response, Router
-
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
+from unigate.server.http import Request, Response, Router
 
 
 def _socket_fds() -> int:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.server.http import Request, Response, Router
-
 from unigate.errors import InvalidRequest, NotFound, PermissionDenied
 from unigate.server.admin.common import (
     PREFIX,
@@ -20,6 +18,7 @@ from unigate.server.admin.common import (
     record,
     run,
 )
+from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
 from unigate.store.sqlite import ENV_ADMIN_TOKEN_ID
 

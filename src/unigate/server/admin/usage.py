@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from unigate.server.http import Request, Response, Router, StreamResponse
-
 from unigate.errors import InvalidRequest, PermissionDenied
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
+from unigate.server.http import Request, Response, Router, StreamResponse
 from unigate.store.usage_query import (
     AGGREGATE_COLUMNS,
     COLUMNS,

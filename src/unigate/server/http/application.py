@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 
 from unigate.errors import GatewayError
-
 from unigate.server.http.request import Request
 from unigate.server.http.response import Response, StreamResponse
 from unigate.server.http.router import Router
