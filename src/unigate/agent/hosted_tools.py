@@ -33,8 +33,9 @@ class ToolFilter:
         if self.names is not None and tool.get("name") in self.names:
             return True
         if self.read_only is not None:
-            hints = tool.get("annotations") if isinstance(tool.get("annotations"), dict) else {}
-            return bool(hints.get("readOnlyHint")) == self.read_only
+            hints = tool.get("annotations")
+            read_only = isinstance(hints, dict) and bool(hints.get("readOnlyHint"))
+            return read_only == self.read_only
         return False
 
 

@@ -85,8 +85,9 @@ class McpSession:
         assert reply is not None
         if "error" in reply:
             err = reply["error"] if isinstance(reply["error"], dict) else {}
-            code = err.get("code") if isinstance(err.get("code"), int) else -32603
-            raise McpError("mcp_protocol_error", code, str(err.get("message") or "error"))
+            code = err.get("code")
+            raise McpError("mcp_protocol_error", code if isinstance(code, int) else -32603,
+                           str(err.get("message") or "error"))
         result = reply.get("result")
         if not isinstance(result, dict):
             raise McpError("mcp_protocol_error", -32603, f"{method} answered without a result object")
