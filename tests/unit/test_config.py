@@ -88,3 +88,24 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     bad.write_text("providers: [\n")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         load_config(bad)
+
+
+def test_the_agent_policy_parses_round_trips_and_refuses_mistakes() -> None:
+    from unigate.config import AgentPolicy
+    from unigate.store.config_store import endpoint_spec
+
+    assert parse_config(GOOD).endpoints["e"].agent == AgentPolicy()
+    assert "agent" not in endpoint_spec(parse_config(GOOD).endpoints["e"])  # defaults are not written
+    cfg = with_change("endpoints.0.agent", {"allow_remote_mcp": True, "max_tool_calls": 3,
+                                            "timeout": "2m", "max_tokens": 5000})
+    policy = parse_config(cfg).endpoints["e"].agent
+    assert policy == AgentPolicy(allow_remote_mcp=True, max_tool_calls=3, timeout=120.0, max_tokens=5000)
+    spec = endpoint_spec(parse_config(cfg).endpoints["e"])
+    again = with_change("endpoints.0", spec)
+    assert parse_config(again).endpoints["e"].agent == policy
+    for bad, message in [({"allow_remote_mcp": "yes"}, "allow_remote_mcp: must be true or false"),
+                         ({"max_tool_calls": -1}, "max_tool_calls: must be between 0 and 1000"),
+                         ({"timeout": "soon"}, "timeout: must be a positive duration"),
+                         ({"surprise": 1}, "unknown field 'surprise'"), ("on", "must be a mapping")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_config(with_change("endpoints.0.agent", bad))
