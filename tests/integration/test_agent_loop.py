@@ -231,6 +231,7 @@ def test_remote_servers_need_the_endpoints_policy(agw: Gateway, mcp_url: str) ->
     ({"tools": [{"type": "mcp", "server_label": "nowhere"}]}, "no MCP service named 'nowhere'"),
     ({"tools": [{"type": "uc_connection", "uc_connection": {"name": "svc"}}]}, "no MCP service named 'svc'"),
     ({"stream": True, "background": True}, "stream and background"),
+    ({"background": True, "store": False}, "background mode needs store"),
     ({"max_tool_calls": -1}, "max_tool_calls"),
     ({"tools": [{"type": "mcp", "server_label": "x", "server_url": "ftp://h/"}]}, "http:// or https://"),
 ])
@@ -240,3 +241,78 @@ def test_bad_requests_get_a_400_in_the_openai_shape(agw: Gateway, mcp_url: str, 
     with pytest.raises(openai.BadRequestError) as e:
         client(agw).responses.create(**payload)  # type: ignore[arg-type]
     assert needle in e.value.message
+
+
+# --- stored responses and background mode --------------------------------------------------------
+
+def test_a_loop_response_is_stored_retrieved_listed_and_deleted(agw: Gateway, mcp_url: str) -> None:
+    c = client(agw)
+    resp = c.responses.create(model="agent-openai", input='MOCK_MCP_CALL:add{"a":4,"b":4}', tools=[mcp_tool(mcp_url)])
+    assert resp.store is True
+    again = c.responses.retrieve(resp.id)
+    assert again.id == resp.id and again.output_text == "TOOL_SAID:SUM=8"
+    assert [i.type for i in again.output] == ["mcp_list_tools", "mcp_call", "message"]
+    items = c.responses.input_items.list(resp.id)
+    assert [(i.type, i.role) for i in items.data] == [("message", "user")]
+    assert items.data[0].id
+    c.responses.delete(resp.id)
+    with pytest.raises(openai.NotFoundError):
+        c.responses.retrieve(resp.id)
+
+
+def test_store_false_keeps_nothing(agw: Gateway, mcp_url: str) -> None:
+    c = client(agw)
+    resp = c.responses.create(model="agent-openai", input="MOCK_MCP_CALL:none{}", tools=[mcp_tool(mcp_url)], store=False)
+    with pytest.raises(openai.NotFoundError):
+        c.responses.retrieve(resp.id)
+
+
+def test_previous_response_id_carries_the_conversation_and_the_approval(agw: Gateway, mcp_url: str) -> None:
+    c = client(agw, "openai/v1")
+    tools = [mcp_tool(mcp_url, require_approval="always")]
+    first = c.responses.create(model="agent-gemini", input='MOCK_MCP_CALL:add{"a":5,"b":6}', tools=tools)
+    request = first.output[-1]
+    assert request.type == "mcp_approval_request"
+    second = c.responses.create(model="agent-gemini", previous_response_id=first.id, tools=tools, input=[
+        {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}])
+    assert second.previous_response_id == first.id
+    assert [i.type for i in second.output] == ["mcp_call", "message"]
+    assert second.output_text == "TOOL_SAID:SUM=11"
+    with pytest.raises(openai.NotFoundError):
+        c.responses.create(model="agent-gemini", previous_response_id="resp_nope", input="hi", tools=tools)
+
+
+def wait_status(c: openai.OpenAI, response_id: str, done: tuple[str, ...]) -> object:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        resp = c.responses.retrieve(response_id)
+        if resp.status in done:
+            return resp
+        time.sleep(0.1)
+    raise AssertionError(f"{response_id} did not reach {done}")
+
+
+def test_background_answers_queued_and_the_loop_finishes_later(agw: Gateway, mcp_url: str) -> None:
+    c = client(agw)
+    queued = c.responses.create(model="agent-anthropic", input='MOCK_MCP_CALL:slow{"seconds":0.5}',
+                                tools=[mcp_tool(mcp_url)], background=True)
+    assert queued.status == "queued" and queued.background is True and queued.output == []
+    done = wait_status(c, queued.id, ("completed", "failed"))
+    assert done.status == "completed"  # type: ignore[attr-defined]
+    assert done.output_text == "TOOL_SAID:SLEPT"  # type: ignore[attr-defined]
+    assert done.usage is not None and done.usage.output_tokens > 0  # type: ignore[attr-defined]
+    wait_usage(agw, queued.id, lambda r: str(r["request_id"]).endswith("-bg")
+               and r["api_type"] == "responses_background" and (r["output_tokens"] or 0) > 0)
+
+
+def test_a_background_response_can_be_cancelled(agw: Gateway, mcp_url: str) -> None:
+    c = client(agw)
+    queued = c.responses.create(model="agent-openai", input='MOCK_MCP_CALL:slow{"seconds":20}',
+                                tools=[mcp_tool(mcp_url)], background=True)
+    wait_status(c, queued.id, ("in_progress",))
+    cancelled = c.responses.cancel(queued.id)
+    assert cancelled.status == "cancelled"
+    assert c.responses.retrieve(queued.id).status == "cancelled"
+    with pytest.raises(openai.BadRequestError):
+        plain = c.responses.create(model="agent-openai", input="MOCK_MCP_CALL:none{}", tools=[mcp_tool(mcp_url)])
+        c.responses.cancel(plain.id)

@@ -10,6 +10,8 @@ output items and stream events are the Responses API's (`mcp_list_tools`, `mcp_c
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 import uuid
@@ -26,18 +28,27 @@ from unigate.codecs.openai_responses.response import parts_to_output
 from unigate.codecs.openai_responses.response_object import response_object, status_for
 from unigate.codecs.openai_responses.tools import custom_tool_names
 from unigate.codecs.registry import ClientOptions, WireFormat
-from unigate.errors import GatewayError, InvalidRequest
+from unigate.errors import GatewayError, InvalidRequest, NotFound
 from unigate.ir import IRRequest, IRResponse, Message, TextPart, ToolCallPart, ToolChoice, ToolResultPart, ToolSpec
 from unigate.ir.usage import Usage
 from unigate.server.context import SSE_HEADERS, RequestContext
 from unigate.server.guard import Target, resolve
 from unigate.server.http import Response, StreamResponse
+from unigate.store.responses import (
+    OWNER,
+    StoredResponse,
+    cancel_requested,
+    get_response,
+    save_response,
+)
 
 # Request fields the loop answers itself; the model calls never see them.
-_LOOP_FIELDS = ("tools", "input", "max_tool_calls", "background", "store", "stream", "tool_choice")
+_LOOP_FIELDS = ("tools", "input", "max_tool_calls", "background", "store", "stream", "tool_choice",
+                "previous_response_id")
 MCP_CALL_TIMEOUT = 60.0  # seconds one MCP request may take (within the loop's own budget)
 _FUNCTION_NAME = re.compile(r"[^A-Za-z0-9_-]")
 DENIED = "The user did not approve this tool call."
+log = logging.getLogger("unigate.agent")
 
 
 @dataclass(slots=True)
@@ -56,8 +67,18 @@ class Approved:
 
 
 class AgentLoop:
-    def __init__(self, ctx: RequestContext, fmt: WireFormat, body: dict[str, Any], t: Target) -> None:
-        self.ctx, self.fmt, self.body, self.t = ctx, fmt, body, t
+    def __init__(self, ctx: RequestContext, fmt: WireFormat, body: dict[str, Any], t: Target,
+                 previous: StoredResponse | None = None) -> None:
+        self.ctx, self.fmt, self.t = ctx, fmt, t
+        self.previous_id = previous.response_id if previous else None
+        # the conversation as the model sees it: what came before (previous_response_id) and
+        # this request's input
+        self.conversation = (previous.items + previous.response.get("output", [])) if previous else []
+        self.conversation = self.conversation + _as_items(body.get("input"))
+        self.body = {**body, "input": self.conversation}
+        self.stored = body.get("store") is not False  # the API's default: stored
+        self.background = body.get("background") is True
+        self.cancelled = False
         self.policy = t.endpoint.agent
         self.servers, self.client_tools = parse_hosted_tools(body["tools"], self.policy)
         asked = body.get("max_tool_calls")
@@ -106,18 +127,85 @@ class AgentLoop:
         finally:
             if self.used_any:
                 ctx.record.usage = self.usage
+        if self.stored:
+            await self._save(self.status)
         if out_stream is not None:
             await out.finish(self.status)
             return out_stream
         return ctx.json_response(orjson.dumps(self._envelope_for(self.status)))
 
+    # --- background mode ---------------------------------------------------------------------
+
+    async def start_background(self) -> Response:
+        """Answer at once with the queued response; the loop runs on in this worker, with its
+        own usage row (the request's id + "-bg"), and its result is stored."""
+        self.out = LoopOutput(self.ctx, None, self._envelope_for)
+        self.status = "queued"
+        await self._save("queued")
+        queued = self.ctx.json_response(orjson.dumps(self._envelope_for("queued")))
+        work = RequestContext(self.ctx.request, self.ctx.state, "responses_background")
+        work.request_id = work.record.request_id = f"{self.ctx.request_id}-bg"
+        work.principal, work.fmt_name = self.ctx.principal, self.ctx.fmt_name
+        for name in ("endpoint_name", "requester", "requester_type", "token_id", "request_tags", "session_id"):
+            setattr(work.record, name, getattr(self.ctx.record, name))
+        self.ctx = work
+        tasks = work.state.background
+        task = asyncio.create_task(self._run_background())
+        tasks[self.response_id] = task
+        task.add_done_callback(lambda _: tasks.pop(self.response_id, None))
+        return queued
+
+    async def _run_background(self) -> None:
+        ctx = self.ctx
+        self.status = "in_progress"
+        try:
+            await self._save("in_progress")
+            listed, approvals, kept = self._scan_input(self.body.get("input"))
+            await self._list_tools(listed)
+            self.ir = self._decode(kept)
+            for approval in approvals:
+                await self._answer_approval(approval)
+            await self._loop()
+            ctx.record.status_code = 200
+        except asyncio.CancelledError:
+            self.status, self.cancelled = "cancelled", True
+            ctx.record.status_code, ctx.record.error_code = 499, "cancelled"
+        except GatewayError as err:
+            self.status, self.error = "failed", {"code": "server_error", "message": err.message}
+            ctx.record.status_code, ctx.record.error_code = err.status, err.code
+        except Exception:
+            log.exception("background response %s failed", self.response_id)
+            self.status, self.error = "failed", {"code": "server_error", "message": "internal error"}
+            ctx.record.status_code, ctx.record.error_code = 500, "internal_error"
+        finally:
+            if self.used_any:
+                ctx.record.usage = self.usage
+            ctx.mark_first_byte()
+            try:
+                await asyncio.shield(self._save(self.status))
+            finally:
+                ctx.finish()
+
+    async def _save(self, status: str) -> None:
+        assert self.ctx.principal is not None
+        record = StoredResponse(self.response_id, self.t.endpoint.name, self.ctx.principal.name,
+                                self.ctx.principal.type, status, self.background, OWNER,
+                                _with_ids(self.conversation), self._envelope_for(status))
+        await asyncio.to_thread(save_response, self.ctx.state.store, record)
+
+    async def _check_cancel(self) -> None:
+        if self.background and await asyncio.to_thread(cancel_requested, self.ctx.state.store, self.response_id):
+            raise asyncio.CancelledError
+
     def _envelope_for(self, status: str) -> dict[str, Any]:
         obj = response_object(
             resp_id=self.response_id, model=self.t.endpoint.name, created=self.created, status=status,
-            output=list(self.out.items) if hasattr(self, "out") else [],
+            output=list(self.out.items) if hasattr(self, "out") and status != "queued" else [],
             usage=self.usage if self.used_any and status != "in_progress" else None,
             request=self.ir, reason=self.reason, error=self.error)
         obj["tools"] = self.body.get("tools") or []
+        obj["background"], obj["store"] = self.background, self.stored
+        obj["previous_response_id"] = self.previous_id
         if self.body.get("max_tool_calls") is not None:
             obj["max_tool_calls"] = self.body["max_tool_calls"]
         return obj
@@ -239,6 +327,7 @@ class AgentLoop:
         assert self.ir is not None
         ir = self.ir
         while True:
+            await self._check_cancel()
             wrap_up = bool(self.exposed) and not self._may_call_tools()
             if wrap_up:
                 ir.tool_choice = ToolChoice(mode="none")  # the budget is spent: answer now
@@ -372,16 +461,56 @@ class AgentLoop:
 
 async def run_agent_loop(ctx: RequestContext, fmt: WireFormat,
                          body: dict[str, Any]) -> Response | StreamResponse:
-    if body.get("background") is True:
-        if body.get("stream") is True:
-            raise InvalidRequest("stream and background cannot be used together", param="background")
-        raise InvalidRequest("background mode is not available on this gateway yet: send the request "
-                             "without it", param="background")
-    if body.get("previous_response_id") is not None:
-        raise InvalidRequest("previous_response_id: this gateway does not store responses yet; send the "
-                             "conversation's items in input", param="previous_response_id")
+    background = body.get("background") is True
+    if background and body.get("stream") is True:
+        raise InvalidRequest("stream and background cannot be used together", param="background")
+    if background and body.get("store") is False:
+        raise InvalidRequest("background mode needs store: a background response is stored", param="store")
     t = resolve(ctx, body.get("model"), body=body)
-    return await AgentLoop(ctx, fmt, body, t).run()
+    previous = None
+    if body.get("previous_response_id") is not None:
+        previous = await stored_for(ctx, body["previous_response_id"], "previous_response_id")
+        if previous.live_status() in ("queued", "in_progress"):
+            raise InvalidRequest(f"previous_response_id: response '{previous.response_id}' has not finished",
+                                 param="previous_response_id")
+    loop = AgentLoop(ctx, fmt, body, t, previous)
+    if background:
+        return await loop.start_background()
+    return await loop.run()
+
+
+async def stored_for(ctx: RequestContext, response_id: Any, param: str | None = None) -> StoredResponse:
+    """A stored response the caller may see (its own, or any for an administrator): 404 otherwise."""
+    found = None
+    if isinstance(response_id, str) and response_id:
+        found = await asyncio.to_thread(get_response, ctx.state.store, response_id)
+    p = ctx.principal
+    assert p is not None
+    if found is None or not (ctx.state.is_admin(p) or (found.principal, found.principal_type) == (p.name, p.type)):
+        raise NotFound(f"no response with id '{response_id}'", param=param)
+    return found
+
+
+def _as_items(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    if not isinstance(value, list):
+        raise InvalidRequest("input: expected a string or an array of items", param="input")
+    return list(value)
+
+
+def _with_ids(items: list[Any]) -> list[Any]:
+    """The items as stored (and listed by input_items): each with an id."""
+    out = []
+    for n, item in enumerate(items):
+        if isinstance(item, dict) and not item.get("id"):
+            kind = item.get("type") or "message"
+            item = {"id": f"{'msg' if kind == 'message' else 'item'}_{uuid.uuid4().hex[:20]}{n}", **item}
+            item.setdefault("type", "message")
+        out.append(item)
+    return out
 
 
 def _allowed(server: McpServer, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

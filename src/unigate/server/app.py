@@ -8,6 +8,7 @@ import orjson
 
 from unigate.agent.hosted_tools import wants_agent_loop
 from unigate.agent.loop import run_agent_loop
+from unigate.agent.stored_routes import stored_response
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
 from unigate.errors import NotFound
 from unigate.server import admin
@@ -79,6 +80,18 @@ def build_app(state: GatewayState) -> Application:
     for surface in OPENAI_SURFACES:
         r.add_post(f"{PREFIX}/{surface}/responses", generation("openai_responses", "responses", hosted_tools))
     r.add_post(f"{PREFIX}/codex/v1/responses", generation("openai_responses", "responses"))
+
+    def stored(action: str) -> Handler:  # responses the agent loop stored
+        async def handler(request: Request) -> StreamResponse:
+            return await stored_response(ctx_for(request, "responses_stored"), _responses, action)
+        return handler
+
+    for surface in OPENAI_SURFACES:
+        one = f"{PREFIX}/{surface}/responses/{{id:[A-Za-z0-9_-]+}}"
+        r.add_get(one, stored("get"))
+        r.add_delete(one, stored("delete"))
+        r.add_post(f"{one}/cancel", stored("cancel"))
+        r.add_get(f"{one}/input_items", stored("input_items"))
     for surface in OPENAI_SURFACES:
         r.add_post(f"{PREFIX}/{surface}/embeddings", embeddings)
     for surface in OPENAI_SURFACES + ("codex/v1", "cursor/v1"):

@@ -48,6 +48,8 @@ class GatewayState:
         self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)
         self.session: UpstreamClient | None = None
         self.payloads: PayloadWriter | None = None  # set by the worker when it starts
+        # background agent loops running in this worker, by response id (agent.background)
+        self.background: dict[str, asyncio.Task[None]] = {}
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -123,6 +125,10 @@ class GatewayState:
 
     async def close(self) -> None:
         self._stop.set()
+        for task in list(self.background.values()):
+            task.cancel()  # their responses are stored as cancelled
+        if self.background:
+            await asyncio.wait(list(self.background.values()), timeout=5)
         if self.session is not None:
             await self.session.close()
         if self._watcher is not None:

@@ -119,4 +119,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE usage ADD COLUMN emulated_parameters TEXT;
         CREATE INDEX usage_session ON usage(session_id) WHERE session_id IS NOT NULL;
     """),
+    ("0005_responses", """
+        CREATE TABLE responses (
+            response_id TEXT PRIMARY KEY,
+            endpoint_name TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            principal_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            background INTEGER NOT NULL,
+            owner TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            items TEXT NOT NULL,
+            response TEXT NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX responses_created ON responses(created_at);
+    """),
 ]
