@@ -262,7 +262,8 @@ def test_a_loop_response_is_stored_retrieved_listed_and_deleted(agw: Gateway, mc
 
 def test_store_false_keeps_nothing(agw: Gateway, mcp_url: str) -> None:
     c = client(agw)
-    resp = c.responses.create(model="agent-openai", input="MOCK_MCP_CALL:none{}", tools=[mcp_tool(mcp_url)], store=False)
+    resp = c.responses.create(model="agent-openai", input="MOCK_MCP_CALL:none{}", tools=[mcp_tool(mcp_url)],
+                              store=False)
     with pytest.raises(openai.NotFoundError):
         c.responses.retrieve(resp.id)
 
