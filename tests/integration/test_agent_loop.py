@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from tests.integration.gateway import ADMIN_TOKEN, Gateway, free_port, start_gateway
+from tests.integration.rawhttp import bearer, call, until_stable
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = {  # endpoint → the provider type behind it
@@ -317,3 +318,23 @@ def test_a_background_response_can_be_cancelled(agw: Gateway, mcp_url: str) -> N
     with pytest.raises(openai.BadRequestError):
         plain = c.responses.create(model="agent-openai", input="MOCK_MCP_CALL:none{}", tools=[mcp_tool(mcp_url)])
         c.responses.cancel(plain.id)
+
+
+def test_another_user_cannot_see_or_cancel_a_stored_response(agw: Gateway, mcp_url: str) -> None:
+    admin = bearer(agw.token)
+    call("POST", f"{agw.url}/api/v1/users", {"email": "dave@example.com"}, admin)
+    token = str(call("POST", f"{agw.url}/api/v1/tokens", {"principal": "dave@example.com"}, admin).json()["token"])
+    acl = {"access_control_list": [{"user_name": "dave@example.com", "permission_level": "CAN_QUERY"}]}
+    assert call("PATCH", f"{agw.url}/api/v1/endpoints/agent-openai/permissions", acl, admin).status == 200
+    dave = openai.OpenAI(base_url=f"{agw.base}/mlflow/v1", api_key=token, max_retries=0)
+    until_stable(lambda: call("GET", f"{agw.base}/mlflow/v1/models", headers=bearer(token)).status == 200)
+    mine = client(agw).responses.create(model="agent-openai", input="MOCK_MCP_CALL:none{}", tools=[mcp_tool(mcp_url)])
+    for attempt in (lambda: dave.responses.retrieve(mine.id), lambda: dave.responses.cancel(mine.id),
+                    lambda: dave.responses.input_items.list(mine.id), lambda: dave.responses.delete(mine.id),
+                    lambda: dave.responses.create(model="agent-openai", previous_response_id=mine.id, input="hi",
+                                                  tools=[mcp_tool(mcp_url)])):
+        with pytest.raises(openai.NotFoundError):
+            attempt()
+    theirs = dave.responses.create(model="agent-openai", input="MOCK_MCP_CALL:none{}", tools=[mcp_tool(mcp_url)])
+    assert dave.responses.retrieve(theirs.id).id == theirs.id
+    assert client(agw).responses.retrieve(theirs.id).id == theirs.id  # an administrator sees every one
