@@ -22,8 +22,9 @@ import orjson
 
 from unigate.agent.events import LoopOutput
 from unigate.agent.hosted_tools import McpServer, parse_hosted_tools
+from unigate.agent.live import LiveParts
 from unigate.agent.mcp_client import McpError, McpSession
-from unigate.agent.model_call import call_model
+from unigate.agent.model_call import call_model, stream_model
 from unigate.codecs.openai_responses.response import parts_to_output
 from unigate.codecs.openai_responses.response_object import response_object, status_for
 from unigate.codecs.openai_responses.tools import custom_tool_names
@@ -331,14 +332,21 @@ class AgentLoop:
             wrap_up = bool(self.exposed) and not self._may_call_tools()
             if wrap_up:
                 ir.tool_choice = ToolChoice(mode="none")  # the budget is spent: answer now
-            resp = await call_model(self.ctx, self.t, self.fmt, ir)
+            stem = f"{self.stem}_{len(self.out.items)}"
+            custom = custom_tool_names(ir.tools)
+            if self.out.streaming:  # text reaches the client as the provider sends it
+                live = LiveParts(self.out, stem, self.exposed.keys(), custom)
+                resp = await stream_model(self.ctx, self.t, self.fmt, ir, live.feed)
+                await live.finish()
+            else:
+                resp = await call_model(self.ctx, self.t, self.fmt, ir)
             self._count(resp)
             ir.messages.append(Message("assistant", list(resp.parts)))
             mcp_calls = [p for p in resp.parts if isinstance(p, ToolCallPart) and p.name in self.exposed]
             client_calls = any(isinstance(p, ToolCallPart) and p.name not in self.exposed for p in resp.parts)
-            for item in parts_to_output([p for p in resp.parts if p not in mcp_calls],
-                                        f"{self.stem}_{len(self.out.items)}", custom_tool_names(ir.tools)):
-                await self.out.add(item)
+            if not self.out.streaming:
+                for item in parts_to_output([p for p in resp.parts if p not in mcp_calls], stem, custom):
+                    await self.out.add(item)
             self.status, self.reason = status_for(resp.finish_reason), resp.finish_reason
             if not mcp_calls or wrap_up:  # a model that calls tools anyway is not run again
                 return

@@ -61,6 +61,10 @@ class StreamFolder:
         elif isinstance(ev, Start):
             self._resp.id, self._resp.model, self._resp.created = ev.id, ev.model, ev.created
 
+    def part(self, index: int) -> Part | None:
+        """The part at a stream index, as received so far."""
+        return self._parts.get(index)
+
     def response(self) -> IRResponse:
         self._resp.parts = [self._parts[i] for i in sorted(self._parts)]
         return self._resp
