@@ -84,6 +84,21 @@ UNSUPPORTED_PARAMETERS = ("refuse", "drop")
 
 
 @dataclass(slots=True)
+class McpServiceConfig:
+    """An MCP server registered in the gateway: agent loops name it by `server_label`, MCP
+    clients reach it at /ai-gateway/mcp/{name}; callers need CAN_USE on it."""
+
+    name: str
+    url: str  # streamable HTTP
+    headers: dict[str, str] = field(default_factory=dict)  # sent to the server only (write-only)
+    description: str | None = None
+    # requests = tool calls (token limits do not apply to tools), keys as on endpoints
+    rate_limits: list[dict[str, Any]] = field(default_factory=list)
+    inference_table: dict[str, Any] = field(default_factory=dict)  # payload logging of tool calls
+    timeout: float = 60.0  # seconds, one call to the server
+
+
+@dataclass(slots=True)
 class GatewayConfig:
     providers: dict[str, ProviderConfig]
     endpoints: dict[str, EndpointConfig]
@@ -91,6 +106,7 @@ class GatewayConfig:
     source: str = "<memory>"
     health_failures: int = DEFAULT_HEALTH_FAILURES
     health_cool_down: float = DEFAULT_COOL_DOWN_SECONDS
+    mcp_services: dict[str, McpServiceConfig] = field(default_factory=dict)
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -112,7 +128,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
         raw = {}
     if not isinstance(raw, dict):
         p.fail("", "the file must hold a mapping with 'providers' and 'endpoints'")
-    p.no_unknown(raw, "", {"providers", "endpoints", "settings"})
+    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services"})
     providers: dict[str, ProviderConfig] = {}
     for i, entry in enumerate(p.list_of(raw, "providers", "")):
         prov = p.provider(entry, f"providers[{i}]")
@@ -136,9 +152,15 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     p.no_unknown(health, "settings.passive_health", {"failures", "cool_down"})
     failures = p.int_field(health, "failures", "settings.passive_health", DEFAULT_HEALTH_FAILURES, minimum=1)
     cool_down = p.duration(health, "cool_down", "settings.passive_health")
+    services: dict[str, McpServiceConfig] = {}
+    for i, entry in enumerate(p.list_of(raw, "mcp_services", "")):
+        svc = p.mcp_service(entry, f"mcp_services[{i}]")
+        if svc.name in services:
+            p.fail(f"mcp_services[{i}] ({svc.name})", "name: an MCP service of this name is already defined")
+        services[svc.name] = svc
     return GatewayConfig(providers, endpoints, max_body or DEFAULT_MAX_BODY_BYTES, source,
                          failures or DEFAULT_HEALTH_FAILURES,
-                         DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down)
+                         DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services)
 
 
 class _Parser:
@@ -292,6 +314,37 @@ class _Parser:
         return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
                               self.duration(entry, "first_token_timeout", where), limits, table,
                               max_attempts, policy, self.agent(entry.get("agent"), f"{where}.agent"))
+
+    def mcp_service(self, entry: Any, where: str) -> McpServiceConfig:
+        if not isinstance(entry, dict):
+            self.fail(where, "must be a mapping with name and url")
+        name = self.str_field(entry, "name", where) or ""
+        where = f"{where} ({name})"
+        self.no_unknown(entry, where, {"name", "url", "headers", "description", "command", "args",
+                                       "rate_limits", "inference_table", "timeout"})
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", name):
+            self.fail(where, "name: use letters, digits and . _ - (at most 64)")
+        if "command" in entry or "args" in entry:
+            self.fail(where, "command: MCP servers run as local processes (stdio) are not supported yet; "
+                             "give the url of a streamable HTTP server")
+        url = self.str_field(entry, "url", where) or ""
+        if not url.startswith(("http://", "https://")):
+            self.fail(where, f"url: expected an http:// or https:// URL, got {url!r}")
+        raw_headers = self.env(entry.get("headers"), f"{where}.headers") or {}
+        if not isinstance(raw_headers, dict):
+            self.fail(where, "headers: must be a mapping of header names to values")
+        headers: dict[str, str] = {}
+        for key, value in raw_headers.items():
+            value = self.env(value, f"{where}.headers.{key}")
+            if not isinstance(key, str) or not isinstance(value, str) or any(c in key + value for c in "\r\n\0"):
+                self.fail(where, f"headers: {key!r} must be a string without line breaks")
+            headers[key] = value
+        limits = self.rate_limits(entry, where)
+        if any("tokens" in lim for lim in limits):
+            self.fail(where, "rate_limits: an MCP service counts requests (tool calls), not tokens")
+        return McpServiceConfig(name, url, headers, self.str_field(entry, "description", where, required=False),
+                                limits, self.inference_table(entry.get("inference_table"), where),
+                                self.duration(entry, "timeout", where) or 60.0)
 
     def agent(self, raw: Any, where: str) -> AgentPolicy:
         if raw is None:

@@ -6,8 +6,6 @@ over every provider type, unary and streamed, with approvals, limits and failing
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,28 +22,6 @@ PROVIDERS = {  # endpoint → the provider type behind it
     "agent-openai": "openai (Responses)", "agent-chat": "openai_compatible (chat)",
     "agent-anthropic": "anthropic", "agent-gemini": "gemini",
 }
-
-
-@pytest.fixture(scope="module")
-def mcp_url() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.mocks.mcp_server", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=1)
-        except urllib.error.HTTPError:
-            break  # the server answers (a GET without a session is refused): it is up
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("the MCP test server did not start")
-    yield url
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture(scope="module")

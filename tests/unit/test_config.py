@@ -109,3 +109,31 @@ def test_the_agent_policy_parses_round_trips_and_refuses_mistakes() -> None:
                          ({"surprise": 1}, "unknown field 'surprise'"), ("on", "must be a mapping")]:
         with pytest.raises(ConfigError, match=message):
             parse_config(with_change("endpoints.0.agent", bad))
+
+
+def test_mcp_services_parse_round_trip_and_refuse_mistakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from unigate.store.config_store import mcp_service_spec
+
+    monkeypatch.setenv("DOCS_MCP_KEY", "k-123")
+    cfg = parse_config({"mcp_services": [
+        {"name": "docs", "url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer ${DOCS_MCP_KEY}"},
+         "rate_limits": [{"key": "user_default", "requests": 10, "renewal_period": "minute"}],
+         "inference_table": {"enabled": True}, "timeout": "20s"},
+        {"name": "plain", "url": "http://127.0.0.1:9/mcp"}]})
+    docs = cfg.mcp_services["docs"]
+    assert docs.headers == {"Authorization": "Bearer k-123"} and docs.timeout == 20.0
+    spec = mcp_service_spec(docs)
+    assert parse_config({"mcp_services": [spec]}).mcp_services["docs"] == docs
+    assert mcp_service_spec(cfg.mcp_services["plain"]) == {"name": "plain", "url": "http://127.0.0.1:9/mcp"}
+    for bad, words in (
+        ({"name": "x", "url": "ftp://x"}, "url"),
+        ({"name": "x y", "url": "http://h/"}, "name"),
+        ({"name": "x", "command": "npx"}, "stdio"),
+        ({"name": "x", "url": "http://h/", "headers": {"A": "b\nc"}}, "line breaks"),
+        ({"name": "x", "url": "http://h/", "rate_limits": [{"key": "endpoint", "tokens": 1,
+                                                             "renewal_period": "minute"}]}, "not tokens"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            parse_config({"mcp_services": [bad]})
+    with pytest.raises(ConfigError, match="already defined"):
+        parse_config({"mcp_services": [{"name": "a", "url": "http://h/"}, {"name": "a", "url": "http://h/"}]})

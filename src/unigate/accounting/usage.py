@@ -49,6 +49,9 @@ class UsageRecord:
     dropped_parameters: list[str] | None = None
     emulated_parameters: list[str] | None = None
     session_id: str | None = None  # the client's session (accounting.clients.SESSION_HEADERS)
+    # a tool call on a registered MCP service (api_type "mcp"): which service and tool
+    mcp_service: str | None = None
+    mcp_tool: str | None = None
 
     def as_row(self) -> tuple[Any, ...]:
         u = self.usage or Usage()
@@ -63,6 +66,7 @@ class UsageRecord:
             orjson.dumps(self.routing).decode() if self.routing else None,
             client_name, client_version, self.session_id,
             _json_list(self.dropped_parameters), _json_list(self.emulated_parameters),
+            self.mcp_service, self.mcp_tool,
         )
 
 

@@ -4,12 +4,13 @@ agent policy, and the names under which their tools are shown to the model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from unigate.agent.mcp_client import McpSession
 from unigate.codecs.fields import array, obj, opt_string, string
-from unigate.config import AgentPolicy
+from unigate.config import AgentPolicy, McpServiceConfig
 from unigate.errors import InvalidRequest, PermissionDenied
 
 HOSTED_TYPES = frozenset({"mcp", "uc_connection", "app"})
@@ -48,6 +49,7 @@ class McpServer:
     approval_always: ToolFilter | None
     approval_never: ToolFilter | None
     approval_default: bool  # whether a tool no filter names needs approval
+    service: McpServiceConfig | None = None  # a registered service (governed calls)
     session: McpSession | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)  # as listed, after `allowed`
 
@@ -59,15 +61,20 @@ class McpServer:
         return self.approval_default
 
 
-def parse_hosted_tools(tools: list[Any], policy: AgentPolicy) -> tuple[list[McpServer], list[Any]]:
-    """The MCP servers the request declares, and the other tools (the client's own)."""
+Services = Mapping[str, McpServiceConfig]
+
+
+def parse_hosted_tools(tools: list[Any], policy: AgentPolicy, services: Services | None = None,
+                       may_use: Callable[[str], bool] | None = None) -> tuple[list[McpServer], list[Any]]:
+    """The MCP servers the request declares, and the other tools (the client's own).
+    `services` are the registered ones; `may_use(name)` says whether the caller has CAN_USE."""
     servers: list[McpServer] = []
     others: list[Any] = []
     for i, raw in enumerate(array(tools, "tools")):
         if not isinstance(raw, dict) or raw.get("type") not in HOSTED_TYPES:
             others.append(raw)
             continue
-        server = _server(raw, f"tools[{i}]", policy)
+        server = _server(raw, f"tools[{i}]", policy, services or {}, may_use or (lambda _: False))
         if any(s.label == server.label for s in servers):
             raise InvalidRequest(f"tools[{i}].server_label: '{server.label}' is declared twice",
                                  param=f"tools[{i}].server_label")
@@ -75,21 +82,20 @@ def parse_hosted_tools(tools: list[Any], policy: AgentPolicy) -> tuple[list[McpS
     return servers, others
 
 
-def _server(tool: dict[str, Any], path: str, policy: AgentPolicy) -> McpServer:
+def _server(tool: dict[str, Any], path: str, policy: AgentPolicy, services: Services,
+            may_use: Callable[[str], bool]) -> McpServer:
     kind = tool["type"]
-    if kind != "mcp":
+    if kind != "mcp":  # Databricks' spellings of a registered service
         inner = obj(tool.get(kind), f"{path}.{kind}")
         name = string(inner.get("name"), f"{path}.{kind}.name")
-        raise InvalidRequest(f"{path}: no MCP service named '{name}' is registered in this gateway",
-                             param=f"{path}.{kind}.name")
+        return _registered(tool, path, name, f"{path}.{kind}.name", services, may_use)
     label = string(tool.get("server_label"), f"{path}.server_label")
     url = opt_string(tool.get("server_url"), f"{path}.server_url")
     if url is None:
         if tool.get("connector_id") is not None:
             raise InvalidRequest(f"{path}.connector_id: OpenAI's connectors are not available here; "
                                  "give a server_url", param=f"{path}.connector_id")
-        raise InvalidRequest(f"{path}: no MCP service named '{label}' is registered in this gateway "
-                             "(give a server_url for a remote server)", param=f"{path}.server_label")
+        return _registered(tool, path, label, f"{path}.server_label", services, may_use)
     if not policy.allow_remote_mcp:
         raise PermissionDenied(f"{path}.server_url: this endpoint does not allow remote MCP servers "
                                "(an administrator can set agent.allow_remote_mcp on it)")
@@ -100,6 +106,25 @@ def _server(tool: dict[str, Any], path: str, policy: AgentPolicy) -> McpServer:
     always, never, default = _approval(tool.get("require_approval"), f"{path}.require_approval")
     return McpServer(label, url, headers, _allowed(tool.get("allowed_tools"), f"{path}.allowed_tools"),
                      always, never, default)
+
+
+def _registered(tool: dict[str, Any], path: str, name: str, param: str, services: Services,
+                may_use: Callable[[str], bool]) -> McpServer:
+    service = services.get(name)
+    if service is None:
+        raise InvalidRequest(f"{path}: no MCP service named '{name}' is registered in this gateway "
+                             "(give a server_url for a remote server)", param=param)
+    if not may_use(name):
+        raise PermissionDenied(f"you do not have CAN_USE permission on MCP service '{name}'")
+    if tool.get("headers") is not None or tool.get("authorization") is not None:
+        raise InvalidRequest(f"{path}.headers: MCP service '{name}' is registered with its own "
+                             "credentials; send no headers for it", param=f"{path}.headers")
+    approval = tool.get("require_approval")
+    if approval is None and tool["type"] != "mcp":
+        approval = "never"  # Databricks' connection and app tools run without an approval round
+    always, never, default = _approval(approval, f"{path}.require_approval")
+    return McpServer(name, service.url, {}, _allowed(tool.get("allowed_tools"), f"{path}.allowed_tools"),
+                     always, never, default, service)
 
 
 def _headers(tool: dict[str, Any], path: str) -> dict[str, str]:

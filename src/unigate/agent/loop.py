@@ -24,12 +24,14 @@ from unigate.agent.events import LoopOutput
 from unigate.agent.hosted_tools import McpServer, parse_hosted_tools
 from unigate.agent.live import LiveParts
 from unigate.agent.mcp_client import McpError, McpSession
+from unigate.agent.mcp_governance import ToolCall, session_for, visible_tools
 from unigate.agent.model_call import call_model, stream_model
 from unigate.codecs.openai_responses.response import parts_to_output
 from unigate.codecs.openai_responses.response_object import response_object, status_for
 from unigate.codecs.openai_responses.tools import custom_tool_names
 from unigate.codecs.registry import ClientOptions, WireFormat
-from unigate.errors import GatewayError, InvalidRequest, NotFound
+from unigate.config import McpServiceConfig
+from unigate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, RateLimited
 from unigate.ir import IRRequest, IRResponse, Message, TextPart, ToolCallPart, ToolChoice, ToolResultPart, ToolSpec
 from unigate.ir.usage import Usage
 from unigate.server.context import SSE_HEADERS, RequestContext
@@ -81,7 +83,11 @@ class AgentLoop:
         self.background = body.get("background") is True
         self.cancelled = False
         self.policy = t.endpoint.agent
-        self.servers, self.client_tools = parse_hosted_tools(body["tools"], self.policy)
+        principal = ctx.principal
+        assert principal is not None
+        self.servers, self.client_tools = parse_hosted_tools(
+            body["tools"], self.policy, ctx.state.config.mcp_services,
+            lambda name: ctx.state.can_use(principal, name))
         asked = body.get("max_tool_calls")
         if asked is not None and (not isinstance(asked, int) or isinstance(asked, bool) or asked < 0):
             raise InvalidRequest("max_tool_calls: expected a non-negative integer", param="max_tool_calls")
@@ -252,10 +258,13 @@ class AgentLoop:
 
     async def _list_tools(self, listed: dict[str, list[dict[str, Any]]]) -> None:
         for server in self.servers:
-            server.session = McpSession(self.ctx.state.session, server.url, server.headers,  # type: ignore[arg-type]
-                                        self._call_timeout())
+            if server.service is not None:
+                server.session = session_for(self.ctx.state, server.service)
+            else:
+                server.session = McpSession(self.ctx.state.session, server.url, server.headers,  # type: ignore[arg-type]
+                                            self._call_timeout())
             if server.label in listed:  # shown earlier in this conversation: not listed again
-                server.tools = _allowed(server, listed[server.label])
+                server.tools = _allowed(server, self._visible(server, listed[server.label]))
                 continue
             item: dict[str, Any] = {"id": self._item_id("mcpl"), "type": "mcp_list_tools",
                                     "server_label": server.label, "tools": []}
@@ -269,7 +278,7 @@ class AgentLoop:
                 self._note_tool(server.label, "tools/list", "error", started)
                 await self.out.event("response.mcp_list_tools.failed", index)
             else:
-                server.tools = _allowed(server, tools)
+                server.tools = _allowed(server, self._visible(server, tools))
                 item["tools"] = [_listed(t) for t in server.tools]
                 self._note_tool(server.label, "tools/list", "ok", started)
                 await self.out.event("response.mcp_list_tools.completed", index)
@@ -423,9 +432,15 @@ class AgentLoop:
             return "Error: the arguments are not a JSON object.", True
         assert e.server.session is not None
         try:
-            result = await e.server.session.call_tool(e.tool["name"], args)
+            if e.server.service is not None:
+                result = await self._governed_call(e.server.service, e.tool["name"], args)
+            else:
+                result = await e.server.session.call_tool(e.tool["name"], args)
         except McpError as err:
             item["error"] = err.as_item_error()
+            return f"Error: {err.message}", True
+        except (PermissionDenied, RateLimited) as err:
+            item["error"] = {"type": "http_error", "code": err.status, "message": err.message}
             return f"Error: {err.message}", True
         text = _content_text(result.get("content"))
         if result.get("isError"):
@@ -433,6 +448,21 @@ class AgentLoop:
             return f"Error: {text}", True
         item["output"] = text
         return text, False
+
+    def _visible(self, server: McpServer, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if server.service is None:
+            return tools
+        assert self.ctx.principal is not None
+        return visible_tools(self.ctx.state, self.ctx.principal, server.service.name, tools)
+
+    async def _governed_call(self, service: McpServiceConfig, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        """A registered service's tool: permission, its rate limits, its own usage row."""
+        ctx = self.ctx
+        assert ctx.principal is not None
+        call = ToolCall(ctx.state, ctx.principal, service, tool, args, ctx.record.url, ctx.record.user_agent,
+                        ctx.record.endpoint_name, ctx.record.request_id)
+        call.admit()
+        return await call.run()  # bounded by the service's timeout
 
     # --- budgets and bookkeeping ---------------------------------------------------------------
 

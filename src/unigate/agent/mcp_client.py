@@ -26,9 +26,9 @@ class McpError(Exception):
     """A call that did not produce a result: `kind` is the Responses API's error type
     (`http_error`, `mcp_protocol_error`), `code` the HTTP status or JSON-RPC code."""
 
-    def __init__(self, kind: str, code: int, message: str) -> None:
+    def __init__(self, kind: str, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
-        self.kind, self.code, self.message = kind, code, message
+        self.kind, self.code, self.message, self.data = kind, code, message, data
 
     def as_item_error(self) -> dict[str, Any]:
         return {"type": self.kind, "code": self.code, "message": self.message}
@@ -45,13 +45,15 @@ class McpSession:
         self._version: str | None = None
         self._ids = itertools.count(1)
         self._ready = False
+        self._starting = asyncio.Lock()  # one initialize for concurrent first calls
+        self.server_info: dict[str, Any] = {}  # the initialize result (capabilities, serverInfo)
 
     async def list_tools(self) -> list[dict[str, Any]]:
         await self._ensure_ready()
         tools: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(MAX_TOOL_PAGES):
-            result = await self._request("tools/list", {"cursor": cursor} if cursor else {})
+            result = await self.request("tools/list", {"cursor": cursor} if cursor else {})
             page = result.get("tools")
             if not isinstance(page, list):
                 raise McpError("mcp_protocol_error", -32603, "tools/list answered without a 'tools' array")
@@ -63,20 +65,37 @@ class McpSession:
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """The tool's result object (`content`, `isError`, maybe `structuredContent`)."""
+        return await self.request("tools/call", {"name": name, "arguments": arguments})
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Any request after initialize. A server that forgot the session (404, as after its
+        restart) gets a new initialize and the request once more."""
         await self._ensure_ready()
-        return await self._request("tools/call", {"name": name, "arguments": arguments})
+        try:
+            return await self._request(method, params)
+        except McpError as e:
+            if not (e.kind == "http_error" and e.code == 404 and self._session_id):
+                raise
+        self._ready, self._session_id = False, None
+        await self._ensure_ready()
+        return await self._request(method, params)
 
     # --- the protocol ---------------------------------------------------------------------
 
     async def _ensure_ready(self) -> None:
         if self._ready:
             return
-        result = await self._request("initialize", {
-            "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO})
-        version = result.get("protocolVersion")
-        self._version = version if isinstance(version, str) else PROTOCOL_VERSION
-        await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"}, None)
-        self._ready = True
+        async with self._starting:
+            if self._ready:
+                return
+            self._version = None
+            result = await self._request("initialize", {
+                "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO})
+            version = result.get("protocolVersion")
+            self._version = version if isinstance(version, str) else PROTOCOL_VERSION
+            self.server_info = result
+            await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"}, None)
+            self._ready = True
 
     async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         rid = next(self._ids)
@@ -87,7 +106,7 @@ class McpSession:
             err = reply["error"] if isinstance(reply["error"], dict) else {}
             code = err.get("code")
             raise McpError("mcp_protocol_error", code if isinstance(code, int) else -32603,
-                           str(err.get("message") or "error"))
+                           str(err.get("message") or "error"), err.get("data"))
         result = reply.get("result")
         if not isinstance(result, dict):
             raise McpError("mcp_protocol_error", -32603, f"{method} answered without a result object")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from unigate import __version__
-from unigate.cli import agents, config, identities, usage
+from unigate.cli import agents, config, identities, mcp_services, usage
 from unigate.config import ConfigError, load_config
 from unigate.store.config_store import apply_file_config
 from unigate.store.sqlite import SQLiteStore
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     identities.register(sub)
     usage.register(sub)
     config.register(sub)
+    mcp_services.register(sub)
     agents.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"),

@@ -16,17 +16,18 @@ from typing import Any
 from unigate.cli.common import CliError, call, connection_parent, guarded, q, show, table
 from unigate.config import UNSUPPORTED_PARAMETERS, ConfigError, load_config
 from unigate.governance.plan import render_plan
-from unigate.store.config_store import endpoint_spec, provider_spec
+from unigate.store.config_store import endpoint_spec, mcp_service_spec, provider_spec
 
 # --- apply -----------------------------------------------------------------------------------
 
-def file_specs(path: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def file_specs(path: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     try:
         cfg = load_config(path)
     except ConfigError as e:
         raise CliError(str(e)) from None
     return ([provider_spec(p) for p in cfg.providers.values()],
-            [endpoint_spec(e) for e in cfg.endpoints.values()])
+            [endpoint_spec(e) for e in cfg.endpoints.values()],
+            [mcp_service_spec(m) for m in cfg.mcp_services.values()])
 
 
 def confirm(prompt: str) -> bool:
@@ -39,8 +40,9 @@ def confirm(prompt: str) -> bool:
 
 
 def apply_cmd(a: argparse.Namespace) -> int:
-    providers, endpoints = file_specs(a.file)
-    body = {"providers": providers, "endpoints": endpoints, "prune": a.prune, "dry_run": True}
+    providers, endpoints, services = file_specs(a.file)
+    body = {"providers": providers, "endpoints": endpoints, "mcp_services": services, "prune": a.prune,
+            "dry_run": True}
     planned = call(a, "POST", "/apply", body)
     plan = planned["plan"]
     if not a.json:
@@ -175,10 +177,11 @@ def providers_get(a: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     c = connection_parent()
     p = sub.add_parser("apply", parents=[c], help="apply a configuration file to a running gateway",
-                       description="Creates and updates the file's providers and endpoints (and with "
+                       description="Creates and updates the file's providers, endpoints and MCP services (and with "
                                    "--prune deletes the others), after showing the plan.")
     p.add_argument("-f", "--file", required=True, help="configuration file (YAML)")
-    p.add_argument("--prune", action="store_true", help="delete providers and endpoints the file does not name")
+    p.add_argument("--prune", action="store_true",
+                   help="delete providers, endpoints and MCP services the file does not name")
     p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     p.add_argument("--dry-run", action="store_true", help="show the plan only")
     p.set_defaults(func=guarded(apply_cmd))

@@ -16,12 +16,12 @@ from unigate.store.config_store import public_provider_spec
 
 SECRET_FIELDS = frozenset({"api_key"})
 HIDDEN, CHANGED, REMOVED, ADDED = "(hidden)", "(changed)", "(removed)", "(set)"
-KINDS = ("provider", "endpoint")
+KINDS = ("provider", "endpoint", "mcp_service")
 
 
 @dataclass(slots=True)
 class Change:
-    kind: str  # "provider" | "endpoint"
+    kind: str  # "provider" | "endpoint" | "mcp_service"
     name: str
     action: str  # "create" | "update" | "delete"
     diff: list[dict[str, Any]] = field(default_factory=list)  # updates: [{field, old, new}]
@@ -64,7 +64,10 @@ class Plan:
 def hide_secrets(spec: dict[str, Any]) -> dict[str, Any]:
     if "api_key" in spec or spec.get("type"):  # a provider: the shape reads show
         return public_provider_spec(spec)
-    return {k: v for k, v in spec.items() if k not in SECRET_FIELDS}
+    out = {k: v for k, v in spec.items() if k not in SECRET_FIELDS}
+    if isinstance(out.get("headers"), dict):  # an MCP service's headers carry its credentials
+        out["headers"] = {name: HIDDEN for name in out["headers"]}
+    return out
 
 
 def _is_secret(path: str) -> bool:
@@ -101,13 +104,15 @@ def _field_order(key: str) -> tuple[int, str]:
 
 def make_plan(file_providers: list[dict[str, Any]], file_endpoints: list[dict[str, Any]],
               stored_providers: list[dict[str, Any]], stored_endpoints: list[dict[str, Any]],
-              prune: bool) -> Plan:
+              prune: bool, file_services: list[dict[str, Any]] | None = None,
+              stored_services: list[dict[str, Any]] | None = None) -> Plan:
     """Creates and updates for every file entry that differs from the stored one; with
     `prune`, deletes for every stored entry the file does not name. Specs are compared as
     normalised by unigate.store.config_store (so equal configurations give an empty plan)."""
     plan = Plan()
     for kind, wanted, stored in (("provider", file_providers, stored_providers),
-                                 ("endpoint", file_endpoints, stored_endpoints)):
+                                 ("endpoint", file_endpoints, stored_endpoints),
+                                 ("mcp_service", file_services or [], stored_services or [])):
         have = {s["name"]: s for s in stored}
         for spec in wanted:
             old = have.get(spec["name"])

@@ -8,6 +8,7 @@ import orjson
 
 from unigate.agent.hosted_tools import wants_agent_loop
 from unigate.agent.loop import run_agent_loop
+from unigate.agent.mcp_route import mcp_endpoint
 from unigate.agent.stored_routes import stored_response
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
 from unigate.errors import NotFound
@@ -105,6 +106,11 @@ def build_app(state: GatewayState) -> Application:
         r.add_post(f"{PREFIX}/gemini/{version}/models/{{target:[^/]+:[A-Za-z]+}}", gemini_method)
         r.add_get(f"{PREFIX}/gemini/{version}/models", models(gemini))
         r.add_get(f"{PREFIX}/gemini/{version}/models/{{name:[^/:]+}}", models(gemini))
+
+    async def mcp(request: Request) -> StreamResponse:
+        return await mcp_endpoint(request, state)
+
+    r.add_route("*", f"{PREFIX}/mcp/{{service:[A-Za-z0-9][A-Za-z0-9._-]*}}", mcp)  # type: ignore[arg-type]
     admin.add_routes(r)
     r.add_get("/health", health)
     r.add_route("*", "/{tail:.*}", not_found)

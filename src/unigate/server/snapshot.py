@@ -12,12 +12,12 @@ from unigate.config import GatewayConfig
 from unigate.governance.ratelimit import RateLimit, parse_rate_limits
 from unigate.providers import Provider, build_provider
 from unigate.store.config_store import load_config_from_store
-from unigate.store.identities import all_grants, all_memberships
+from unigate.store.identities import all_grants, all_mcp_grants, all_memberships
 from unigate.store.sqlite import SQLiteStore, TokenRow
 
 ADMINS_GROUP = "admins"
 Identity = tuple[str, str]  # (principal type, name): ("user", email), ("group", name), ...
-QUERY, MANAGE = "CAN_QUERY", "CAN_MANAGE"
+QUERY, MANAGE, USE = "CAN_QUERY", "CAN_MANAGE", "CAN_USE"
 
 
 @dataclass(slots=True)
@@ -31,6 +31,9 @@ class Snapshot:
     managers: set[Identity] = field(default_factory=set)  # identities with CAN_MANAGE somewhere
     # Parsed once per snapshot; the same list object every request (the limiter caches by it).
     limits: dict[str, list[RateLimit]] = field(default_factory=dict)
+    # service -> identity -> the tools granted (None: every tool)
+    mcp_grants: dict[str, dict[Identity, frozenset[str] | None]] = field(default_factory=dict)
+    mcp_limits: dict[str, list[RateLimit]] = field(default_factory=dict)  # service -> its rate limits
 
 
 def _group_closure(rows: list[tuple[str, str, str]]) -> dict[Identity, frozenset[str]]:
@@ -64,8 +67,13 @@ def load_snapshot(store: SQLiteStore, max_body_bytes: int, source: str) -> Snaps
             managers.add((ptype, principal))
     limits = {name: parse_rate_limits(e.rate_limits) for name, e in config.endpoints.items()
               if e.rate_limits}
+    mcp_grants: dict[str, dict[Identity, frozenset[str] | None]] = defaultdict(dict)
+    for service, ptype, principal, tools in all_mcp_grants(store):
+        mcp_grants[service][(ptype, principal)] = tools
+    mcp_limits = {name: parse_rate_limits(m.rate_limits) for name, m in config.mcp_services.items()
+                  if m.rate_limits}
     return Snapshot(version, config, providers, tokens, _group_closure(members), dict(grants),
-                    managers, limits)
+                    managers, limits, dict(mcp_grants), mcp_limits)
 
 
 def describe(snapshot: Snapshot) -> str:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from unigate.accounting.usage import UsageWriter
+from unigate.agent.mcp_client import McpSession
 from unigate.config import EndpointConfig, GatewayConfig
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, LocalBackend, RateLimiter
@@ -50,6 +51,8 @@ class GatewayState:
         self.payloads: PayloadWriter | None = None  # set by the worker when it starts
         # background agent loops running in this worker, by response id (agent.background)
         self.background: dict[str, asyncio.Task[None]] = {}
+        # upstream MCP sessions of registered services (agent.mcp_governance.session_for)
+        self.mcp_sessions: dict[str, McpSession] = {}
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -109,6 +112,21 @@ class GatewayState:
 
     def can_manage(self, p: Principal, endpoint: str) -> bool:
         return self.is_admin(p) or self._level(p, endpoint) == MANAGE
+
+    def can_use(self, p: Principal, service: str, tool: str | None = None) -> bool:
+        """CAN_USE on an MCP service (on one of its tools when `tool` is given): administrators,
+        and identities granted it, for every tool or for that one."""
+        if self.is_admin(p):
+            return True
+        grants = self.snap.mcp_grants.get(service)
+        if not grants:
+            return False
+        for identity in self.identities(p):
+            if identity in grants:
+                tools = grants[identity]
+                if tool is None or tools is None or tool in tools:
+                    return True
+        return False
 
     def manages_any(self, p: Principal) -> bool:
         return any(i in self.snap.managers for i in self.identities(p))

@@ -17,6 +17,7 @@ from pathlib import Path
 import uvloop
 
 from unigate.accounting.usage import UsageWriter
+from unigate.agent.mcp_governance import payload_key
 from unigate.config import GatewayConfig
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
@@ -48,7 +49,8 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     usage.start()
     state = GatewayState(config, store, usage, counters)
     payloads = state.payloads = PayloadWriter(store)
-    payloads.set_retention_source(lambda: retention_days(state.endpoints))
+    payloads.set_retention_source(lambda: retention_days(state.endpoints) | {
+        payload_key(name): days for name, days in retention_days(state.config.mcp_services).items()})
     payloads.start()
     await state.start()
     server = HttpServer(build_app(state))

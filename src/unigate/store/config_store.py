@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from unigate.config import EndpointConfig, GatewayConfig, ProviderConfig, parse_config
+from unigate.config import EndpointConfig, GatewayConfig, McpServiceConfig, ProviderConfig, parse_config
 from unigate.providers import PROVIDER_TYPES
 from unigate.store.sqlite import SQLiteStore
 
@@ -23,6 +23,21 @@ def provider_spec(p: ProviderConfig) -> dict[str, Any]:
         spec["supports_responses"] = p.supports_responses
     if p.headers:
         spec["headers"] = dict(p.headers)
+    return spec
+
+
+def mcp_service_spec(m: McpServiceConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": m.name, "url": m.url}
+    if m.headers:
+        spec["headers"] = dict(m.headers)
+    if m.description:
+        spec["description"] = m.description
+    if m.rate_limits:
+        spec["rate_limits"] = list(m.rate_limits)
+    if m.inference_table:
+        spec["inference_table"] = dict(m.inference_table)
+    if m.timeout != 60.0:
+        spec["timeout"] = f"{m.timeout:g}s"
     return spec
 
 
@@ -76,7 +91,7 @@ def keep_hidden_headers(new: dict[str, Any], old: dict[str, Any]) -> None:
 # --- the providers and endpoints tables (admin API writes go through these statements) --------
 
 Statement = tuple[str, tuple[Any, ...]]
-_TABLES = ("providers", "endpoints")
+_TABLES = ("providers", "endpoints", "mcp_services")
 
 
 def get_spec_row(store: SQLiteStore, table: str, name: str) -> dict[str, Any] | None:
@@ -120,6 +135,11 @@ def delete_provider_statements(name: str) -> list[Statement]:
     return [("DELETE FROM providers WHERE name = ?", (name,))]
 
 
+def delete_mcp_service_statements(name: str) -> list[Statement]:
+    return [("DELETE FROM mcp_services WHERE name = ?", (name,)),
+            ("DELETE FROM mcp_grants WHERE service = ?", (name,))]
+
+
 def delete_endpoint_statements(name: str) -> list[Statement]:
     # Its grants go with it: a later endpoint of the same name must not inherit them.
     return [("DELETE FROM endpoints WHERE name = ?", (name,)),
@@ -134,7 +154,9 @@ def load_specs(store: SQLiteStore) -> tuple[list[dict[str, Any]], list[dict[str,
 
 def load_config_from_store(store: SQLiteStore, max_body_bytes: int, source: str) -> GatewayConfig:
     providers, endpoints = load_specs(store)
-    cfg = parse_config({"providers": providers, "endpoints": endpoints}, f"{source} (stored)")
+    services = [json.loads(r[0]) for r in store.execute("SELECT spec FROM mcp_services ORDER BY name")]
+    cfg = parse_config({"providers": providers, "endpoints": endpoints, "mcp_services": services},
+                       f"{source} (stored)")
     cfg.max_body_bytes = max_body_bytes
     return cfg
 
@@ -144,7 +166,8 @@ def upsert_statements(cfg: GatewayConfig) -> list[tuple[str, tuple[Any, ...]]]:
     now = time.time()
     statements: list[tuple[str, tuple[Any, ...]]] = []
     for table, specs in (("providers", [provider_spec(p) for p in cfg.providers.values()]),
-                         ("endpoints", [endpoint_spec(e) for e in cfg.endpoints.values()])):
+                         ("endpoints", [endpoint_spec(e) for e in cfg.endpoints.values()]),
+                         ("mcp_services", [mcp_service_spec(m) for m in cfg.mcp_services.values()])):
         for spec in specs:
             statements.append((
                 f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "

@@ -88,6 +88,7 @@ def delete_principal(store: SQLiteStore, ptype: str, name: str) -> int:
          (time.time(), name, ptype)),
         ("DELETE FROM group_members WHERE member_type = ? AND member = ?", (ptype, name)),
         ("DELETE FROM grants WHERE principal_type = ? AND principal = ?", (ptype, name)),
+        ("DELETE FROM mcp_grants WHERE principal_type = ? AND principal = ?", (ptype, name)),
     ])
     return int(live)
 
@@ -200,6 +201,7 @@ def delete_group(store: SQLiteStore, name: str) -> None:
         ("DELETE FROM group_members WHERE group_name = ?", (name,)),
         ("DELETE FROM group_members WHERE member_type = 'group' AND member = ?", (name,)),
         ("DELETE FROM grants WHERE principal_type = 'group' AND principal = ?", (name,)),
+        ("DELETE FROM mcp_grants WHERE principal_type = 'group' AND principal = ?", (name,)),
         ("DELETE FROM groups WHERE name = ?", (name,)),
     ])
 
@@ -272,6 +274,36 @@ def all_grants(store: SQLiteStore) -> list[tuple[str, str, str, str]]:
     """Every (endpoint, principal type, principal, level)."""
     return [(r[0], r[1], r[2], r[3]) for r in
             store.execute("SELECT endpoint, principal_type, principal, level FROM grants")]
+
+
+def all_mcp_grants(store: SQLiteStore) -> list[tuple[str, str, str, frozenset[str] | None]]:
+    """Every (MCP service, principal type, principal, tools): tools None = every tool."""
+    return [(r[0], r[1], r[2], None if r[3] is None else frozenset(json.loads(r[3]))) for r in
+            store.execute("SELECT service, principal_type, principal, tools FROM mcp_grants")]
+
+
+def mcp_service_exists(store: SQLiteStore, name: str) -> bool:
+    return bool(store.execute("SELECT 1 FROM mcp_services WHERE name = ?", (name,)))
+
+
+def get_mcp_grants(store: SQLiteStore, service: str) -> list[tuple[Member, list[str] | None]]:
+    rows = store.execute("SELECT principal_type, principal, tools FROM mcp_grants WHERE service = ? "
+                         "ORDER BY principal_type, principal", (service,))
+    return [(Member(t, p), None if tools is None else json.loads(tools)) for t, p, tools in rows]
+
+
+def set_mcp_grants(store: SQLiteStore, service: str, acl: list[tuple[Member, list[str] | None]],
+                   replace: bool) -> None:
+    """CAN_USE grants on an MCP service, each for every tool (None) or the tools named."""
+    for member, _ in acl:
+        require_exists(store, member)
+    stmts: Statements = [("DELETE FROM mcp_grants WHERE service = ?", (service,))] if replace else []
+    stmts += [("INSERT INTO mcp_grants (service, principal_type, principal, level, tools) "
+               "VALUES (?, ?, ?, 'CAN_USE', ?) ON CONFLICT (service, principal_type, principal) "
+               "DO UPDATE SET tools = excluded.tools",
+               (service, m.type, m.name, None if tools is None else json.dumps(sorted(set(tools)))))
+              for m, tools in acl]
+    store.transaction(stmts)
 
 
 def get_grants(store: SQLiteStore, endpoint: str) -> list[tuple[Member, str]]:

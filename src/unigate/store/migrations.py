@@ -136,4 +136,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX responses_created ON responses(created_at);
     """),
+    ("0006_mcp_services", """
+        CREATE TABLE mcp_services (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE mcp_grants (
+            service TEXT NOT NULL,
+            principal_type TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            level TEXT NOT NULL,
+            tools TEXT,
+            PRIMARY KEY (service, principal_type, principal)
+        );
+    """),
+    ("0007_mcp_usage", """
+        ALTER TABLE usage ADD COLUMN mcp_service TEXT;
+        ALTER TABLE usage ADD COLUMN mcp_tool TEXT;
+        CREATE INDEX usage_mcp_service ON usage(mcp_service, event_time) WHERE mcp_service IS NOT NULL;
+    """),
 ]

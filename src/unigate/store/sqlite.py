@@ -161,7 +161,7 @@ class SQLiteStore:
         "input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
         "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated", "request_tags",
         "routing_information", "client_name", "client_version", "session_id",
-        "dropped_parameters", "emulated_parameters",
+        "dropped_parameters", "emulated_parameters", "mcp_service", "mcp_tool",
     )
 
     # Rows per INSERT statement: one statement for many rows releases and retakes the GIL once

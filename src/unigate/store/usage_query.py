@@ -21,7 +21,8 @@ from unigate.store.sqlite import SQLiteStore
 COLUMNS: tuple[str, ...] = SQLiteStore.USAGE_COLUMNS
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
-GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model", "client", "session")
+GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model", "client", "session",
+            "mcp_service", "mcp_tool")
 _BOOL_COLUMNS = ("streaming", "usage_estimated")
 _JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters")
 _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
@@ -37,6 +38,8 @@ _GROUP_SQL = {
     "model": "u.destination_model",
     "client": "u.client_name",
     "session": "u.session_id",
+    "mcp_service": "u.mcp_service",
+    "mcp_tool": "u.mcp_service || '/' || u.mcp_tool",
 }
 
 
@@ -50,6 +53,7 @@ class UsageFilter:
     status: int | None = None
     client: str | None = None  # client_name, e.g. claude-code
     session: str | None = None  # session_id
+    mcp_service: str | None = None  # tool calls on this registered MCP service
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     # None: every endpoint (admins); otherwise only rows of these endpoints (managers).
@@ -108,6 +112,7 @@ def parse_usage_filter(params: Mapping[str, str], tags: Sequence[str] = ()) -> U
     f.requester = params.get("requester") or None
     f.client = params.get("client") or None
     f.session = params.get("session") or None
+    f.mcp_service = params.get("mcp_service") or None
     f.tags = [parse_tag(t) for t in tags if t]
     if params.get("status"):
         f.status = int_param(params, "status", 0, 100, 599)
@@ -126,7 +131,8 @@ def _where(f: UsageFilter) -> tuple[str, list[Any]]:
         clauses.append("u.event_time < ?")
         args.append(f.end)
     for column, value in (("endpoint_name", f.endpoint), ("requester", f.requester), ("status_code", f.status),
-                          ("client_name", f.client), ("session_id", f.session)):
+                          ("client_name", f.client), ("session_id", f.session),
+                          ("mcp_service", f.mcp_service)):
         if value is not None:
             clauses.append(f"u.{column} = ?")
             args.append(value)

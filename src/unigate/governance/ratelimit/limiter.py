@@ -31,7 +31,7 @@ class RateLimiter:
 
     def check(self, endpoint_name: str, limits: Sequence[RateLimit], principal_type: str, principal: str,
               groups: frozenset[str], tags: Mapping[str, str], estimated_tokens: int,
-              now: float | None = None) -> Reservation:
+              now: float | None = None, target: str | None = None) -> Reservation:
         """Take one request (and `estimated_tokens`: input tokens + max_tokens) from every limit that
         applies, all or nothing. Raises RateLimited naming the limit, with Retry-After, when one
         has no room. Synchronous and fast: call it from the event loop."""
@@ -65,7 +65,8 @@ class RateLimiter:
         lim, scope = applied[refused]
         _, start, seconds, _, _ = items[refused]
         retry_after = max(1, math.ceil(start + seconds - now))
-        raise RateLimited(denial_message(endpoint_name, lim, scope), headers={"Retry-After": str(retry_after)})
+        raise RateLimited(denial_message(endpoint_name, lim, scope, target),
+                          headers={"Retry-After": str(retry_after)})
 
     def _hourly_first(self, limits: Sequence[RateLimit]) -> Sequence[RateLimit]:
         """The limits with hourly ones first, computed once per list (snapshots reuse their lists):

@@ -66,16 +66,19 @@ def _names_caller(lim: RateLimit, principal_type: str, principal: str, groups: f
     return key == principal_type and lim.principal == principal
 
 
-def denial_message(endpoint: str, limit: RateLimit, scope: str) -> str:
+def denial_message(endpoint: str, limit: RateLimit, scope: str, target: str | None = None) -> str:
     """Names the limit that refused the request, e.g. "rate limit exceeded: user 'a@b.c' may send
-    5 requests per minute on endpoint 'x'"."""
+    5 requests per minute on endpoint 'x'". `target` names what is limited when it is not an
+    endpoint ("MCP service 'docs'")."""
     n, period = limit.amount, limit.renewal_period
+    owner = "the service's" if target else "the endpoint's"
+    target = target or f"endpoint '{endpoint}'"
     what = f"send {n} requests" if limit.measure == "requests" else f"use {n} tokens"
-    on = f"per {period} on endpoint '{endpoint}'"
+    on = f"per {period} on {target}"
     key = limit.key
     if key == "endpoint":
         unit = "requests" if limit.measure == "requests" else "tokens"
-        text = f"endpoint '{endpoint}' accepts {n} {unit} per {period} from all callers together"
+        text = f"{target} accepts {n} {unit} per {period} from all callers together"
     elif key == "user":
         text = f"user '{limit.principal}' may {what} {on}"
     elif key == "service_principal":
@@ -84,7 +87,7 @@ def denial_message(endpoint: str, limit: RateLimit, scope: str) -> str:
         text = f"group '{limit.principal}' may {what} {on}, shared by all its members"
     elif key == "user_default":
         ptype, _, name = scope.split(SEP, 1)[1].partition(":")
-        text = f"{ptype.replace('_', ' ')} '{name}' may {what} {on} (the endpoint's default per-user limit)"
+        text = f"{ptype.replace('_', ' ')} '{name}' may {what} {on} ({owner} default per-user limit)"
     else:
         tagged = scope.split(SEP, 1)[1]
         per_value = "" if "=" in (limit.principal or "") else f" (a limit per value of tag '{limit.principal}')"

@@ -8,6 +8,7 @@ from unigate.server.admin import (
     config_api,
     groups,
     identities,
+    mcp_services,
     openapi,
     payloads,
     permissions,
@@ -20,5 +21,5 @@ from unigate.server.http import Router
 
 def add_routes(router: Router) -> None:
     for module in (identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
-                   config_api, openapi):
+                   config_api, mcp_services, openapi):
         module.add_routes(router)

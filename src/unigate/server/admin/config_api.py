@@ -29,6 +29,7 @@ from unigate.server.http import Request, Response, Router
 from unigate.store.config_store import (
     Statement,
     delete_endpoint_statements,
+    delete_mcp_service_statements,
     delete_provider_statements,
     endpoint_spec,
     get_spec_row,
@@ -36,6 +37,7 @@ from unigate.store.config_store import (
     keep_hidden_headers,
     list_rows,
     load_specs,
+    mcp_service_spec,
     provider_spec,
     update,
     upsert,
@@ -63,7 +65,7 @@ def refuse_env_refs(value: Any, path: str = "") -> None:
             refuse_env_refs(v, f"{path}[{i}]")
 
 
-_ENTRY = re.compile(r"^(?P<entry>(?:providers|endpoints)\[\d+\])(?: \([^)]*\))?")
+_ENTRY = re.compile(r"^(?P<entry>(?:providers|endpoints|mcp_services)\[\d+\])(?: \([^)]*\))?")
 _REST = re.compile(r"^(?P<path>(?:\.[A-Za-z_]+|\[\d+\])*): (?:(?P<key>[a-z_]+): )?(?P<msg>.*)$", re.S)
 _UNKNOWN = re.compile(r"^unknown field '([^']*)'")
 
@@ -328,30 +330,42 @@ async def put_inference_table(request: Request, caller: Caller) -> Response:
 
 # --- apply (admins only) -------------------------------------------------------------------------
 
+_DELETE = {"endpoint": delete_endpoint_statements, "provider": delete_provider_statements,
+           "mcp_service": delete_mcp_service_statements}
+
+
 def apply_config(store: SQLiteStore, providers: list[Any], endpoints: list[Any], prune: bool,
-                 dry_run: bool, expect_plan: str | None) -> tuple[dict[str, Any], bool]:
+                 dry_run: bool, expect_plan: str | None,
+                 services: list[Any] | None = None) -> tuple[dict[str, Any], bool]:
     """Validate the file's entries against what the result would be, plan, and (unless a dry
     run) write the plan in one transaction. Synchronous: run in a thread."""
     have_p, have_e = load_specs(store)
+    have_s = list_rows(store, "mcp_services")
+    for row in have_s:
+        row.pop("created_at", None)
+        row.pop("updated_at", None)
     named = {p.get("name") for p in providers if isinstance(p, dict)}
     kept = [] if prune else [p for p in have_p if p["name"] not in named]
+    services = services or []
     try:
-        cfg = parse_config({"providers": providers + kept, "endpoints": endpoints}, "request")
+        cfg = parse_config({"providers": providers + kept, "endpoints": endpoints,
+                            "mcp_services": services}, "request")
     except ConfigError as e:
         raise config_invalid(e, "request", keep_entry=True) from None
     new_p = [provider_spec(p) for p in cfg.providers.values()][:len(providers)]
     new_e = [endpoint_spec(e) for e in cfg.endpoints.values()]
-    plan = make_plan(new_p, new_e, have_p, have_e, prune)
+    new_s = [mcp_service_spec(m) for m in cfg.mcp_services.values()]
+    plan = make_plan(new_p, new_e, have_p, have_e, prune, new_s, have_s)
     if expect_plan and expect_plan != plan.plan_id():
         raise Conflict("the stored configuration changed since the plan was made: run apply again")
     if dry_run or plan.empty:
         return plan.to_json(), False
-    specs = {("provider", s["name"]): s for s in new_p} | {("endpoint", s["name"]): s for s in new_e}
+    specs = ({("provider", s["name"]): s for s in new_p} | {("endpoint", s["name"]): s for s in new_e}
+             | {("mcp_service", s["name"]): s for s in new_s})
     statements: list[Statement] = []
     for c in plan.changes:
         if c.action == "delete":
-            statements += (delete_endpoint_statements(c.name) if c.kind == "endpoint"
-                           else delete_provider_statements(c.name))
+            statements += _DELETE[c.kind](c.name)
         else:
             statements.append(upsert(c.kind + "s", specs[(c.kind, c.name)]))
     store.transaction(statements, bump=True)
@@ -365,10 +379,12 @@ async def apply(request: Request, caller: Caller) -> Response:
     refuse_env_refs(body)
     providers = field(body, "providers", list, required=False) or []
     endpoints = field(body, "endpoints", list, required=False) or []
+    services = field(body, "mcp_services", list, required=False) or []
     prune = field(body, "prune", bool, required=False) or False
     dry_run = field(body, "dry_run", bool, required=False) or False
     expect = field(body, "expect_plan", str, required=False)
-    plan, applied = await run(apply_config, caller.state.store, providers, endpoints, prune, dry_run, expect)
+    plan, applied = await run(apply_config, caller.state.store, providers, endpoints, prune, dry_run,
+                              expect, services)
     if applied:
         details = {"prune": prune, "summary": plan["summary"],
                    "changes": [{k: c[k] for k in ("kind", "name", "action", "diff") if k in c}

@@ -82,7 +82,21 @@ SCHEMAS: dict[str, Schema] = {
         }, (), extra=False),
     }, ("name", "destinations")),
     "Endpoint": {"allOf": [ref("EndpointSpec"), obj({"created_at": N, "updated_at": N})]},
-    "PlanChange": obj({"kind": {"type": "string", "enum": ["provider", "endpoint"]}, "name": S,
+    "McpServiceSpec": obj({
+        "name": S, "url": {"type": "string", "description": "a streamable HTTP MCP server"},
+        "headers": {"type": "object", "additionalProperties": S, "writeOnly": True,
+                    "description": "sent to the server only; reads show '(hidden)', which a write may "
+                                   "send back to keep the stored value"},
+        "description": S, "rate_limits": arr(ref("RateLimit")), "inference_table": ref("InferenceTable"),
+        "timeout": {"type": "string", "examples": ["60s"], "description": "one call to the server"},
+    }, ("name", "url")),
+    "McpService": {"allOf": [ref("McpServiceSpec"), obj({"created_at": N, "updated_at": N})]},
+    "McpGrant": {"allOf": [MEMBER, obj({
+        "permission_level": {"type": "string", "enum": ["CAN_USE"]},
+        "tools": {"type": "array", "items": S, "minItems": 1,
+                  "description": "only these tools (absent: every tool)"}})]},
+    "McpPermissions": obj({"object_id": S, "object_type": S, "access_control_list": arr(ref("McpGrant"))}),
+    "PlanChange": obj({"kind": {"type": "string", "enum": ["provider", "endpoint", "mcp_service"]}, "name": S,
                        "action": {"type": "string", "enum": ["create", "update", "delete"]},
                        "diff": arr(obj({"field": S, "old": {}, "new": {}})),
                        "spec": {"type": "object"}}),
@@ -102,7 +116,7 @@ SCHEMAS: dict[str, Schema] = {
         "latency_ms", "time_to_first_byte_ms", "input_tokens", "output_tokens", "total_tokens",
         "cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated",
         "request_tags", "routing_information", "client_name", "client_version", "session_id",
-        "dropped_parameters", "emulated_parameters")}),
+        "dropped_parameters", "emulated_parameters", "mcp_service", "mcp_tool")}),
     "PayloadRow": obj({k: {} for k in ("request_id", "event_time", "endpoint_name", "requester", "status_code",
                                        "latency_ms", "request_body", "response_body", "not_stored_reason")}),
     "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": S,
@@ -157,6 +171,7 @@ USAGE_QUERY = [query("start", description="unix seconds or ISO 8601"), query("en
                query("requester"), query("tag", description="key=value or key; repeatable"),
                query("status", INT), query("client", description="client name, e.g. claude-code"),
                query("session", description="a client's session id"),
+               query("mcp_service", description="tool calls on this registered MCP service"),
                query("limit", INT), query("offset", INT),
                query("format", {"type": "string", "enum": ["json", "csv"]})]
 
@@ -224,9 +239,34 @@ def paths() -> dict[str, Schema]:
             "post": op("Apply a configuration file's providers and endpoints (unigate apply)", "apply", ADMIN,
                        ok(obj({"plan": ref("Plan"), "applied": B})), errors="400 409",
                        request=obj({"providers": arr(ref("ProviderSpec")), "endpoints": arr(ref("EndpointSpec")),
-                                    "prune": B, "dry_run": B,
+                                    "mcp_services": arr(ref("McpServiceSpec")), "prune": B, "dry_run": B,
                                     "expect_plan": {"type": "string",
                                                     "description": "plan_id of a dry run; 409 if it changed"}}))},
+        f"{p}/mcp-services": {
+            "get": op("List MCP services (header values hidden)", "mcp", ADMIN,
+                      ok(obj({"mcp_services": arr(ref("McpService"))}))),
+            "post": op("Register an MCP service", "mcp", ADMIN, ok(ref("McpService"), "201"),
+                       errors="400 409", request=ref("McpServiceSpec"))},
+        f"{p}/mcp-services/{{name}}": {
+            "parameters": EP,
+            "get": op("Get an MCP service", "mcp", ADMIN, ok(ref("McpService")), errors="404"),
+            "put": op("Replace an MCP service", "mcp", ADMIN, ok(ref("McpService")), errors="400 404",
+                      request=ref("McpServiceSpec")),
+            "delete": op("Delete an MCP service and its grants", "mcp", ADMIN, ok(obj({"deleted": S})),
+                         errors="404")},
+        f"{p}/mcp-services/{{name}}/permissions": {
+            "parameters": EP,
+            "get": op("Who may use the service (CAN_USE)", "mcp", ADMIN, ok(ref("McpPermissions")), errors="404"),
+            "put": op("Replace the service's grants", "mcp", ADMIN, ok(ref("McpPermissions")), errors="400 404",
+                      request=obj({"access_control_list": arr(ref("McpGrant"))}, ("access_control_list",))),
+            "patch": op("Add or change grants", "mcp", ADMIN, ok(ref("McpPermissions")), errors="400 404",
+                        request=obj({"access_control_list": arr(ref("McpGrant"))}, ("access_control_list",)))},
+        f"{p}/mcp-services/{{name}}/payloads": {
+            "parameters": EP,
+            "get": op("The service's logged tool calls (inference_table enabled), newest first", "mcp", ADMIN,
+                      ok(obj({"mcp_service": S, "payloads": arr(ref("PayloadRow"))})), errors="400 404",
+                      params=[query("limit", INT), query("offset", INT), query("start"), query("end"),
+                              query("request_id")])},
         f"{p}/users": {
             "get": op("List users", "identities", ANY, ok(obj({"users": arr(ref("User"))}))),
             "post": op("Create a user", "identities", ADMIN, ok(ref("User"), "201"), errors="400 409",
@@ -283,7 +323,7 @@ def paths() -> dict[str, Schema]:
                       ok(obj({"group_by": S, "groups": arr({"type": "object"})}), csv=True), errors="400",
                       params=[query("group_by", {"type": "string", "enum": [
                           "endpoint", "requester", "tag", "hour", "day", "status", "model", "client",
-                          "session"]}),
+                          "session", "mcp_service", "mcp_tool"]}),
                           query("tag_key"), *USAGE_QUERY])},
         f"{p}/audit": {
             "get": op("The audit log: who changed what, when", "audit", ADMIN,
