@@ -13,10 +13,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.node_env import node_bin_dir
 
 AGENT_TIMEOUT = 90.0
+Mcp = tuple[str, str]  # an MCP server the agent is configured with: (name, streamable HTTP URL)
 
 
 @dataclass
@@ -65,7 +67,7 @@ def _run(agent: str, cmd: list[str], env: dict[str, str], cwd: Path, timeout: fl
 
 
 def run_claude(exe: Path, base_url: str, token: str, model: str, prompt: str, workdir: Path,
-               timeout: float = AGENT_TIMEOUT) -> AgentRun:
+               timeout: float = AGENT_TIMEOUT, mcp: Mcp | None = None) -> AgentRun:
     """`claude -p`, base URL e.g. http://127.0.0.1:PORT/ai-gateway/anthropic."""
     env = base_env(workdir / "home")
     env.update({
@@ -85,26 +87,36 @@ def run_claude(exe: Path, base_url: str, token: str, model: str, prompt: str, wo
         "CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY": "1",
         "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
     })
-    cmd = [str(exe), "-p", prompt, "--model", model, "--allowedTools", "Read"]
-    return _run("claude", cmd, env, workdir, timeout)
+    allowed = "Read"
+    cmd = [str(exe), "-p", prompt, "--model", model]
+    if mcp is not None:
+        name, url = mcp
+        config = {"mcpServers": {name: {"type": "http", "url": url,
+                                        "headers": {"Authorization": f"Bearer {token}"}}}}
+        cmd += ["--mcp-config", json.dumps(config)]
+        allowed += f",mcp__{name}"  # every tool of that server
+        env["ENABLE_TOOL_SEARCH"] = "false"  # offer MCP tools at once, not behind a search tool
+    return _run("claude", cmd + ["--allowedTools", allowed], env, workdir, timeout)
 
 
-def codex_config(base_url: str, model: str) -> str:
+def codex_config(base_url: str, model: str, mcp: Mcp | None = None) -> str:
     # reasoning on, as users run it: the signed reasoning must survive the tool loop
     return (f'model = "{model}"\nmodel_provider = "unigate"\nmodel_reasoning_effort = "medium"\n'
             'check_for_update_on_startup = false\n\n'
             '[analytics]\nenabled = false\n\n'
             '[model_providers.unigate]\nname = "unigate"\n'
-            f'base_url = "{base_url}"\nenv_key = "UNIGATE_TOKEN"\nwire_api = "responses"\n')
+            f'base_url = "{base_url}"\nenv_key = "UNIGATE_TOKEN"\nwire_api = "responses"\n'
+            + (f'\n[mcp_servers.{mcp[0]}]\nurl = "{mcp[1]}"\nbearer_token_env_var = "UNIGATE_TOKEN"\n'
+               'default_tools_approval_mode = "approve"\n' if mcp else ""))
 
 
 def run_codex(exe: Path, base_url: str, token: str, model: str, prompt: str, workdir: Path,
-              timeout: float = AGENT_TIMEOUT) -> AgentRun:
+              timeout: float = AGENT_TIMEOUT, mcp: Mcp | None = None) -> AgentRun:
     """`codex exec` with a custom provider, base URL e.g. .../ai-gateway/codex/v1."""
     env = base_env(workdir / "home")
     codex_home = workdir / "home" / ".codex"
     codex_home.mkdir(parents=True, exist_ok=True)
-    (codex_home / "config.toml").write_text(codex_config(base_url, model))
+    (codex_home / "config.toml").write_text(codex_config(base_url, model, mcp))
     env.update({"CODEX_HOME": str(codex_home), "UNIGATE_TOKEN": token})
     cmd = [str(exe), "exec", "--skip-git-repo-check", "--color", "never", prompt]
     return _run("codex", cmd, env, workdir, timeout)
@@ -119,12 +131,16 @@ GEMINI_SETTINGS = {
 
 
 def run_gemini(exe: Path, base_url: str, token: str, model: str, prompt: str, workdir: Path,
-               timeout: float = AGENT_TIMEOUT) -> AgentRun:
+               timeout: float = AGENT_TIMEOUT, mcp: Mcp | None = None) -> AgentRun:
     """`gemini -p`, base URL e.g. .../ai-gateway/gemini (the SDK appends /v1beta/models/...)."""
     home = workdir / "home"
     env = base_env(home)
     (home / ".gemini").mkdir(parents=True, exist_ok=True)
-    (home / ".gemini" / "settings.json").write_text(json.dumps(GEMINI_SETTINGS))
+    settings: dict[str, Any] = dict(GEMINI_SETTINGS)
+    if mcp is not None:
+        settings["mcpServers"] = {mcp[0]: {"httpUrl": mcp[1], "trust": True,
+                                           "headers": {"Authorization": f"Bearer {token}"}}}
+    (home / ".gemini" / "settings.json").write_text(json.dumps(settings))
     env.update({
         "GOOGLE_GEMINI_BASE_URL": base_url,
         "GEMINI_API_KEY": token,

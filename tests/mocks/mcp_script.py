@@ -1,7 +1,8 @@
 """Scripted MCP tool calls for the agent-loop tests, in every provider mock.
 
 When the latest user prompt holds `MOCK_MCP_CALL:<tool>{json arguments}` and the request offers
-a function of that name (or `<label>__<tool>`, the gateway's name for a tool two servers share),
+a function of that name (or one ending in `_<tool>`: the gateway's `<label>__<tool>` for a tool
+two servers share, the coding agents' prefixed names of MCP tools),
 the mock calls it. When the prompt ends with a tool result, the result itself may hold the next
 `MOCK_MCP_CALL:` (a chain); otherwise the mock answers `TOOL_SAID:<first line of the result>`.
 With `tool_choice` "none" the mock never calls a tool."""
@@ -28,7 +29,8 @@ def mcp_reply(conv: Conversation) -> Reply | None:
     found = CALL.search(source or "")
     if found and conv.tool_choice != "none":
         name, arguments = found.group(1), json.loads(found.group(2))
-        tool = next((t for t in conv.tools if t.name == name or t.name.endswith(f"__{name}")), None)
+        # agents prefix MCP tools: mcp__calc__add (Claude Code), mcp_calc_add (Gemini CLI)
+        tool = next((t for t in conv.tools if t.name == name or t.name.endswith(f"_{name}")), None)
         if tool is not None:
             key = hashlib.sha256(f"mcp|{name}|{found.group(2)}|{conv.tool_result}".encode()).hexdigest()[:24]
             call = ToolCall(key, tool.name, arguments)

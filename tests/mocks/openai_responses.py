@@ -62,8 +62,24 @@ def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
     return raw
 
 
+def _namespaced(body: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """{the model's name for a namespaced function: (namespace, function)}: the model sees the
+    functions of a `namespace` tool (Codex's MCP servers) and calls them with `namespace` set."""
+    out: dict[str, tuple[str, str]] = {}
+    for tool in body.get("tools") or []:
+        if tool.get("type") == "namespace":
+            for inner in tool.get("tools") or []:
+                if inner.get("type") == "function" and inner.get("name"):
+                    out[f"{tool.get('name')}__{inner['name']}"] = (str(tool.get("name")), inner["name"])
+    return out
+
+
 def _tools(body: dict[str, Any]) -> list[ToolSpec]:
     specs = []
+    for tool in body.get("tools") or []:
+        if tool.get("type") == "namespace":
+            specs += [ToolSpec(f"{tool.get('name')}__{t['name']}", t.get("parameters") or {})
+                      for t in tool.get("tools") or [] if t.get("type") == "function" and t.get("name")]
     for i, tool in enumerate(body.get("tools") or []):
         if tool.get("type") != "function":
             continue  # hosted tools (web_search, …) are accepted and never called
@@ -155,10 +171,14 @@ def _output_items(reply: Reply, body: dict[str, Any], state: MockState) -> list[
                       "role": "assistant",
                       "content": [{"type": "output_text", "annotations": [], "logprobs": [],
                                    "text": reply.text}]})
+    namespaced = _namespaced(body)
     for call in reply.tool_calls:
-        items.append({"id": state.new_id("fc_", 48), "type": "function_call",
-                      "status": "completed", "arguments": call.arguments_json,
-                      "call_id": "call_" + call.key, "name": call.name})
+        item = {"id": state.new_id("fc_", 48), "type": "function_call",
+                "status": "completed", "arguments": call.arguments_json,
+                "call_id": "call_" + call.key, "name": call.name}
+        if call.name in namespaced:
+            item["namespace"], item["name"] = namespaced[call.name]
+        items.append(item)
     return items
 
 

@@ -237,3 +237,47 @@ def test_created_events_wait_for_the_first_content() -> None:
     assert first.index("response.created") < first.index("response.in_progress") \
         < first.index("response.output_text.delta")
     assert '"sequence_number":0' in first
+
+
+# Codex sends each MCP server's tools as a `namespace` tool; providers without namespaces see
+# `<namespace>__<function>`, and the call goes back to the client namespaced.
+NAMESPACED = {
+    "model": "ep",
+    "input": [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "add"}]},
+        {"type": "function_call", "call_id": "call_1", "name": "add", "namespace": "mcp__calc",
+         "arguments": '{"a":1,"b":2}'},
+        {"type": "function_call_output", "call_id": "call_1", "output": "3"},
+    ],
+    "tools": [{"type": "namespace", "name": "mcp__calc", "description": "calc server", "tools": [
+        {"type": "function", "name": "add", "description": "Add", "strict": False,
+         "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}]}],
+}
+
+
+def test_namespaced_functions_are_flattened_for_the_provider() -> None:
+    ir = openai_responses_to_ir_request(NAMESPACED)
+    assert [t.name for t in ir.tools or []] == ["mcp__calc__add"]
+    assert ir.tools[0].parameters == {"type": "object", "properties": {"a": {"type": "integer"}}}  # type: ignore[index]
+    calls = [p for m in ir.messages for p in m.parts if isinstance(p, ToolCallPart)]
+    assert [c.name for c in calls] == ["mcp__calc__add"]
+    upstream = ir_to_openai_responses_request(ir, "gpt-5")  # a Responses provider: flat functions
+    assert upstream["tools"][0]["name"] == "mcp__calc__add"
+    assert upstream["input"][1]["name"] == "mcp__calc__add" and "namespace" not in upstream["input"][1]
+
+
+def test_calls_of_namespaced_functions_go_back_namespaced() -> None:
+    request = openai_responses_to_ir_request(NAMESPACED)
+    resp = IRResponse(id="r1", model="m", parts=[ToolCallPart("toolu_1", "mcp__calc__add", '{"a":2}')],
+                      finish_reason="tool_calls")
+    item = ir_to_openai_responses_response(resp, "ep", request=request)["output"][0]
+    assert (item["type"], item["name"], item["namespace"]) == ("function_call", "add", "mcp__calc")
+    Response.model_validate(ir_to_openai_responses_response(resp, "ep", request=request))
+    encoder = OpenAIResponsesStreamEncoder("ep", request=request)
+    raw = b"".join(encoder.encode(e) for e in [
+        Start("r1", "m", 1), ToolCallDelta(0, "toolu_1", "mcp__calc__add", '{"a":2}'),
+        Finish("tool_calls")]) + encoder.close()
+    done = [orjson.loads(e.data) for e in _sse(raw) if e.event == "response.output_item.done"]
+    assert [(d["item"]["name"], d["item"]["namespace"]) for d in done] == [("add", "mcp__calc")]
+    added = [orjson.loads(e.data) for e in _sse(raw) if e.event == "response.output_item.added"]
+    assert added[0]["item"]["namespace"] == "mcp__calc"

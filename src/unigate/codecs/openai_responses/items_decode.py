@@ -15,7 +15,7 @@ from unigate.codecs.data_url import split_data_url
 from unigate.codecs.fields import array, fail, obj, opt_string, string
 from unigate.codecs.openai_responses._util import FORMAT
 from unigate.codecs.openai_responses.reasoning import reasoning_item_to_part
-from unigate.codecs.openai_responses.tools import CUSTOM_ARG
+from unigate.codecs.openai_responses.tools import CUSTOM_ARG, flat_name
 from unigate.ir.parts import (
     DocumentPart,
     ImagePart,
@@ -48,9 +48,11 @@ def input_to_messages(value: Any, messages: list[Message]) -> None:
             else:
                 messages.append(message)
         elif kind == "function_call":
+            name = string(item.get("name"), f"{path}.name")
+            namespace = opt_string(item.get("namespace"), f"{path}.namespace")
             _turn(messages, "assistant").parts.append(ToolCallPart(
                 id=string(item.get("call_id"), f"{path}.call_id"),
-                name=string(item.get("name"), f"{path}.name"),
+                name=flat_name(namespace, name) if namespace else name,
                 arguments=string(item.get("arguments", ""), f"{path}.arguments"),
                 meta=_item_meta(item, path),
             ))
@@ -81,9 +83,11 @@ def custom_call_to_part(item: dict[str, Any], path: str) -> ToolCallPart:
     meta: dict[str, Any] = {"type": "custom_tool_call"}
     if item.get("id") is not None:
         meta["id"] = string(item["id"], f"{path}.id")
+    name = string(item.get("name"), f"{path}.name")
+    namespace = opt_string(item.get("namespace"), f"{path}.namespace")
     return ToolCallPart(
         id=string(item.get("call_id"), f"{path}.call_id"),
-        name=string(item.get("name"), f"{path}.name"),
+        name=flat_name(namespace, name) if namespace else name,
         arguments=orjson.dumps({CUSTOM_ARG: text}).decode(),
         meta={FORMAT: meta},
     )

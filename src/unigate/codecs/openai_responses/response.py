@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from unigate.codecs.fields import array, obj, opt_string, string
@@ -21,7 +22,7 @@ from unigate.codecs.openai_responses.response_object import (
     status_for,
     text_content,
 )
-from unigate.codecs.openai_responses.tools import custom_tool_names
+from unigate.codecs.openai_responses.tools import custom_tool_names, namespace_names
 from unigate.codecs.openai_responses.usage import usage_from_wire
 from unigate.errors import InvalidRequest, UpstreamBadResponse
 from unigate.ir.parts import ImagePart, Part, ReasoningPart, TextPart, ToolCallPart, UnknownPart
@@ -115,8 +116,9 @@ def ir_to_openai_responses_response(
     calls answer `custom` tools; without it the API's defaults are echoed."""
     resp_id = client_response_id(resp.id)
     status = status_for(resp.finish_reason)
-    output = parts_to_output(resp.parts, item_suffix(resp_id),
-                             custom_tool_names(request.tools if request else None))
+    tools = request.tools if request else None
+    output = parts_to_output(resp.parts, item_suffix(resp_id), custom_tool_names(tools),
+                             namespace_names(tools))
     if status == "incomplete" and output and output[-1].get("type") in ("message", "function_call"):
         output[-1]["status"] = "incomplete"  # the item that was cut off
     return response_object(resp_id=resp_id, model=model, created=resp.created, status=status,
@@ -124,7 +126,8 @@ def ir_to_openai_responses_response(
                            reason=resp.finish_reason)
 
 
-def parts_to_output(parts: list[Part], stem: str, custom: frozenset[str]) -> list[dict[str, Any]]:
+def parts_to_output(parts: list[Part], stem: str, custom: frozenset[str],
+                    namespaces: Mapping[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
     output: list[dict[str, Any]] = []
     open_message: list[dict[str, Any]] | None = None  # content of the message item being built
     for part in parts:
@@ -142,7 +145,7 @@ def parts_to_output(parts: list[Part], stem: str, custom: frozenset[str]) -> lis
             item_id = ns(part.meta).get("id") or f"rs_{stem}_{n}"
             output.append(reasoning_part_to_client_item(part, item_id))
         elif isinstance(part, ToolCallPart):
-            output.append(tool_call_to_item(part, f"{stem}_{n}", custom))
+            output.append(tool_call_to_item(part, f"{stem}_{n}", custom, namespaces))
         elif isinstance(part, UnknownPart) and part.format == FORMAT and isinstance(part.raw, dict):
             output.append(part.raw)
         elif isinstance(part, ImagePart) and part.data is not None:
@@ -153,10 +156,12 @@ def parts_to_output(parts: list[Part], stem: str, custom: frozenset[str]) -> lis
     return output
 
 
-def tool_call_to_item(part: ToolCallPart, suffix: str, custom: frozenset[str]) -> dict[str, Any]:
+def tool_call_to_item(part: ToolCallPart, suffix: str, custom: frozenset[str],
+                      namespaces: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    where = namespaces.get(part.name) if namespaces else None
     if is_custom_call(part, custom):
         item_id = ns(part.meta).get("id") or f"ctc_{suffix}"
         return call_item(item_id, part.id, part.name, unwrap_custom_input(part.arguments),
-                         True, "completed")
+                         True, "completed", where)
     item_id = ns(part.meta).get("id") or f"fc_{suffix}"
-    return call_item(item_id, part.id, part.name, part.arguments, False, "completed")
+    return call_item(item_id, part.id, part.name, part.arguments, False, "completed", where)

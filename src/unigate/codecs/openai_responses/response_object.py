@@ -120,10 +120,16 @@ def text_content(text: str, refusal: bool, annotations: list[Any] | None) -> dic
 
 
 def call_item(item_id: str, call_id: str, name: str, arguments: str, custom: bool,
-              status: str) -> dict[str, Any]:
+              status: str, namespace: tuple[str, str] | None = None) -> dict[str, Any]:
+    """`namespace`: (namespace, function) when `name` is a namespaced function's flat name."""
+    item: dict[str, Any]
     if custom:
         # `arguments` is the free-text input here; custom tool calls have no status field.
-        return {"id": item_id, "type": "custom_tool_call", "call_id": call_id, "name": name,
+        item = {"id": item_id, "type": "custom_tool_call", "call_id": call_id, "name": name,
                 "input": arguments}
-    return {"id": item_id, "type": "function_call", "status": status, "arguments": arguments,
-            "call_id": call_id, "name": name}
+    else:
+        item = {"id": item_id, "type": "function_call", "status": status, "arguments": arguments,
+                "call_id": call_id, "name": name}
+    if namespace is not None:
+        item["namespace"], item["name"] = namespace
+    return item

@@ -29,7 +29,7 @@ from unigate.codecs.openai_responses.response_object import (
     status_for,
     text_content,
 )
-from unigate.codecs.openai_responses.tools import custom_tool_names
+from unigate.codecs.openai_responses.tools import custom_tool_names, namespace_names
 from unigate.errors import GatewayError
 from unigate.ir.parts import ReasoningPart
 from unigate.ir.request import IRRequest
@@ -88,6 +88,7 @@ class OpenAIResponsesStreamEncoder:
         self._model = model
         self._request = request
         self._custom = custom_tool_names(request.tools if request else None)
+        self._namespaces = namespace_names(request.tools if request else None)
         self._seq = 0
         self._id = ""
         self._stem = ""
@@ -314,7 +315,8 @@ class OpenAIResponsesStreamEncoder:
             item_id = own.get("id") or f"{prefix}_{self._stem}_{self._added}"
             part, out = self._begin_item(ev.index, "custom" if custom else "call", item_id)
             part.call_id, part.name = ev.id or "", ev.name or ""
-            item = call_item(item_id, part.call_id, part.name, "", custom, "in_progress")
+            item = call_item(item_id, part.call_id, part.name, "", custom, "in_progress",
+                             self._namespaces.get(part.name))
             out += self._new_item(item)
         if not ev.arguments:
             return out
@@ -335,11 +337,12 @@ class OpenAIResponsesStreamEncoder:
             if text:
                 out += self._emit("response.custom_tool_call_input.delta", {**where, "delta": text})
             out += self._emit("response.custom_tool_call_input.done", {**where, "input": text})
-            item = call_item(part.item_id, part.call_id, part.name, text, True, "")
+            item = call_item(part.item_id, part.call_id, part.name, text, True, "",
+                             self._namespaces.get(part.name))
             return out + self._done_item(part, item)
         out = self._emit("response.function_call_arguments.done", {**where, "arguments": arguments})
         item = call_item(part.item_id, part.call_id, part.name, arguments, False,
-                         self._item_status())
+                         self._item_status(), self._namespaces.get(part.name))
         return out + self._done_item(part, item)
 
     def _done_item(self, part: _Part, item: dict[str, Any]) -> bytes:

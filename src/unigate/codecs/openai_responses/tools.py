@@ -10,10 +10,16 @@ function with one string argument, `input`: every provider can call that, and th
 response encoders need the request for that: see `custom_tool_names`). A custom tool that
 constrains its input with a grammar (lark / regex) cannot be enforced elsewhere, so it is kept
 as a built-in tool and refused by the other formats.
+
+`namespace` tools group functions under one name (Codex CLI sends each MCP server's tools as
+a namespace `mcp__<server>`); the model's call names the function and its `namespace`. Other
+providers know no groups: each function becomes one tool named `<namespace>__<function>`, and
+calls of it go back to the client as the namespaced call it expects (`namespace_names`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from unigate.codecs.fields import array, fail, obj, opt_bool, opt_string, string
@@ -33,35 +39,62 @@ def _custom_schema() -> dict[str, Any]:
     }
 
 
+def flat_name(namespace: str, name: str) -> str:
+    """The one name a namespaced function has for providers without namespaces."""
+    return f"{namespace}{name}" if namespace.endswith("__") else f"{namespace}__{name}"
+
+
 def tools_to_ir(value: Any) -> list[ToolSpec]:
     specs: list[ToolSpec] = []
     for i, raw in enumerate(array(value, "tools")):
         path = f"tools[{i}]"
         tool = obj(raw, path)
-        kind = string(tool.get("type"), f"{path}.type")
-        if kind == "function":
-            params = tool.get("parameters")
-            specs.append(ToolSpec(
-                name=string(tool.get("name"), f"{path}.name"),
-                description=opt_string(tool.get("description"), f"{path}.description"),
-                # A function without parameters takes none; keep the schema explicit so no
-                # encoder mistakes it for a built-in tool.
-                parameters={"type": "object", "properties": {}} if params is None
-                else obj(params, f"{path}.parameters"),
-                strict=opt_bool(tool.get("strict"), f"{path}.strict"),
-            ))
-        elif kind == "custom" and _free_text(tool.get("format"), f"{path}.format"):
-            specs.append(ToolSpec(
-                name=string(tool.get("name"), f"{path}.name"),
-                description=opt_string(tool.get("description"), f"{path}.description"),
-                parameters=_custom_schema(),
-                meta={FORMAT: {"custom": tool}},
-            ))
+        if tool.get("type") == "namespace":
+            specs.extend(_namespace_to_ir(tool, path))
         else:
-            name = tool.get("name")
-            name = name if isinstance(name, str) else kind
-            specs.append(ToolSpec(name=name, parameters=None, meta={FORMAT: tool}))
+            specs.append(_tool_to_ir(tool, path))
     return specs
+
+
+def _namespace_to_ir(tool: dict[str, Any], path: str) -> list[ToolSpec]:
+    namespace = string(tool.get("name"), f"{path}.name")
+    specs: list[ToolSpec] = []
+    for j, raw in enumerate(array(tool.get("tools"), f"{path}.tools")):
+        inner = obj(raw, f"{path}.tools[{j}]")
+        spec = _tool_to_ir(inner, f"{path}.tools[{j}]")
+        if spec.parameters is None:
+            fail(f"{path}.tools[{j}].type", f"a namespace may hold functions and custom tools, "
+                 f"not '{inner.get('type')}'")
+        own = dict((spec.meta or {}).get(FORMAT) or {})
+        own["namespace"] = {"namespace": namespace, "name": spec.name}
+        spec.name = flat_name(namespace, spec.name)
+        spec.meta = {FORMAT: own}
+        specs.append(spec)
+    return specs
+
+
+def _tool_to_ir(tool: dict[str, Any], path: str) -> ToolSpec:
+    kind = string(tool.get("type"), f"{path}.type")
+    if kind == "function":
+        params = tool.get("parameters")
+        return ToolSpec(
+            name=string(tool.get("name"), f"{path}.name"),
+            description=opt_string(tool.get("description"), f"{path}.description"),
+            # A function without parameters takes none; keep the schema explicit so no
+            # encoder mistakes it for a built-in tool.
+            parameters={"type": "object", "properties": {}} if params is None
+            else obj(params, f"{path}.parameters"),
+            strict=opt_bool(tool.get("strict"), f"{path}.strict"),
+        )
+    if kind == "custom" and _free_text(tool.get("format"), f"{path}.format"):
+        return ToolSpec(
+            name=string(tool.get("name"), f"{path}.name"),
+            description=opt_string(tool.get("description"), f"{path}.description"),
+            parameters=_custom_schema(),
+            meta={FORMAT: {"custom": tool}},
+        )
+    name = tool.get("name")
+    return ToolSpec(name=name if isinstance(name, str) else kind, parameters=None, meta={FORMAT: tool})
 
 
 def _free_text(fmt: Any, path: str) -> bool:
@@ -114,11 +147,21 @@ def custom_tool_names(tools: list[ToolSpec] | None) -> frozenset[str]:
     return frozenset(t.name for t in tools or () if is_custom(t))
 
 
+def namespace_names(tools: list[ToolSpec] | None) -> dict[str, tuple[str, str]]:
+    """{flat name: (namespace, function name)} for the request's namespaced functions."""
+    out: dict[str, tuple[str, str]] = {}
+    for t in tools or ():
+        where = ns(t.meta).get("namespace")
+        if isinstance(where, Mapping):
+            out[t.name] = (where["namespace"], where["name"])
+    return out
+
+
 def tool_spec_to_wire(spec: ToolSpec) -> dict[str, Any]:
     own = ns(spec.meta)
     if "custom" in own:
         custom: dict[str, Any] = own["custom"]
-        return custom
+        return {**custom, "name": spec.name} if "namespace" in own else custom
     if spec.parameters is None and "type" in own:
         return own  # a built-in tool, exactly as the client defined it
     if spec.parameters is None and spec.meta:
