@@ -89,13 +89,18 @@ class McpServiceConfig:
     clients reach it at /ai-gateway/mcp/{name}; callers need CAN_USE on it."""
 
     name: str
-    url: str  # streamable HTTP
+    url: str | None  # streamable HTTP; or else a local process:
     headers: dict[str, str] = field(default_factory=dict)  # sent to the server only (write-only)
     description: str | None = None
     # requests = tool calls (token limits do not apply to tools), keys as on endpoints
     rate_limits: list[dict[str, Any]] = field(default_factory=list)
     inference_table: dict[str, Any] = field(default_factory=dict)  # payload logging of tool calls
     timeout: float = 60.0  # seconds, one call to the server
+    # stdio: a process each worker starts, speaking MCP on its stdin and stdout
+    command: str | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # its only environment, with PATH (write-only)
+    cwd: str | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +112,9 @@ class GatewayConfig:
     health_failures: int = DEFAULT_HEALTH_FAILURES
     health_cool_down: float = DEFAULT_COOL_DOWN_SECONDS
     mcp_services: dict[str, McpServiceConfig] = field(default_factory=dict)
+    # whether the admin API (and so `unigate apply`) may register stdio MCP services: a command
+    # the gateway runs. Off: only this file can (its author already runs commands on the host).
+    mcp_stdio_from_api: bool = False
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -144,7 +152,10 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
-    p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health"})
+    p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health", "mcp_stdio_from_api"})
+    stdio_from_api = settings.get("mcp_stdio_from_api", False)
+    if not isinstance(stdio_from_api, bool):
+        p.fail("settings", "mcp_stdio_from_api: must be true or false")
     max_body = p.int_field(settings, "max_body_bytes", "settings", DEFAULT_MAX_BODY_BYTES, minimum=1)
     health = settings.get("passive_health") or {}
     if not isinstance(health, dict):
@@ -160,7 +171,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
         services[svc.name] = svc
     return GatewayConfig(providers, endpoints, max_body or DEFAULT_MAX_BODY_BYTES, source,
                          failures or DEFAULT_HEALTH_FAILURES,
-                         DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services)
+                         DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
+                         stdio_from_api)
 
 
 class _Parser:
@@ -317,34 +329,49 @@ class _Parser:
 
     def mcp_service(self, entry: Any, where: str) -> McpServiceConfig:
         if not isinstance(entry, dict):
-            self.fail(where, "must be a mapping with name and url")
+            self.fail(where, "must be a mapping with name and url (or command)")
         name = self.str_field(entry, "name", where) or ""
         where = f"{where} ({name})"
-        self.no_unknown(entry, where, {"name", "url", "headers", "description", "command", "args",
-                                       "rate_limits", "inference_table", "timeout"})
+        self.no_unknown(entry, where, {"name", "url", "headers", "description", "command", "args", "env",
+                                       "cwd", "rate_limits", "inference_table", "timeout"})
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", name):
             self.fail(where, "name: use letters, digits and . _ - (at most 64)")
-        if "command" in entry or "args" in entry:
-            self.fail(where, "command: MCP servers run as local processes (stdio) are not supported yet; "
-                             "give the url of a streamable HTTP server")
-        url = self.str_field(entry, "url", where) or ""
-        if not url.startswith(("http://", "https://")):
+        url = self.str_field(entry, "url", where, required=False)
+        command = self.str_field(entry, "command", where, required=False)
+        if (url is None) == (command is None):
+            self.fail(where, "url: give the url of a streamable HTTP server, or the command of a local "
+                             "(stdio) one, not both")
+        if url is not None and not url.startswith(("http://", "https://")):
             self.fail(where, f"url: expected an http:// or https:// URL, got {url!r}")
-        raw_headers = self.env(entry.get("headers"), f"{where}.headers") or {}
-        if not isinstance(raw_headers, dict):
-            self.fail(where, "headers: must be a mapping of header names to values")
-        headers: dict[str, str] = {}
-        for key, value in raw_headers.items():
-            value = self.env(value, f"{where}.headers.{key}")
-            if not isinstance(key, str) or not isinstance(value, str) or any(c in key + value for c in "\r\n\0"):
-                self.fail(where, f"headers: {key!r} must be a string without line breaks")
-            headers[key] = value
+        args = entry.get("args") or []
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            self.fail(where, "args: must be a list of strings")
+        if command is None and ("args" in entry or "env" in entry or "cwd" in entry):
+            self.fail(where, "args: args, env and cwd belong to a command (stdio) service")
+        if command is not None and "headers" in entry:
+            self.fail(where, "headers: a command (stdio) service takes env, not headers")
         limits = self.rate_limits(entry, where)
         if any("tokens" in lim for lim in limits):
             self.fail(where, "rate_limits: an MCP service counts requests (tool calls), not tokens")
-        return McpServiceConfig(name, url, headers, self.str_field(entry, "description", where, required=False),
+        return McpServiceConfig(name, url, self.string_map(entry, "headers", where),
+                                self.str_field(entry, "description", where, required=False),
                                 limits, self.inference_table(entry.get("inference_table"), where),
-                                self.duration(entry, "timeout", where) or 60.0)
+                                self.duration(entry, "timeout", where) or 60.0, command,
+                                [self.env(a, f"{where}.args") for a in args], self.string_map(entry, "env", where),
+                                self.str_field(entry, "cwd", where, required=False))
+
+    def string_map(self, entry: dict[str, Any], key: str, where: str) -> dict[str, str]:
+        """A mapping of names to strings (headers, environment), `${VAR}` resolved."""
+        raw = self.env(entry.get(key), f"{where}.{key}") or {}
+        if not isinstance(raw, dict):
+            self.fail(where, f"{key}: must be a mapping of names to values")
+        out: dict[str, str] = {}
+        for name, value in raw.items():
+            value = self.env(value, f"{where}.{key}.{name}")
+            if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
+                self.fail(where, f"{key}: {name!r} must be a string without line breaks")
+            out[name] = value
+        return out
 
     def agent(self, raw: Any, where: str) -> AgentPolicy:
         if raw is None:

@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.integration.gateway import ADMIN_TOKEN, Gateway, start_gateway
 from tests.integration.rawhttp import bearer, call, until_stable
+from tests.mocks.mcp_process import ROOT
 
 
 @dataclass
@@ -51,7 +52,12 @@ mcp_services:
   - name: calc-logged
     url: "{mcp_url}"
     inference_table: {{enabled: true}}
-""", workers=2)
+  - name: calc-stdio
+    command: "{sys.executable}"
+    args: ["-m", "tests.mocks.mcp_server", "stdio"]
+    cwd: "{ROOT}"
+    env: {{MCP_TEST_SECRET: stdio-secret-5}}
+""", workers=2, env={"MCP_LEAK_CHECK": "gateway-only"})
     yield gw
     gw.stop()
 
@@ -75,7 +81,7 @@ def users(mgw: Gateway) -> Users:
         {"user_name": "alice@mcp.test", "permission_level": "CAN_USE"},
         {"user_name": "bob@mcp.test", "permission_level": "CAN_USE", "tools": ["echo"]}]})
     assert status == 200, acl
-    for svc in ("calc-limited", "calc-logged"):
+    for svc in ("calc-limited", "calc-logged", "calc-stdio"):
         admin(mgw, "PUT", f"/mcp-services/{svc}/permissions",
               {"access_control_list": [{"user_name": "alice@mcp.test"}]})
     u = Users(tokens["alice"], tokens["bob"], tokens["carol"])
@@ -288,6 +294,53 @@ def test_payload_logging_keeps_arguments_and_results(mgw: Gateway, users: Users)
     assert admin(mgw, "GET", "/mcp-services/calc/payloads")[1]["payloads"] == []  # not opted in
 
 
+# --- a stdio service: a process each worker runs ---------------------------------------------------
+
+def test_a_stdio_service_runs_with_its_own_environment_only(mgw: Gateway, users: Users) -> None:
+    async def go() -> tuple[str, str, str, str]:
+        async with mcp_client(mgw, "calc-stdio", users.alice) as c:
+            added = await c.call_tool("add", {"a": 4, "b": 5})
+            secret = await c.call_tool("env", {"name": "MCP_TEST_SECRET"})
+            leak = await c.call_tool("env", {"name": "MCP_LEAK_CHECK"})
+            admin_token = await c.call_tool("env", {"name": "UNIGATE_ADMIN_TOKEN"})
+            return (added.content[0].text, secret.content[0].text, leak.content[0].text,
+                    admin_token.content[0].text)
+
+    assert run(go()) == ("SUM=9", "stdio-secret-5", "(unset)", "(unset)")
+    status, body = admin(mgw, "GET", "/mcp-services/calc-stdio")
+    assert status == 200 and body["env"] == {"MCP_TEST_SECRET": "(hidden)"} and body["command"] == sys.executable
+    assert "stdio-secret-5" not in json.dumps(body)
+
+
+def test_a_stdio_server_that_exits_is_started_again(mgw: Gateway, users: Users) -> None:
+    async def go() -> tuple[Any, list[str]]:
+        async with mcp_client(mgw, "calc-stdio", users.alice) as c:
+            with pytest.raises(MCPError) as crashed:
+                await c.call_tool("crash", {})
+            after = []
+            for i in range(4):  # each worker: the next call starts a new process
+                after.append((await c.call_tool("add", {"a": i, "b": 1})).content[0].text)
+            return crashed.value, after
+
+    crashed, after = run(go())
+    assert "exited" in str(crashed)
+    assert after == ["SUM=1", "SUM=2", "SUM=3", "SUM=4"]
+
+
+def test_stdio_services_are_refused_through_the_api_unless_the_file_allows_them(mgw: Gateway, tmp_path: Any) -> None:
+    status, body = admin(mgw, "POST", "/mcp-services", {"name": "shell", "command": "/bin/sh", "args": ["-c", "id"]})
+    assert status == 400 and "settings.mcp_stdio_from_api" in body["error"]["message"]
+    status, body = admin(mgw, "POST", "/apply", {"mcp_services": [{"name": "shell", "command": "/bin/sh"}],
+                                                  "dry_run": True})
+    assert status == 400 and "settings.mcp_stdio_from_api" in body["error"]["message"]
+    # the gateway's own file, applied again, plans no change to its stdio service
+    _, listed = admin(mgw, "GET", "/mcp-services/calc-stdio")
+    spec = {k: v for k, v in listed.items() if k not in ("created_at", "updated_at")}
+    spec["env"] = {"MCP_TEST_SECRET": "stdio-secret-5"}
+    status, body = admin(mgw, "POST", "/apply", {"mcp_services": [spec], "dry_run": True})
+    assert status == 200 and body["plan"]["changes"] == [], body
+
+
 # --- the agent loop naming a registered service -------------------------------------------------
 
 def oai(gw: Gateway, token: str) -> openai.OpenAI:
@@ -375,3 +428,10 @@ mcp_services:
     until_stable(lambda: call("POST", f"{mgw.base}/mcp/applied-tools", _ping(), bearer(users.carol)).status == 200)
     deleted = cli("mcp-services", "delete", "applied-tools")
     assert deleted.returncode == 0 and "Deleted MCP service applied-tools" in deleted.stdout
+
+
+def test_the_loop_uses_a_stdio_service(mgw: Gateway, users: Users) -> None:
+    resp = oai(mgw, users.alice).responses.create(
+        model="agent-anthropic", input='MOCK_MCP_CALL:add{"a":7,"b":8}',
+        tools=[{"type": "mcp", "server_label": "calc-stdio", "require_approval": "never"}])  # type: ignore[list-item]
+    assert resp.output_text == "TOOL_SAID:SUM=15"

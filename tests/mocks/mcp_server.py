@@ -1,12 +1,15 @@
 """A real MCP server for the agent-loop tests, built with the official `mcp` SDK and served
-over streamable HTTP on loopback:  python -m tests.mocks.mcp_server PORT
+over streamable HTTP on loopback (python -m tests.mocks.mcp_server PORT) or on stdin and
+stdout (python -m tests.mocks.mcp_server stdio).
 
 Tools: `add` (two integers), `echo` (read-only), `fail` (raises: an error result), `slow`
-(sleeps), `chain` (its output asks the scripted mock model to call `add` next)."""
+(sleeps), `chain` (its output asks the scripted mock model to call `add` next), `env` (an
+environment variable, to check what a stdio server is given), `crash` (the process exits)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from mcp.server.mcpserver import MCPServer
@@ -42,5 +45,18 @@ def chain() -> str:
     return 'CHAINED then MOCK_MCP_CALL:add{"a":40,"b":2}'
 
 
+@server.tool(description="The value of an environment variable, or (unset).")
+def env(name: str) -> str:
+    return os.environ.get(name, "(unset)")
+
+
+@server.tool(description="Exit the server process at once.")
+def crash() -> str:
+    os._exit(3)
+
+
 if __name__ == "__main__":
-    server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
+    if sys.argv[1] == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]))

@@ -128,12 +128,22 @@ def test_mcp_services_parse_round_trip_and_refuse_mistakes(monkeypatch: pytest.M
     for bad, words in (
         ({"name": "x", "url": "ftp://x"}, "url"),
         ({"name": "x y", "url": "http://h/"}, "name"),
-        ({"name": "x", "command": "npx"}, "stdio"),
+        ({"name": "x", "url": "http://h/", "command": "npx"}, "not both"),
+        ({"name": "x"}, "not both"),
+        ({"name": "x", "command": "npx", "headers": {"A": "b"}}, "env, not headers"),
+        ({"name": "x", "url": "http://h/", "args": ["-y"]}, "belong to a command"),
+        ({"name": "x", "command": "npx", "args": "-y"}, "list of strings"),
         ({"name": "x", "url": "http://h/", "headers": {"A": "b\nc"}}, "line breaks"),
         ({"name": "x", "url": "http://h/", "rate_limits": [{"key": "endpoint", "tokens": 1,
                                                              "renewal_period": "minute"}]}, "not tokens"),
     ):
         with pytest.raises(ConfigError, match=words):
             parse_config({"mcp_services": [bad]})
+    stdio = parse_config({"mcp_services": [{"name": "fs", "command": "npx", "args": ["-y", "srv", "${DOCS_MCP_KEY}"],
+                                            "env": {"TOKEN": "${DOCS_MCP_KEY}"}, "cwd": "/srv"}]})
+    fs = stdio.mcp_services["fs"]
+    assert (fs.url, fs.command, fs.args, fs.env, fs.cwd) == (None, "npx", ["-y", "srv", "k-123"], {"TOKEN": "k-123"},
+                                                            "/srv")
+    assert parse_config({"mcp_services": [mcp_service_spec(fs)]}).mcp_services["fs"] == fs
     with pytest.raises(ConfigError, match="already defined"):
         parse_config({"mcp_services": [{"name": "a", "url": "http://h/"}, {"name": "a", "url": "http://h/"}]})

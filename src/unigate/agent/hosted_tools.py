@@ -123,7 +123,7 @@ def _registered(tool: dict[str, Any], path: str, name: str, param: str, services
     if approval is None and tool["type"] != "mcp":
         approval = "never"  # Databricks' connection and app tools run without an approval round
     always, never, default = _approval(approval, f"{path}.require_approval")
-    return McpServer(name, service.url, {}, _allowed(tool.get("allowed_tools"), f"{path}.allowed_tools"),
+    return McpServer(name, service.url or "", {}, _allowed(tool.get("allowed_tools"), f"{path}.allowed_tools"),
                      always, never, default, service)
 
 

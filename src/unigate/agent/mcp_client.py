@@ -1,15 +1,17 @@
-"""A client for one MCP server over the streamable HTTP transport (MCP 2025-06-18).
+"""A client session with one MCP server (MCP 2025-06-18): initialize once, then tools/list (all
+pages), tools/call and any other request, over a transport that carries JSON-RPC messages:
+streamable HTTP (`HttpTransport`, here) or a local process's stdin and stdout
+(`agent.mcp_stdio.StdioTransport`).
 
-JSON-RPC 2.0 messages are POSTed to one URL; the server answers each request with a JSON
-object or with an SSE stream that ends with the matching response (notifications get 202).
-The session id the server hands out at `initialize` goes back on every later request. Only
-what the agent loop needs: initialize, tools/list (all pages), tools/call."""
+Over HTTP, messages are POSTed to one URL; the server answers each request with a JSON object
+or with an SSE stream that ends with the matching response (notifications get 202), and the
+session id it hands out at `initialize` goes back on every later request."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -34,22 +36,38 @@ class McpError(Exception):
         return {"type": self.kind, "code": self.code, "message": self.message}
 
 
+class Transport(Protocol):
+    """Carries one JSON-RPC message and returns the response to `rid` (None: a notification)."""
+
+    timeout: float
+    version: str | None  # the negotiated protocol version, once initialized
+    generation: int  # changes when the server side starts afresh (a new process, a lost session)
+
+    async def exchange(self, message: dict[str, Any], rid: int | None) -> dict[str, Any] | None: ...
+
+    async def connect(self) -> None:
+        """Make sure the server side is there (a stdio server's process is running)."""
+        ...
+
+    def forget(self, error: McpError) -> bool:
+        """Whether `error` means the server lost the session (then initialize again)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class McpSession:
-    def __init__(self, client: UpstreamClient, url: str, headers: dict[str, str] | None,
-                 timeout: float) -> None:
-        self._client = client
-        self.url = url
-        self._headers = dict(headers or {})
-        self._timeout = timeout
-        self._session_id: str | None = None
-        self._version: str | None = None
+    def __init__(self, client: UpstreamClient | Transport, url: str = "", headers: dict[str, str] | None = None,
+                 timeout: float = 60.0) -> None:
+        """Over streamable HTTP (`client`, `url`, `headers`), or over a given transport."""
+        self.transport: Transport = (HttpTransport(client, url, headers, timeout)
+                                     if isinstance(client, UpstreamClient) else client)
         self._ids = itertools.count(1)
-        self._ready = False
+        self._ready_for: int | None = None  # the transport generation initialized
         self._starting = asyncio.Lock()  # one initialize for concurrent first calls
         self.server_info: dict[str, Any] = {}  # the initialize result (capabilities, serverInfo)
 
     async def list_tools(self) -> list[dict[str, Any]]:
-        await self._ensure_ready()
         tools: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(MAX_TOOL_PAGES):
@@ -68,39 +86,44 @@ class McpSession:
         return await self.request("tools/call", {"name": name, "arguments": arguments})
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Any request after initialize. A server that forgot the session (404, as after its
-        restart) gets a new initialize and the request once more."""
+        """Any request after initialize. A server that forgot the session (HTTP 404, as after
+        its restart) gets a new initialize and the request once more."""
         await self._ensure_ready()
+        generation = self.transport.generation
         try:
             return await self._request(method, params)
         except McpError as e:
-            if not (e.kind == "http_error" and e.code == 404 and self._session_id):
+            # a server started afresh meanwhile refused the request as uninitialized
+            if self.transport.generation == generation and not self.transport.forget(e):
                 raise
-        self._ready, self._session_id = False, None
         await self._ensure_ready()
         return await self._request(method, params)
+
+    async def close(self) -> None:
+        await self.transport.close()
 
     # --- the protocol ---------------------------------------------------------------------
 
     async def _ensure_ready(self) -> None:
-        if self._ready:
+        await self.transport.connect()
+        if self._ready_for == self.transport.generation:
             return
         async with self._starting:
-            if self._ready:
-                return
-            self._version = None
-            result = await self._request("initialize", {
-                "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO})
-            version = result.get("protocolVersion")
-            self._version = version if isinstance(version, str) else PROTOCOL_VERSION
-            self.server_info = result
-            await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"}, None)
-            self._ready = True
+            while self._ready_for != self.transport.generation:
+                self.transport.version = None
+                result = await self._request("initialize", {
+                    "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO})
+                version = result.get("protocolVersion")
+                self.transport.version = version if isinstance(version, str) else PROTOCOL_VERSION
+                self.server_info = result
+                await self.transport.exchange({"jsonrpc": "2.0", "method": "notifications/initialized"}, None)
+                # a stdio server starts (a new generation) at the first message: initialize once
+                self._ready_for = self.transport.generation
 
     async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         rid = next(self._ids)
         message = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
-        reply = await self._post(message, rid)
+        reply = await self.transport.exchange(message, rid)
         assert reply is not None
         if "error" in reply:
             err = reply["error"] if isinstance(reply["error"], dict) else {}
@@ -112,22 +135,49 @@ class McpSession:
             raise McpError("mcp_protocol_error", -32603, f"{method} answered without a result object")
         return result
 
-    async def _post(self, message: dict[str, Any], rid: int | None) -> dict[str, Any] | None:
+
+class HttpTransport:
+    """Streamable HTTP: one POST per message, the session id and protocol version as headers."""
+
+    def __init__(self, client: UpstreamClient, url: str, headers: dict[str, str] | None,
+                 timeout: float) -> None:
+        self._client = client
+        self.url = url
+        self._headers = dict(headers or {})
+        self.timeout = timeout
+        self._session_id: str | None = None
+        self.version: str | None = None
+        self.generation = 0
+
+    def forget(self, error: McpError) -> bool:
+        if error.kind == "http_error" and error.code == 404 and self._session_id:
+            self._session_id = None
+            self.generation += 1
+            return True
+        return False
+
+    async def connect(self) -> None:
+        return None  # each message is its own request
+
+    async def close(self) -> None:
+        return None  # the connection pool is the gateway's
+
+    async def exchange(self, message: dict[str, Any], rid: int | None) -> dict[str, Any] | None:
         headers = {**self._headers, "Content-Type": "application/json",
                    "Accept": "application/json, text/event-stream"}
         if self._session_id:
             headers["Mcp-Session-Id"] = self._session_id
-        if self._version:
-            headers["MCP-Protocol-Version"] = self._version
+        if self.version:
+            headers["MCP-Protocol-Version"] = self.version
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self.timeout):
                 resp = await self._client.post(self.url, orjson.dumps(message), headers)
                 try:
                     return await self._reply(resp, rid)
                 finally:
                     resp.close()
         except TimeoutError:
-            raise McpError("http_error", 504, f"the MCP server did not answer within {self._timeout:g}s") from None
+            raise McpError("http_error", 504, f"the MCP server did not answer within {self.timeout:g}s") from None
         except OSError as e:
             raise McpError("http_error", 502, f"the MCP server is unreachable: {e or type(e).__name__}") from None
         except ValueError as e:  # a URL the client cannot use

@@ -8,6 +8,7 @@ MCP clients at /ai-gateway/mcp/{service}."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
@@ -18,6 +19,7 @@ import orjson
 
 from unigate.accounting.usage import UsageRecord
 from unigate.agent.mcp_client import McpError, McpSession
+from unigate.agent.mcp_stdio import StdioTransport
 from unigate.config import McpServiceConfig
 from unigate.errors import GatewayError, PermissionDenied
 from unigate.governance.payloads import PayloadRecord
@@ -37,15 +39,26 @@ def payload_key(service: str) -> str:
 
 def session_for(state: GatewayState, service: McpServiceConfig) -> McpSession:
     """One upstream session per service and worker, shared by every caller: the gateway is the
-    server's client, with the service's credentials. A changed url or headers opens a new one."""
-    key = service.name + "\0" + hashlib.sha256(
-        orjson.dumps([service.url, service.headers], option=orjson.OPT_SORT_KEYS)).hexdigest()
+    server's client, with the service's credentials. A changed service opens a new one (and a
+    stdio server's old process is stopped)."""
+    key = service.name + "\0" + hashlib.sha256(orjson.dumps(
+        [service.url, service.headers, service.command, service.args, service.env, service.cwd,
+         service.timeout], option=orjson.OPT_SORT_KEYS)).hexdigest()
     session = state.mcp_sessions.get(key)
     if session is None:
         for old in [k for k in state.mcp_sessions if k.startswith(service.name + "\0")]:
-            del state.mcp_sessions[old]
-        session = state.mcp_sessions[key] = McpSession(state.session, service.url, service.headers,  # type: ignore[arg-type]
-                                                       service.timeout)
+            stale = state.mcp_sessions.pop(old)
+            task = asyncio.get_running_loop().create_task(stale.close())
+            state.closing.add(task)
+            task.add_done_callback(state.closing.discard)
+        if service.command is not None:
+            transport = StdioTransport(service.name, service.command, service.args, service.env, service.cwd,
+                                       service.timeout)
+            session = McpSession(transport)
+        else:
+            assert service.url is not None and state.session is not None
+            session = McpSession(state.session, service.url, service.headers, service.timeout)
+        state.mcp_sessions[key] = session
     return session
 
 

@@ -65,14 +65,15 @@ def hide_secrets(spec: dict[str, Any]) -> dict[str, Any]:
     if "api_key" in spec or spec.get("type"):  # a provider: the shape reads show
         return public_provider_spec(spec)
     out = {k: v for k, v in spec.items() if k not in SECRET_FIELDS}
-    if isinstance(out.get("headers"), dict):  # an MCP service's headers carry its credentials
-        out["headers"] = {name: HIDDEN for name in out["headers"]}
+    for key in ("headers", "env"):  # an MCP service's headers and environment carry credentials
+        if isinstance(out.get(key), dict):
+            out[key] = {name: HIDDEN for name in out[key]}
     return out
 
 
 def _is_secret(path: str) -> bool:
     """The provider key, and the values of its extra headers (they often carry credentials)."""
-    return path in SECRET_FIELDS or path.startswith("headers.")
+    return path in SECRET_FIELDS or path.startswith(("headers.", "env."))
 
 
 def spec_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:

@@ -53,6 +53,7 @@ class GatewayState:
         self.background: dict[str, asyncio.Task[None]] = {}
         # upstream MCP sessions of registered services (agent.mcp_governance.session_for)
         self.mcp_sessions: dict[str, McpSession] = {}
+        self.closing: set[asyncio.Task[None]] = set()  # sessions of changed services, closing
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -147,6 +148,9 @@ class GatewayState:
             task.cancel()  # their responses are stored as cancelled
         if self.background:
             await asyncio.wait(list(self.background.values()), timeout=5)
+        for session in list(self.mcp_sessions.values()):
+            await session.close()  # stdio servers' processes
+        self.mcp_sessions.clear()
         if self.session is not None:
             await self.session.close()
         if self._watcher is not None:

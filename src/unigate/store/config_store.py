@@ -27,7 +27,17 @@ def provider_spec(p: ProviderConfig) -> dict[str, Any]:
 
 
 def mcp_service_spec(m: McpServiceConfig) -> dict[str, Any]:
-    spec: dict[str, Any] = {"name": m.name, "url": m.url}
+    spec: dict[str, Any] = {"name": m.name}
+    if m.url is not None:
+        spec["url"] = m.url
+    if m.command is not None:
+        spec["command"] = m.command
+        if m.args:
+            spec["args"] = list(m.args)
+        if m.env:
+            spec["env"] = dict(m.env)
+        if m.cwd:
+            spec["cwd"] = m.cwd
     if m.headers:
         spec["headers"] = dict(m.headers)
     if m.description:
@@ -79,13 +89,14 @@ def public_provider_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def keep_hidden_headers(new: dict[str, Any], old: dict[str, Any]) -> None:
-    """A write that sends back a header as reads show it ("(hidden)") keeps the stored value."""
-    headers = new.get("headers")
-    if isinstance(headers, dict):
-        for name, value in list(headers.items()):
-            if value == HIDDEN and name in (old.get("headers") or {}):
-                headers[name] = old["headers"][name]
+def keep_hidden_headers(new: dict[str, Any], old: dict[str, Any], key: str = "headers") -> None:
+    """A write that sends back a header (or another write-only value under `key`) as reads show
+    it ("(hidden)") keeps the stored value."""
+    values = new.get(key)
+    if isinstance(values, dict):
+        for name, value in list(values.items()):
+            if value == HIDDEN and name in (old.get(key) or {}):
+                values[name] = old[key][name]
 
 
 # --- the providers and endpoints tables (admin API writes go through these statements) --------

@@ -336,7 +336,7 @@ _DELETE = {"endpoint": delete_endpoint_statements, "provider": delete_provider_s
 
 def apply_config(store: SQLiteStore, providers: list[Any], endpoints: list[Any], prune: bool,
                  dry_run: bool, expect_plan: str | None,
-                 services: list[Any] | None = None) -> tuple[dict[str, Any], bool]:
+                 services: list[Any] | None = None, stdio_ok: bool = False) -> tuple[dict[str, Any], bool]:
     """Validate the file's entries against what the result would be, plan, and (unless a dry
     run) write the plan in one transaction. Synchronous: run in a thread."""
     have_p, have_e = load_specs(store)
@@ -356,6 +356,12 @@ def apply_config(store: SQLiteStore, providers: list[Any], endpoints: list[Any],
     new_e = [endpoint_spec(e) for e in cfg.endpoints.values()]
     new_s = [mcp_service_spec(m) for m in cfg.mcp_services.values()]
     plan = make_plan(new_p, new_e, have_p, have_e, prune, new_s, have_s)
+    stdio = {s["name"] for s in new_s if "command" in s}
+    changed = [c.name for c in plan.changes if c.kind == "mcp_service" and c.action != "delete" and c.name in stdio]
+    if changed and not stdio_ok:
+        raise InvalidRequest(f"mcp_services ({changed[0]}): a stdio MCP service runs a command on the gateway's "
+                             "host, so it is created and changed in the file the gateway serves; set "
+                             "settings.mcp_stdio_from_api there to allow it through apply", param="mcp_services")
     if expect_plan and expect_plan != plan.plan_id():
         raise Conflict("the stored configuration changed since the plan was made: run apply again")
     if dry_run or plan.empty:
@@ -384,7 +390,7 @@ async def apply(request: Request, caller: Caller) -> Response:
     dry_run = field(body, "dry_run", bool, required=False) or False
     expect = field(body, "expect_plan", str, required=False)
     plan, applied = await run(apply_config, caller.state.store, providers, endpoints, prune, dry_run,
-                              expect, services)
+                              expect, services, caller.state.file_config.mcp_stdio_from_api)
     if applied:
         details = {"prune": prune, "summary": plan["summary"],
                    "changes": [{k: c[k] for k in ("kind", "name", "action", "diff") if k in c}

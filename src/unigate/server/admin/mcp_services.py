@@ -33,10 +33,11 @@ ACL = "access_control_list"
 USE = "CAN_USE"
 
 
-def valid_service(spec: dict[str, Any]) -> dict[str, Any]:
-    if "command" in spec or "args" in spec:
-        raise InvalidRequest("command: MCP servers run as local processes (stdio) are not supported "
-                             "yet; give the url of a streamable HTTP server", param="command")
+def valid_service(caller: Caller, spec: dict[str, Any]) -> dict[str, Any]:
+    if "command" in spec and not caller.state.file_config.mcp_stdio_from_api:
+        raise InvalidRequest("command: a stdio MCP service runs a command on the gateway's host, so it "
+                             "is registered in the configuration file; set settings.mcp_stdio_from_api "
+                             "there to allow it through the API", param="command")
     try:
         cfg = parse_config({"mcp_services": [spec]}, "request")
     except ConfigError as e:
@@ -45,9 +46,11 @@ def valid_service(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
+    """Header and environment values are write-only: reads show their names."""
     out = dict(row)
-    if row.get("headers"):
-        out["headers"] = {name: HIDDEN for name in row["headers"]}
+    for key in ("headers", "env"):
+        if row.get(key):
+            out[key] = {name: HIDDEN for name in row[key]}
     return out
 
 
@@ -77,7 +80,7 @@ async def create_service(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     body = writable(await read_json(request))
     field(body, "name", str)
-    spec = valid_service(body)
+    spec = valid_service(caller, body)
     await write(caller, [insert(TABLE, spec)], "mcp_service.create", spec["name"], {"spec": audited(spec)})
     return json_response(public(await _row(caller, spec["name"])), 201)
 
@@ -91,7 +94,7 @@ async def put_service(request: Request, caller: Caller) -> Response:
     old = stored(await _row(caller, name))
     body["name"] = name
     keep_hidden_headers(body, old)
-    spec = valid_service(body)
+    spec = valid_service(caller, body)
     diff = spec_diff(old, spec)
     if diff:
         await write(caller, [update(TABLE, spec)], "mcp_service.update", name, {"diff": diff})

@@ -83,13 +83,18 @@ SCHEMAS: dict[str, Schema] = {
     }, ("name", "destinations")),
     "Endpoint": {"allOf": [ref("EndpointSpec"), obj({"created_at": N, "updated_at": N})]},
     "McpServiceSpec": obj({
-        "name": S, "url": {"type": "string", "description": "a streamable HTTP MCP server"},
+        "name": S, "url": {"type": "string", "description": "a streamable HTTP MCP server (or give command)"},
+        "command": {"type": "string", "description": "a stdio MCP server each worker runs; through the API "
+                                                     "only with settings.mcp_stdio_from_api in the file"},
+        "args": arr(S), "cwd": S,
+        "env": {"type": "object", "additionalProperties": S, "writeOnly": True,
+                "description": "the process's environment besides PATH, HOME and LANG; reads show '(hidden)'"},
         "headers": {"type": "object", "additionalProperties": S, "writeOnly": True,
                     "description": "sent to the server only; reads show '(hidden)', which a write may "
                                    "send back to keep the stored value"},
         "description": S, "rate_limits": arr(ref("RateLimit")), "inference_table": ref("InferenceTable"),
         "timeout": {"type": "string", "examples": ["60s"], "description": "one call to the server"},
-    }, ("name", "url")),
+    }, ("name",)),
     "McpService": {"allOf": [ref("McpServiceSpec"), obj({"created_at": N, "updated_at": N})]},
     "McpGrant": {"allOf": [MEMBER, obj({
         "permission_level": {"type": "string", "enum": ["CAN_USE"]},
