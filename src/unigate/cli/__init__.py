@@ -48,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unigate", description="A self-hosted AI gateway.")
     parser.add_argument("--version", action="version", version=f"unigate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     config.register(sub)
     mcp_services.register(sub)
     agents.register(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return int(args.func(args))
