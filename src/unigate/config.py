@@ -115,6 +115,9 @@ class GatewayConfig:
     # whether the admin API (and so `unigate apply`) may register stdio MCP services: a command
     # the gateway runs. Off: only this file can (its author already runs commands on the host).
     mcp_stdio_from_api: bool = False
+    # Redis for state several instances share (rate-limit counters); None: this host's memory
+    redis: str | None = None
+    rate_limit_failure: str = "open"  # Redis not answering: "open" lets requests through, "closed" 503s
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -136,7 +139,11 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
         raw = {}
     if not isinstance(raw, dict):
         p.fail("", "the file must hold a mapping with 'providers' and 'endpoints'")
-    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services"})
+    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services", "redis"})
+    redis_url = p.env(raw.get("redis"), "redis") or os.environ.get("UNIGATE_REDIS_URL") or None
+    if redis_url is not None and (not isinstance(redis_url, str)
+                                  or not redis_url.startswith(("redis://", "rediss://", "unix://"))):
+        p.fail("redis", "must be a URL such as redis://127.0.0.1:6379/0 (rediss:// for TLS)")
     providers: dict[str, ProviderConfig] = {}
     for i, entry in enumerate(p.list_of(raw, "providers", "")):
         prov = p.provider(entry, f"providers[{i}]")
@@ -152,7 +159,11 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
-    p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health", "mcp_stdio_from_api"})
+    p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health", "mcp_stdio_from_api",
+                                        "rate_limit_failure"})
+    failure = settings.get("rate_limit_failure", "open")
+    if failure not in ("open", "closed"):
+        p.fail("settings", f"rate_limit_failure: must be 'open' or 'closed', got {failure!r}")
     stdio_from_api = settings.get("mcp_stdio_from_api", False)
     if not isinstance(stdio_from_api, bool):
         p.fail("settings", "mcp_stdio_from_api: must be true or false")
@@ -172,7 +183,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     return GatewayConfig(providers, endpoints, max_body or DEFAULT_MAX_BODY_BYTES, source,
                          failures or DEFAULT_HEALTH_FAILURES,
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
-                         stdio_from_api)
+                         stdio_from_api, redis_url, failure)
 
 
 class _Parser:

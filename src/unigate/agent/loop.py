@@ -461,7 +461,7 @@ class AgentLoop:
         assert ctx.principal is not None
         call = ToolCall(ctx.state, ctx.principal, service, tool, args, ctx.record.url, ctx.record.user_agent,
                         ctx.record.endpoint_name, ctx.record.request_id)
-        call.admit()
+        await call.admit()
         return await call.run()  # bounded by the service's timeout
 
     # --- budgets and bookkeeping ---------------------------------------------------------------
@@ -504,7 +504,7 @@ async def run_agent_loop(ctx: RequestContext, fmt: WireFormat,
         raise InvalidRequest("stream and background cannot be used together", param="background")
     if background and body.get("store") is False:
         raise InvalidRequest("background mode needs store: a background response is stored", param="store")
-    t = resolve(ctx, body.get("model"), body=body)
+    t = await resolve(ctx, body.get("model"), body=body)
     previous = None
     if body.get("previous_response_id") is not None:
         previous = await stored_for(ctx, body["previous_response_id"], "previous_response_id")

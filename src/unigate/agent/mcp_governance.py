@@ -89,7 +89,7 @@ class ToolCall:
     request_id: str = field(default_factory=lambda: "mcp-" + uuid.uuid4().hex)
     started: float = field(default_factory=time.time)
 
-    def admit(self) -> None:
+    async def admit(self) -> None:
         """Raises PermissionDenied (no CAN_USE on the tool) or RateLimited; the refusal is recorded."""
         p, name = self.principal, self.service.name
         try:
@@ -98,7 +98,7 @@ class ToolCall:
                                        f"MCP service '{name}'")
             limits = self.state.snap.mcp_limits.get(name)
             if limits:
-                self.state.limiter.check(
+                await self.state.limiter.acquire(
                     "mcp" + "\0" + name, limits, p.type, p.name,
                     self.state.snap.groups_of.get((p.type, p.name), frozenset()), {}, 0,
                     target=f"MCP service '{name}'")

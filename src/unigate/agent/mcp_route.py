@@ -116,7 +116,7 @@ async def _answer(request: Request, state: GatewayState, principal: Principal, s
             raise InvalidRequest("tools/call: 'arguments' must be an object")
         call = ToolCall(state, principal, service, tool, arguments, request.path,
                         request.headers.get("User-Agent"))
-        call.admit()
+        await call.admit()
         return await call.run()
     if method in FORWARDED:
         return await session.request(method, params)

@@ -30,7 +30,7 @@ async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | No
 
     async def work() -> StreamResponse:
         body = await ctx.read_json()
-        t = resolve(ctx, url_model if url_model is not None else body.get("model"),
+        t = await resolve(ctx, url_model if url_model is not None else body.get("model"),
                     rate_limited=False)
 
         async def try_one(a: Attempt) -> StreamResponse:

@@ -25,7 +25,7 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
     """`url_model`: the endpoint named in the URL (formats that put it there), else the body's `model`."""
     async def work() -> StreamResponse:
         body = await ctx.read_json()
-        t = resolve(ctx, url_model if url_model is not None else body.get("model"), body=body)
+        t = await resolve(ctx, url_model if url_model is not None else body.get("model"), body=body)
         decoded: list[EmbedRequest] = []
 
         def request() -> EmbedRequest:

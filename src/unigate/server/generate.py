@@ -30,7 +30,7 @@ async def handle_generate(ctx: RequestContext, fmt: WireFormat, opts: ClientOpti
         body = await ctx.read_json()
         if agent is not None and agent[0](body):
             return await agent[1](ctx, fmt, body)
-        t = resolve(ctx, opts.model if opts.model is not None else body.get("model"), body=body)
+        t = await resolve(ctx, opts.model if opts.model is not None else body.get("model"), body=body)
         stream = opts.stream if opts.stream is not None else body.get("stream") is True
         ctx.record.streaming = stream
         opts.include_usage = fmt.wants_stream_usage(body)

@@ -29,13 +29,13 @@ class Target:
     attempts: list[Destination]  # every destination to try, in order
 
 
-def resolve(ctx: RequestContext, name: Any, where: str = "model",
-            body: dict[str, Any] | None = None, rate_limited: bool = True) -> Target:
+async def resolve(ctx: RequestContext, name: Any, where: str = "model",
+                  body: dict[str, Any] | None = None, rate_limited: bool = True) -> Target:
     """The endpoint the client named, and the destinations to try for this request. Queries
     count against the endpoint's rate limits (token counting, `rate_limited=False`, does not)."""
     endpoint = authorize(ctx, name, where)
     if rate_limited:
-        reserve(ctx, endpoint, body)
+        await reserve(ctx, endpoint, body)
     return plan(ctx, endpoint)
 
 
@@ -54,14 +54,14 @@ def authorize(ctx: RequestContext, name: Any, where: str = "model") -> EndpointC
     return endpoint
 
 
-def reserve(ctx: RequestContext, endpoint: EndpointConfig, body: dict[str, Any] | None) -> None:
+async def reserve(ctx: RequestContext, endpoint: EndpointConfig, body: dict[str, Any] | None) -> None:
     """Take this request's share of the endpoint's rate limits (429 when one is spent); settled
     on real usage when the request ends."""
     limits = ctx.state.snap.limits.get(endpoint.name)
     if limits:
         p = ctx.principal
         assert p is not None
-        ctx.reservation = ctx.state.limiter.check(
+        ctx.reservation = await ctx.state.limiter.acquire(
             endpoint.name, limits, p.type, p.name, ctx.state.snap.groups_of.get((p.type, p.name), frozenset()),
             ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body, FORMATS.get(ctx.fmt_name)))
 

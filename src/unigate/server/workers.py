@@ -21,6 +21,7 @@ from unigate.agent.mcp_governance import payload_key
 from unigate.config import GatewayConfig
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
+from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.retention import retention_days
 from unigate.server.app import build_app
 from unigate.server.http import HttpServer
@@ -44,6 +45,8 @@ class ServeOptions:
 
 
 async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend) -> None:
+    if config.redis:  # counters every instance shares; a client per worker, on its own loop
+        counters = RedisBackend(config.redis, config.rate_limit_failure)
     store = SQLiteStore(opts.db_path)
     usage = UsageWriter(store)
     usage.start()
@@ -63,6 +66,8 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     # Stop accepting, let in-flight requests and streams finish (bounded by opts.grace).
     await server.shutdown(opts.grace)
     await state.close()
+    if isinstance(counters, RedisBackend):
+        await counters.close()
     usage.stop()
     payloads.stop()
     store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -24,9 +25,18 @@ class Reservation:
     settled: bool = False
 
 
+@dataclass(slots=True)
+class _Planned:
+    reservation: Reservation
+    items: list[CounterItem]
+    applied: list[tuple[RateLimit, str]]
+    now: float
+
+
 class RateLimiter:
     def __init__(self, backend: CounterBackend) -> None:
         self.backend = backend
+        self._pending: set[asyncio.Task[None]] = set()  # adjustments sent to a network backend
         self._ordered: dict[int, tuple[Sequence[RateLimit], list[RateLimit]]] = {}
 
     def check(self, endpoint_name: str, limits: Sequence[RateLimit], principal_type: str, principal: str,
@@ -34,19 +44,40 @@ class RateLimiter:
               now: float | None = None, target: str | None = None) -> Reservation:
         """Take one request (and `estimated_tokens`: input tokens + max_tokens) from every limit that
         applies, all or nothing. Raises RateLimited naming the limit, with Retry-After, when one
-        has no room. Synchronous and fast: call it from the event loop."""
+        has no room. Synchronous and fast (a local backend): call it from the event loop."""
+        planned = self._plan(endpoint_name, limits, principal_type, principal, groups, tags,
+                             estimated_tokens, now)
+        if planned.items:
+            self._verdict(planned, self.backend.try_acquire(planned.items), target)
+        return planned.reservation
+
+    async def acquire(self, endpoint_name: str, limits: Sequence[RateLimit], principal_type: str,
+                      principal: str, groups: frozenset[str], tags: Mapping[str, str], estimated_tokens: int,
+                      now: float | None = None, target: str | None = None) -> Reservation:
+        """`check`, awaiting a network backend (Redis) when there is one."""
+        planned = self._plan(endpoint_name, limits, principal_type, principal, groups, tags,
+                             estimated_tokens, now)
+        if planned.items:
+            remote = getattr(self.backend, "try_acquire_async", None)
+            refused = await remote(planned.items) if remote else self.backend.try_acquire(planned.items)
+            self._verdict(planned, refused, target)
+        return planned.reservation
+
+    def _plan(self, endpoint_name: str, limits: Sequence[RateLimit], principal_type: str, principal: str,
+              groups: frozenset[str], tags: Mapping[str, str], estimated_tokens: int,
+              now: float | None) -> _Planned:
+        """The counters a request takes from (none when no limit applies)."""
         reservation = Reservation(endpoint_name)
+        planned = _Planned(reservation, [], [], 0.0)
         if not limits:
-            return reservation
-        if now is None:
-            now = time.time()
+            return planned
+        planned.now = now = time.time() if now is None else now
         applied = applicable_limits(self._hourly_first(limits), principal_type, principal, groups, tags)
         if not applied:
-            return reservation
+            return planned
         estimate = max(1, estimated_tokens)
         starts = {60: int(now // 60) * 60, 3600: int(now // 3600) * 3600}
         prefix = endpoint_name + SEP
-        items: list[CounterItem] = []
         for lim, scope in applied:
             seconds = lim.window_seconds
             start = starts[seconds]
@@ -58,14 +89,18 @@ class RateLimiter:
                 # pass when the window is untouched instead of never); settle charges the truth.
                 cost = min(estimate, lim.amount) if lim.amount > 0 else estimate
                 reservation.tokens.append((key, start, cost))
-            items.append((key, start, seconds, lim.amount, cost))
-        refused = self.backend.try_acquire(items)
+            planned.items.append((key, start, seconds, lim.amount, cost))
+        planned.applied = applied
+        return planned
+
+    @staticmethod
+    def _verdict(planned: _Planned, refused: int | None, target: str | None) -> None:
         if refused is None:
-            return reservation
-        lim, scope = applied[refused]
-        _, start, seconds, _, _ = items[refused]
-        retry_after = max(1, math.ceil(start + seconds - now))
-        raise RateLimited(denial_message(endpoint_name, lim, scope, target),
+            return
+        lim, scope = planned.applied[refused]
+        _, start, seconds, _, _ = planned.items[refused]
+        retry_after = max(1, math.ceil(start + seconds - planned.now))
+        raise RateLimited(denial_message(planned.reservation.endpoint, lim, scope, target),
                           headers={"Retry-After": str(retry_after)})
 
     def _hourly_first(self, limits: Sequence[RateLimit]) -> Sequence[RateLimit]:
@@ -90,7 +125,14 @@ class RateLimiter:
         reservation.settled = True
         if actual_tokens is None:
             return
+        remote = getattr(self.backend, "adjust_async", None)
         for key, start, reserved in reservation.tokens:
             delta = max(0, actual_tokens) - reserved
-            if delta:
+            if not delta:
+                continue
+            if remote is None:
                 self.backend.adjust(key, start, delta)
+            else:  # a network backend: corrected in the background, the request is done
+                task = asyncio.get_running_loop().create_task(remote(key, start, delta))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)

@@ -1,0 +1,141 @@
+"""Rate-limit counters in Redis, shared by every worker of every instance (`redis: redis://...`).
+
+The same semantics as `LocalBackend`, each call one Lua script, so a check-and-increment of all
+the counters a request needs is atomic across instances: all are incremented or none is. A
+counter is a hash {s: window start, c: count} under `unigate:rl:<key>` that expires a minute
+after its window ends. The calls are awaitable (`try_acquire_async`, `adjust_async`): the
+request path waits for Redis without blocking the event loop.
+
+When Redis does not answer, `failure` decides: "open" lets the request through (and logs, at
+most every 10 s), "closed" refuses it with a 503 naming Redis. Either way nothing is queued:
+counts resume from what Redis holds once it is back."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from unigate.errors import GatewayError
+from unigate.governance.ratelimit.backend import CounterItem
+
+log = logging.getLogger("unigate.ratelimit")
+PREFIX = "unigate:rl:"
+FAILURES = ("open", "closed")
+MAX_CONNECTIONS = 16  # per worker
+
+# KEYS: counters; ARGV: per item start, seconds, limit, cost. Returns 0, or the 1-based index of
+# the first item without room (then nothing changed).
+_ACQUIRE = """
+local plan = {}
+for i = 1, #KEYS do
+  local b = (i - 1) * 4
+  local start, seconds = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
+  local limit, cost = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local cur = redis.call('HMGET', KEYS[i], 's', 'c')
+  local count = 0
+  if cur[1] and tonumber(cur[1]) >= start then
+    start = tonumber(cur[1])
+    count = tonumber(cur[2]) or 0
+  end
+  if limit <= 0 or count + cost > limit then
+    return i
+  end
+  plan[i] = {start, seconds, count + cost}
+end
+for i = 1, #KEYS do
+  redis.call('HSET', KEYS[i], 's', plan[i][1], 'c', plan[i][3])
+  redis.call('EXPIREAT', KEYS[i], plan[i][1] + plan[i][2] + 60)
+end
+return 0
+"""
+
+# KEYS[1]: the counter; ARGV: window start, delta. Only while the counter is in that window.
+_ADJUST = """
+local cur = redis.call('HMGET', KEYS[1], 's', 'c')
+if cur[1] and tonumber(cur[1]) == tonumber(ARGV[1]) then
+  local c = (tonumber(cur[2]) or 0) + tonumber(ARGV[2])
+  if c < 0 then c = 0 end
+  redis.call('HSET', KEYS[1], 'c', c)
+end
+return 0
+"""
+
+
+class RedisUnavailable(GatewayError):
+    status, code = 503, "rate_limiter_unavailable"
+
+
+class RedisBackend:
+    """One per worker process (a connection pool bound to its event loop)."""
+
+    def __init__(self, url: str, failure: str = "open", timeout: float = 0.5) -> None:
+        self.url = url
+        self.failure = failure
+        # A bounded pool that makes a burst wait for a connection (up to `timeout`) rather than
+        # fail: every check is one short script, so a few connections carry many requests.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=timeout, socket_timeout=timeout,
+            socket_connect_timeout=timeout, health_check_interval=30)
+        self._redis: Any = aioredis.Redis(connection_pool=pool)
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._adjust = self._redis.register_script(_ADJUST)
+        self._logged = 0.0
+        self.failures = 0  # calls Redis did not answer (for operators and tests)
+
+    async def try_acquire_async(self, items: Sequence[CounterItem]) -> int | None:
+        keys = [PREFIX + key for key, *_ in items]
+        args: list[int] = []
+        for _, start, seconds, limit, cost in items:
+            args += [start, seconds, limit, cost]
+        try:
+            refused = int(await self._acquire(keys=keys, args=args))
+        except (RedisError, OSError) as e:
+            self._failed(e)
+            if self.failure == "closed":
+                raise RedisUnavailable("rate limits cannot be checked: Redis does not answer") from None
+            return None
+        return None if refused == 0 else refused - 1
+
+    async def adjust_async(self, key: str, window_start: int, delta: int) -> None:
+        try:
+            await self._adjust(keys=[PREFIX + key], args=[window_start, delta])
+        except (RedisError, OSError) as e:
+            self._failed(e)
+
+    # The synchronous calls of the seam are not offered: they would block the event loop.
+    def try_acquire(self, items: Sequence[CounterItem]) -> int | None:
+        raise TypeError("RedisBackend is asynchronous: use try_acquire_async")
+
+    def adjust(self, key: str, window_start: int, delta: int) -> None:
+        raise TypeError("RedisBackend is asynchronous: use adjust_async")
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    def _failed(self, error: BaseException) -> None:
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._logged > 10:
+            self._logged = now
+            log.warning("Redis at %s does not answer (%s): rate limits %s", _safe(self.url),
+                        type(error).__name__, "let requests through" if self.failure == "open" else
+                        "refuse requests")
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
