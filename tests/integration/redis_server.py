@@ -13,12 +13,12 @@ from collections.abc import Callable
 from tests.integration.gateway import free_port
 
 
-def start_redis() -> tuple[str, Callable[[], None]]:
+def start_redis(port: int | None = None) -> tuple[str, Callable[[], None]]:
     """(redis://127.0.0.1:PORT/0, a function that stops it), once it accepts connections."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise RuntimeError("redis-server is not installed: run the tests with ./dev test, which installs it")
-    port = free_port()
+    port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="unigate-redis-")
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", workdir, "--protected-mode", "yes"],

@@ -17,6 +17,7 @@ from tests.integration.gateway import ADMIN_TOKEN, Gateway, free_port, start_gat
 from tests.integration.redis_server import start_redis
 from unigate.governance.ratelimit import LocalBackend
 from unigate.governance.ratelimit.redis_backend import RedisBackend, RedisUnavailable
+from unigate.governance.ratelimit.resp import RespClient
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ async def test_counters_expire_after_their_window(redis_url: str) -> None:
     start = _window()
     try:
         assert await redis.try_acquire_async([(k, start, 60, 5, 1)]) is None
-        ttl = await redis._redis.ttl(f"unigate:rl:{k}")
+        ttl = await redis.ttl(k)
         assert 0 < ttl <= 60 + 60 + 1
     finally:
         await redis.close()
@@ -96,6 +97,26 @@ async def test_redis_down_fails_open_or_closed_by_setting() -> None:
     finally:
         await opened.close()
         await closed.close()
+
+
+async def test_a_restarted_redis_is_reconnected_and_given_the_scripts_again() -> None:
+    url, stop = start_redis()
+    redis = RedisBackend(url, "open", timeout=0.3)
+    k, w = _key(), _window()
+    try:
+        assert await redis.try_acquire_async([(k, w, 60, 1, 1)]) is None
+        assert await redis.try_acquire_async([(k, w, 60, 1, 1)]) == 0
+        stop()
+        assert await redis.try_acquire_async([(k, w, 60, 1, 1)]) is None  # failed open
+        assert redis.failures == 1
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        _, stop = start_redis(port)  # an empty Redis: no counters, no scripts
+        await asyncio.sleep(RespClient.RECONNECT_PAUSE)
+        assert await redis.try_acquire_async([(k, w, 60, 1, 1)]) is None
+        assert await redis.try_acquire_async([(k, w, 60, 1, 1)]) == 0
+    finally:
+        await redis.close()
+        stop()
 
 
 # --- several instances ---------------------------------------------------------------------------

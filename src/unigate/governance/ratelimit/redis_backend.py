@@ -4,7 +4,8 @@ The same semantics as `LocalBackend`, each call one Lua script, so a check-and-i
 the counters a request needs is atomic across instances: all are incremented or none is. A
 counter is a hash {s: window start, c: count} under `unigate:rl:<key>` that expires a minute
 after its window ends. The calls are awaitable (`try_acquire_async`, `adjust_async`): the
-request path waits for Redis without blocking the event loop.
+request path waits for Redis without blocking the event loop, on one pipelined connection per
+worker (`resp.RespClient`).
 
 When Redis does not answer, `failure` decides: "open" lets the request through (and logs, at
 most every 10 s), "closed" refuses it with a 503 naming Redis. Either way nothing is queued:
@@ -12,21 +13,18 @@ counts resume from what Redis holds once it is back."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
-
-from redis import asyncio as aioredis
-from redis.exceptions import RedisError
 
 from unigate.errors import GatewayError
 from unigate.governance.ratelimit.backend import CounterItem
+from unigate.governance.ratelimit.resp import RedisConnectionError, RedisError, RespClient
 
 log = logging.getLogger("unigate.ratelimit")
 PREFIX = "unigate:rl:"
 FAILURES = ("open", "closed")
-MAX_CONNECTIONS = 16  # per worker
 
 # KEYS: counters; ARGV: per item start, seconds, limit, cost. Returns 0, or the 1-based index of
 # the first item without room (then nothing changed).
@@ -70,20 +68,33 @@ class RedisUnavailable(GatewayError):
     status, code = 503, "rate_limiter_unavailable"
 
 
+class _Script:
+    """A Lua script run by its SHA1 (EVALSHA), loaded into Redis when it does not know it."""
+
+    def __init__(self, client: RespClient, source: str) -> None:
+        self.client, self.source = client, source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, keys: list[str], args: list[int]) -> object:
+        try:
+            return await self.client.call("EVALSHA", self.sha, len(keys), *keys, *args)
+        except RedisError as e:
+            if not str(e).startswith("NOSCRIPT"):
+                raise
+        await self.client.call("SCRIPT", "LOAD", self.source)  # a new or restarted Redis
+        return await self.client.call("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
 class RedisBackend:
-    """One per worker process (a connection pool bound to its event loop)."""
+    """One per worker process: one pipelined connection (governance.ratelimit.resp), bound to
+    the worker's event loop."""
 
     def __init__(self, url: str, failure: str = "open", timeout: float = 0.5) -> None:
         self.url = url
         self.failure = failure
-        # A bounded pool that makes a burst wait for a connection (up to `timeout`) rather than
-        # fail: every check is one short script, so a few connections carry many requests.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, timeout=timeout, socket_timeout=timeout,
-            socket_connect_timeout=timeout, health_check_interval=30)
-        self._redis: Any = aioredis.Redis(connection_pool=pool)
-        self._acquire = self._redis.register_script(_ACQUIRE)
-        self._adjust = self._redis.register_script(_ADJUST)
+        self._client = RespClient(url, timeout)
+        self._acquire = _Script(self._client, _ACQUIRE)
+        self._adjust = _Script(self._client, _ADJUST)
         self._logged = 0.0
         self.failures = 0  # calls Redis did not answer (for operators and tests)
 
@@ -93,8 +104,8 @@ class RedisBackend:
         for _, start, seconds, limit, cost in items:
             args += [start, seconds, limit, cost]
         try:
-            refused = int(await self._acquire(keys=keys, args=args))
-        except (RedisError, OSError) as e:
+            refused = int(await self._acquire(keys, args))  # type: ignore[call-overload]
+        except (RedisError, RedisConnectionError) as e:
             self._failed(e)
             if self.failure == "closed":
                 raise RedisUnavailable("rate limits cannot be checked: Redis does not answer") from None
@@ -103,8 +114,8 @@ class RedisBackend:
 
     async def adjust_async(self, key: str, window_start: int, delta: int) -> None:
         try:
-            await self._adjust(keys=[PREFIX + key], args=[window_start, delta])
-        except (RedisError, OSError) as e:
+            await self._adjust([PREFIX + key], [window_start, delta])
+        except (RedisError, RedisConnectionError) as e:
             self._failed(e)
 
     # The synchronous calls of the seam are not offered: they would block the event loop.
@@ -116,12 +127,15 @@ class RedisBackend:
 
     async def ping(self) -> bool:
         try:
-            return bool(await self._redis.ping())
-        except (RedisError, OSError):
+            return await self._client.call("PING") == "PONG"
+        except (RedisError, RedisConnectionError):
             return False
 
+    async def ttl(self, key: str) -> int:
+        return int(await self._client.call("TTL", PREFIX + key))
+
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._client.close()
 
     def _failed(self, error: BaseException) -> None:
         self.failures += 1
@@ -129,8 +143,7 @@ class RedisBackend:
         if now - self._logged > 10:
             self._logged = now
             log.warning("Redis at %s does not answer (%s): rate limits %s", _safe(self.url),
-                        type(error).__name__, "let requests through" if self.failure == "open" else
-                        "refuse requests")
+                        error, "let requests through" if self.failure == "open" else "refuse requests")
 
 
 def _safe(url: str) -> str:
