@@ -82,7 +82,9 @@ class Gateway:
 
 
 def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] | None = None,
-                  env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN) -> Gateway:
+                  env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN,
+                  data_dir: Path | None = None) -> Gateway:
+    """`data_dir`: a previous gateway's (its data dir), to start again on the same state."""
     tmp = Path(tempfile.mkdtemp(prefix="unigate-test-"))
     cfg = tmp / "unigate.yaml"
     cfg.write_text(config_text)
@@ -94,9 +96,9 @@ def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] |
     full_env.update(env or {})
     log_path = tmp / "gateway.log"
     cmd = [sys.executable, "-m", "unigate.cli", "serve", "--config", str(cfg), "--port", str(port),
-           "--workers", str(workers), "--data-dir", str(tmp / "data")] + (extra_args or [])
+           "--workers", str(workers), "--data-dir", str(data_dir or tmp / "data")] + (extra_args or [])
     proc = subprocess.Popen(cmd, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=full_env)
-    gw = Gateway(f"http://127.0.0.1:{port}", token or "", proc, tmp / "data", log_path, full_env)
+    gw = Gateway(f"http://127.0.0.1:{port}", token or "", proc, data_dir or tmp / "data", log_path, full_env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvloop
 
+from unigate.accounting.spool import UsageSpool, replay_spools
 from unigate.accounting.usage import UsageWriter
 from unigate.agent.mcp_governance import payload_key
 from unigate.config import GatewayConfig
@@ -48,7 +49,9 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     if config.redis:  # counters every instance shares; a client per worker, on its own loop
         counters = RedisBackend(config.redis, config.rate_limit_failure)
     store = SQLiteStore(opts.db_path)
-    usage = UsageWriter(store)
+    spool = UsageSpool(opts.data_dir / "spool")  # answered requests' rows survive a killed worker
+    replay_spools(store, spool.directory, spool.token)
+    usage = UsageWriter(store, spool=spool)
     usage.start()
     state = GatewayState(config, store, usage, counters)
     payloads = state.payloads = PayloadWriter(store)

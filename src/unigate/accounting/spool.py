@@ -1,0 +1,118 @@
+"""A worker's usage rows on local disk until the store has them, so a killed worker (SIGKILL,
+the OOM killer) loses no row of a request it finished.
+
+Each row is appended to `<data dir>/spool/usage-<pid>-<token>-<n>.jsonl` when the request ends: one write
+of one line, in the kernel's page cache once `write` returns, so it survives the process (not a
+power cut: there is no fsync a request). The writer thread switches to a new file before each
+flush and deletes the old ones once their rows are in the store. A worker that starts replays
+the files of workers that are gone (INSERT OR IGNORE on the request id: a row written twice is
+kept once) and deletes them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from unigate.store.sqlite import SQLiteStore
+
+log = logging.getLogger("unigate.usage")
+PREFIX, SUFFIX = "usage-", ".jsonl"
+
+
+class UsageSpool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._pid = os.getpid()
+        self.token = secrets.token_hex(4)  # a later worker with the same pid is told apart
+        self._serial = 0
+        self._lock = threading.Lock()  # rotation (writer thread) against appends (event loop)
+        self._path, self._fd = self._open()
+        self._retired: list[Path] = []
+
+    def _open(self) -> tuple[Path, int]:
+        self._serial += 1
+        path = self.directory / f"{PREFIX}{self._pid}-{self.token}-{self._serial}{SUFFIX}"
+        return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def append(self, row: tuple[Any, ...]) -> None:
+        """On the request path: one write syscall, no lock in the common case beyond the GIL."""
+        line = orjson.dumps(row) + b"\n"
+        with self._lock:
+            os.write(self._fd, line)
+
+    def rotate(self) -> None:
+        """Before a flush: rows from now on go to a new file; the current one is retired."""
+        with self._lock:
+            old_path, old_fd = self._path, self._fd
+            self._path, self._fd = self._open()
+        os.close(old_fd)
+        self._retired.append(old_path)
+
+    def flushed(self) -> None:
+        """Every row queued before the last rotation is in the store: its files can go."""
+        for path in self._retired:
+            path.unlink(missing_ok=True)
+        self._retired.clear()
+
+    def close(self, clean: bool) -> None:
+        """At shutdown; `clean`: every row was written, so the current file goes too."""
+        os.close(self._fd)
+        if clean:
+            self._retired.append(self._path)
+            self.flushed()
+
+
+def replay_spools(store: SQLiteStore, directory: Path, own_token: str = "", batch: int = 500) -> int:
+    """Write the rows of spool files whose worker is gone into the store; returns how many rows."""
+    if not directory.is_dir():
+        return 0
+    total = 0
+    for path in sorted(directory.glob(f"{PREFIX}*{SUFFIX}")):
+        owner = _owner(path)
+        if owner is None or owner[1] == own_token:
+            continue
+        pid = owner[0]
+        if pid != os.getpid() and _alive(pid):  # the same pid with another token: a predecessor
+            continue
+        rows: list[tuple[Any, ...]] = []
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue  # another worker replayed it first
+        for line in data.splitlines():
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # the last line of a worker killed mid-write
+            if isinstance(row, list) and len(row) == len(store.USAGE_COLUMNS):
+                rows.append(tuple(row))
+        for at in range(0, len(rows), batch):
+            store.insert_usage(rows[at:at + batch])
+        path.unlink(missing_ok=True)
+        total += len(rows)
+    if total:
+        log.warning("replayed %d usage row(s) of worker(s) that stopped without writing them", total)
+    return total
+
+
+def _owner(path: Path) -> tuple[int, str] | None:
+    """(pid, token) from usage-<pid>-<token>-<n>.jsonl."""
+    parts = path.name.removeprefix(PREFIX).removesuffix(SUFFIX).split("-")
+    return (int(parts[0]), parts[1]) if len(parts) == 3 and parts[0].isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
