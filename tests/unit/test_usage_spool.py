@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
 from tests.unit.test_usage_writer import FlakyStore, record
 from unigate.accounting.spool import UsageSpool, replay_spools
 from unigate.accounting.usage import UsageWriter
@@ -47,7 +49,6 @@ def test_replay_takes_only_the_files_of_workers_that_are_gone(tmp_path: Path) ->
                           text=True, check=True).stdout.strip()
     directory.mkdir()
     rows = [record(i).as_row() for i in range(3)]
-    import orjson
     body = b"".join(orjson.dumps(r) + b"\n" for r in rows) + b'["req-cut", 17'  # killed mid-write
     (directory / f"usage-{dead}-aaaa-1.jsonl").write_bytes(body)
     (directory / f"usage-{os.getppid()}-bbbb-1.jsonl").write_bytes(orjson.dumps(record(9).as_row()) + b"\n")

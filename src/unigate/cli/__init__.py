@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from unigate import __version__
-from unigate.cli import agents, config, identities, mcp_services, usage
+from unigate.cli import agents, config, identities, mcp_services, store_cmds, usage
 from unigate.config import ConfigError, load_config
+from unigate.governance.ratelimit.redis_backend import safe_url
 from unigate.store.config_store import apply_file_config
 from unigate.store.sqlite import SQLiteStore
 
@@ -42,8 +43,9 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"unigate: cannot listen on {opts.host}:{opts.port}: {e.strerror}", file=sys.stderr)
         return 2
+    shared = f"; rate limits shared through Redis at {safe_url(config.redis)}" if config.redis else ""
     print(f"unigate {__version__} serving {len(config.endpoints)} endpoint(s) from {config.source} "
-          f"on http://{opts.host}:{opts.port}/ai-gateway with {opts.workers} worker(s)", flush=True)
+          f"on http://{opts.host}:{opts.port}/ai-gateway with {opts.workers} worker(s){shared}", flush=True)
     serve(config, opts)
     return 0
 
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.register(sub)
     config.register(sub)
     mcp_services.register(sub)
+    store_cmds.register(sub)
     agents.register(sub)
     return parser
 

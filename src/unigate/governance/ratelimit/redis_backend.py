@@ -142,11 +142,11 @@ class RedisBackend:
         now = time.monotonic()
         if now - self._logged > 10:
             self._logged = now
-            log.warning("Redis at %s does not answer (%s): rate limits %s", _safe(self.url),
+            log.warning("Redis at %s does not answer (%s): rate limits %s", safe_url(self.url),
                         error, "let requests through" if self.failure == "open" else "refuse requests")
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password."""
     scheme, sep, rest = url.partition("://")
     if "@" in rest:
