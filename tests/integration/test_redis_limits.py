@@ -207,3 +207,51 @@ def test_redis_down_closed_answers_503_in_the_dialect(mock_url: str) -> None:
         assert "Traceback" not in gw.log()
     finally:
         gw.stop()
+
+
+# --- passive health shared through Redis ------------------------------------------------------------
+
+def _health_config(mock_url: str, redis_url: str) -> str:
+    return f"""
+redis: "{redis_url}"
+providers:
+  - {{name: dead, type: openai, base_url: "http://127.0.0.1:{free_port()}/v1", api_key: sk-x}}
+  - {{name: openai-main, type: openai, base_url: "{mock_url}/v1", api_key: sk-mock-openai}}
+endpoints:
+  - name: failing-over
+    destinations: [{{provider: dead, model: gpt-4o-mini}}]
+    fallbacks: [{{provider: openai-main, model: gpt-4o-mini}}]
+settings:
+  passive_health: {{failures: 2, cool_down: 60s}}
+"""
+
+
+def _first_attempts(gw: Gateway) -> list[str]:
+    import urllib.request
+
+    deadline = time.monotonic() + 5
+    while True:
+        req = urllib.request.Request(f"{gw.url}/api/v1/usage?endpoint=failing-over",
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            rows = __import__("json").loads(r.read())["rows"]
+        if rows or time.monotonic() > deadline:
+            return [row["routing_information"][0]["provider"] for row in rows]
+        time.sleep(0.1)
+
+
+async def test_a_destination_one_instance_cools_down_is_skipped_by_the_others(mock_url: str,
+                                                                              redis_url: str) -> None:
+    config = _health_config(mock_url, redis_url)
+    a, b = start_gateway(config, workers=1), start_gateway(config, workers=1)
+    try:
+        body = {"model": "failing-over", "messages": [{"role": "user", "content": "hi"}]}
+        for _ in range(2):  # two failures of `dead` on instance a: it cools down there, and tells b
+            assert (await _burst([f"{a.base}/openai/v1/chat/completions"], 1, body))[200] == 1
+        await asyncio.sleep(0.5)
+        assert (await _burst([f"{b.base}/openai/v1/chat/completions"], 1, body))[200] == 1
+        assert _first_attempts(a) == ["dead", "dead"]
+        assert _first_attempts(b) == ["openai-main"], "b tried the destination a had cooled down"
+    finally:
+        a.stop()
+        b.stop()

@@ -96,3 +96,25 @@ def test_most_meaningful_keeps_429_with_the_longest_retry_after() -> None:
             UpstreamError(429, "c", headers={"Retry-After": "7"})]
     assert most_meaningful(errs).headers["Retry-After"] == "7"
     assert most_meaningful([UpstreamError(502, "a"), UpstreamTimeout("t")]).status == 504
+
+
+def test_health_tells_of_its_changes_and_takes_another_workers_news() -> None:
+    from unigate.config import Destination
+    from unigate.routing.health import Health
+
+    told: list[tuple[str, str, float]] = []
+    h = Health(failures_to_cool=2, cool_down=30)
+    h.on_change = lambda p, m, s: told.append((p, m, s))
+    d = Destination("p", "m")
+    h.success(d)  # healthy already: nothing to tell
+    h.failure(d)
+    assert told == [] and not h.is_cooling(d)
+    h.failure(d)
+    assert told == [("p", "m", 30)] and h.is_cooling(d)
+    h.success(d)
+    assert told[-1] == ("p", "m", 0.0) and not h.is_cooling(d)
+    other = Destination("q", "m")
+    h.apply("q", "m", 10)  # news from another worker are not told again
+    assert h.is_cooling(other) and len(told) == 2
+    h.apply("q", "m", 0)
+    assert not h.is_cooling(other)

@@ -1,9 +1,11 @@
 """Passive health: a destination that keeps failing is skipped for a cool-down, then tried
-again. Kept per worker, in memory: it only steers this worker's choices."""
+again. Kept per worker, in memory; with Redis configured, a worker that cools a destination
+down (or sees it recover) tells the others (`routing.shared_health`), which apply it as theirs."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from unigate.config import DEFAULT_COOL_DOWN_SECONDS, DEFAULT_HEALTH_FAILURES, Destination
@@ -21,6 +23,8 @@ class Health:
         self._states: dict[tuple[str, str], _State] = {}
         self.failures_to_cool = failures_to_cool
         self.cool_down = cool_down
+        # told when this worker cools a destination down (seconds) or sees it answer again
+        self.on_change: Callable[[str, str, float], None] | None = None
 
     def is_cooling(self, dest: Destination, now: float | None = None) -> bool:
         s = self._states.get((dest.provider, dest.model))
@@ -28,8 +32,10 @@ class Health:
 
     def success(self, dest: Destination) -> None:
         s = self._states.get((dest.provider, dest.model))
-        if s is not None:
+        if s is not None and (s.failures or s.cooling_until):
             s.failures, s.cooling_until = 0, 0.0
+            if self.on_change is not None:
+                self.on_change(dest.provider, dest.model, 0.0)
 
     def failure(self, dest: Destination, now: float | None = None) -> None:
         s = self._states.setdefault((dest.provider, dest.model), _State())
@@ -38,3 +44,14 @@ class Health:
             # After the cool-down one request tries it again; one more failure cools it again.
             s.cooling_until = (time.monotonic() if now is None else now) + self.cool_down
             s.failures = self.failures_to_cool - 1
+            if self.on_change is not None:
+                self.on_change(dest.provider, dest.model, self.cool_down)
+
+    def apply(self, provider: str, model: str, seconds: float) -> None:
+        """Another worker's news: cooling for `seconds` from now, or (0) answering again."""
+        s = self._states.setdefault((provider, model), _State())
+        if seconds > 0:
+            s.cooling_until = max(s.cooling_until, time.monotonic() + seconds)
+            s.failures = max(s.failures, self.failures_to_cool - 1)
+        else:
+            s.failures, s.cooling_until = 0, 0.0

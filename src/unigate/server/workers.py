@@ -24,6 +24,7 @@ from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
 from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.retention import retention_days
+from unigate.routing.shared_health import SharedHealth
 from unigate.server.app import build_app
 from unigate.server.http import HttpServer
 from unigate.server.state import GatewayState
@@ -59,6 +60,10 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
         payload_key(name): days for name, days in retention_days(state.config.mcp_services).items()})
     payloads.start()
     await state.start()
+    shared_health = None
+    if isinstance(counters, RedisBackend):  # a destination one worker cools down, all do
+        shared_health = SharedHealth(state.health, counters.client)
+        shared_health.start()
     server = HttpServer(build_app(state))
     await server.start(opts.host, opts.port, reuse_port=True, backlog=2048)
     stop = asyncio.Event()
@@ -69,6 +74,8 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     # Stop accepting, let in-flight requests and streams finish (bounded by opts.grace).
     await server.shutdown(opts.grace)
     await state.close()
+    if shared_health is not None:
+        await shared_health.stop()
     if isinstance(counters, RedisBackend):
         await counters.close()
     usage.stop()

@@ -125,6 +125,11 @@ class RedisBackend:
     def adjust(self, key: str, window_start: int, delta: int) -> None:
         raise TypeError("RedisBackend is asynchronous: use adjust_async")
 
+    @property
+    def client(self) -> RespClient:
+        """The worker's Redis connection, for other notices that ride on it (routing.shared_health)."""
+        return self._client
+
     async def ping(self) -> bool:
         try:
             return await self._client.call("PING") == "PONG"

@@ -1,4 +1,5 @@
-"""A small Redis client for the rate limiter: one connection per worker, commands pipelined.
+"""A small Redis client for the rate limiter (and the health notices that ride on its
+connection): one connection per worker, commands pipelined; `RespSubscriber` for a channel.
 
 Redis answers the commands of one connection in order, so every request of a worker writes its
 command to the same socket and waits for the reply in its turn: no pool, no per-call locks or
@@ -11,9 +12,11 @@ sockets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -203,3 +206,59 @@ class RespClient:
                 await self.close()
                 raise RedisConnectionError(f"cannot connect to Redis: {e or type(e).__name__}") from None
             return self._reader
+
+
+class RespSubscriber:
+    """A connection subscribed to one channel: each message's data goes to `on_message`. It
+    connects again (after a pause) whenever the connection is lost, for as long as it runs."""
+
+    PAUSE = 1.0
+
+    def __init__(self, client: RespClient, channel: str, on_message: Callable[[bytes], None]) -> None:
+        self._client, self._channel, self._on_message = client, channel, on_message
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        c = self._client
+        while True:
+            writer: asyncio.StreamWriter | None = None
+            try:
+                if c._unix:
+                    reader, writer = await asyncio.open_unix_connection(c._unix)
+                else:
+                    reader, writer = await asyncio.open_connection(c._host, c._port, ssl=c._ssl)
+                if c._password is not None:
+                    writer.write(encode(("AUTH", c._user, c._password) if c._user else ("AUTH", c._password)))
+                writer.write(encode(("SUBSCRIBE", self._channel)))
+                buffer = bytearray()
+                while chunk := await reader.read(65536):
+                    buffer += chunk
+                    while (parsed := _parse(buffer, 0)) is not None:
+                        value, end = parsed
+                        del buffer[:end]
+                        self._handle(value)
+            except (OSError, RedisConnectionError):
+                pass
+            finally:
+                self.subscribed.clear()
+                if writer is not None:
+                    writer.close()
+            await asyncio.sleep(self.PAUSE)
+
+    def _handle(self, value: Any) -> None:
+        if isinstance(value, RedisError):
+            raise RedisConnectionError(str(value))  # a refused AUTH: connect again later
+        if isinstance(value, list) and len(value) == 3 and value[0] == b"subscribe":
+            self.subscribed.set()
+        elif isinstance(value, list) and len(value) == 3 and value[0] == b"message":
+            self._on_message(value[2])
