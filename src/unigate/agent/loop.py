@@ -36,7 +36,7 @@ from unigate.ir import IRRequest, IRResponse, Message, TextPart, ToolCallPart, T
 from unigate.ir.usage import Usage
 from unigate.server.context import SSE_HEADERS, RequestContext
 from unigate.server.guard import Target, resolve
-from unigate.server.http import Response, StreamResponse
+from unigate.server.http import AnyResponse, Response, StreamResponse
 from unigate.store.responses import (
     OWNER,
     StoredResponse,
@@ -107,7 +107,7 @@ class AgentLoop:
 
     # --- the whole request -------------------------------------------------------------------
 
-    async def run(self) -> Response | StreamResponse:
+    async def run(self) -> AnyResponse:
         ctx = self.ctx
         listed, approvals, kept = self._scan_input(self.body.get("input"))
         stream = self.body.get("stream") is True
@@ -498,7 +498,7 @@ class AgentLoop:
 
 
 async def run_agent_loop(ctx: RequestContext, fmt: WireFormat,
-                         body: dict[str, Any]) -> Response | StreamResponse:
+                         body: dict[str, Any]) -> AnyResponse:
     background = body.get("background") is True
     if background and body.get("stream") is True:
         raise InvalidRequest("stream and background cannot be used together", param="background")

@@ -14,16 +14,16 @@ from unigate.codecs.wire_format import WireFormat
 from unigate.errors import InvalidRequest
 from unigate.server.context import RequestContext
 from unigate.server.guard import guarded
-from unigate.server.http import StreamResponse
+from unigate.server.http import AnyResponse
 from unigate.store.responses import delete_response, request_cancel
 
 MAX_ITEMS = 100
 
 
-async def stored_response(ctx: RequestContext, fmt: WireFormat, action: str) -> StreamResponse:
+async def stored_response(ctx: RequestContext, fmt: WireFormat, action: str) -> AnyResponse:
     ctx.fmt_name = "responses_stored"  # no usage estimate: nothing was generated
 
-    async def work() -> StreamResponse:
+    async def work() -> AnyResponse:
         stored = await stored_for(ctx, ctx.request.match_info["id"])
         ctx.record.endpoint_name = stored.endpoint_name
         response = dict(stored.response)

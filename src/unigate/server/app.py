@@ -18,13 +18,13 @@ from unigate.server.context import RequestContext, new_request_id
 from unigate.server.count_tokens import count_tokens
 from unigate.server.embed import embed
 from unigate.server.generate import Agent, handle_generate
-from unigate.server.http import Application, Request, Response, StreamResponse, json_response
+from unigate.server.http import AnyResponse, Application, Request, Response, json_response
 from unigate.server.listing import get_model, list_models
 from unigate.server.state import GatewayState
 
 PREFIX = "/ai-gateway"
 OPENAI_SURFACES = ("mlflow/v1", "openai/v1")  # unified and native OpenAI-shaped surfaces
-Handler = Callable[[Request], Awaitable[StreamResponse]]
+Handler = Callable[[Request], Awaitable[AnyResponse]]
 
 
 def build_app(state: GatewayState) -> Application:
@@ -39,17 +39,17 @@ def build_app(state: GatewayState) -> Application:
     def generation(fmt_name: str, api_type: str, agent: Agent | None = None) -> Handler:
         fmt = FORMATS[fmt_name]
 
-        async def handler(request: Request) -> StreamResponse:
+        async def handler(request: Request) -> AnyResponse:
             return await handle_generate(ctx_for(request, api_type), fmt, ClientOptions(), agent)
         return handler
 
-    async def embeddings(request: Request) -> StreamResponse:
+    async def embeddings(request: Request) -> AnyResponse:
         return await embed(ctx_for(request, "embeddings"), EMBED_DIALECTS["openai_embeddings"], None)
 
-    async def count(request: Request) -> StreamResponse:
+    async def count(request: Request) -> AnyResponse:
         return await count_tokens(ctx_for(request, "anthropic_count_tokens"), anthropic, None)
 
-    async def gemini_method(request: Request) -> StreamResponse:
+    async def gemini_method(request: Request) -> AnyResponse:
         model, _, method = request.match_info["target"].rpartition(":")
         ctx = ctx_for(request, f"gemini_{method}")
         if method in ("generateContent", "streamGenerateContent"):
@@ -66,7 +66,7 @@ def build_app(state: GatewayState) -> Application:
         return ctx.error_response(err, gemini.error_body)
 
     def models(fmt: WireFormat) -> Handler:
-        async def handler(request: Request) -> StreamResponse:
+        async def handler(request: Request) -> AnyResponse:
             name = request.match_info.get("name")
             ctx = ctx_for(request, "models")
             if name:
@@ -83,7 +83,7 @@ def build_app(state: GatewayState) -> Application:
     r.add_post(f"{PREFIX}/codex/v1/responses", generation("openai_responses", "responses"))
 
     def stored(action: str) -> Handler:  # responses the agent loop stored
-        async def handler(request: Request) -> StreamResponse:
+        async def handler(request: Request) -> AnyResponse:
             return await stored_response(ctx_for(request, "responses_stored"), _responses, action)
         return handler
 
@@ -107,7 +107,7 @@ def build_app(state: GatewayState) -> Application:
         r.add_get(f"{PREFIX}/gemini/{version}/models", models(gemini))
         r.add_get(f"{PREFIX}/gemini/{version}/models/{{name:[^/:]+}}", models(gemini))
 
-    async def mcp(request: Request) -> StreamResponse:
+    async def mcp(request: Request) -> AnyResponse:
         return await mcp_endpoint(request, state)
 
     r.add_route("*", f"{PREFIX}/mcp/{{service:[A-Za-z0-9][A-Za-z0-9._-]*}}", mcp)  # type: ignore[arg-type]

@@ -14,12 +14,12 @@ from unigate.routing.outcome import cannot_serve, is_retryable, most_meaningful
 from unigate.server.attempt import Attempt
 from unigate.server.context import RequestContext
 from unigate.server.guard import Target
-from unigate.server.http import StreamResponse
+from unigate.server.http import AnyResponse
 
-TryOne = Callable[[Attempt], Awaitable[StreamResponse]]
+TryOne = Callable[[Attempt], Awaitable[AnyResponse]]
 
 
-async def try_in_order(ctx: RequestContext, t: Target, try_one: TryOne) -> StreamResponse:
+async def try_in_order(ctx: RequestContext, t: Target, try_one: TryOne) -> AnyResponse:
     if t.endpoint.timeout is not None:  # the endpoint's timeout bounds all attempts together
         ctx.deadline = ctx.t0 + t.endpoint.timeout
     health = ctx.state.health

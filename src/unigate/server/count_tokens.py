@@ -17,10 +17,10 @@ from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
-from unigate.server.http import StreamResponse
+from unigate.server.http import AnyResponse
 
 
-async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | None) -> StreamResponse:
+async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | None) -> AnyResponse:
     """`fmt`'s counting request (the model from the URL when the format puts it there)."""
     counting = fmt.count_tokens
     assert counting is not None, f"{fmt.name} has no token counting"
@@ -28,12 +28,12 @@ async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | No
     def decode(body: dict[str, Any]) -> IRRequest:
         return counting.decode_request(body, url_model or "")
 
-    async def work() -> StreamResponse:
+    async def work() -> AnyResponse:
         body = await ctx.read_json()
         t = await resolve(ctx, url_model if url_model is not None else body.get("model"),
                     rate_limited=False)
 
-        async def try_one(a: Attempt) -> StreamResponse:
+        async def try_one(a: Attempt) -> AnyResponse:
             dest, provider = a.dest, a.provider
             target_name = provider.count_format
             if target_name is None:  # no counting API: a local estimate

@@ -18,12 +18,12 @@ from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
-from unigate.server.http import StreamResponse
+from unigate.server.http import AnyResponse
 
 
-async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | None) -> StreamResponse:
+async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | None) -> AnyResponse:
     """`url_model`: the endpoint named in the URL (formats that put it there), else the body's `model`."""
-    async def work() -> StreamResponse:
+    async def work() -> AnyResponse:
         body = await ctx.read_json()
         t = await resolve(ctx, url_model if url_model is not None else body.get("model"), body=body)
         decoded: list[EmbedRequest] = []
@@ -33,7 +33,7 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
                 decoded.append(dialect.decode_request(body, url_model or ""))
             return decoded[0]
 
-        async def try_one(a: Attempt) -> StreamResponse:
+        async def try_one(a: Attempt) -> AnyResponse:
             dest, provider = a.dest, a.provider
             if provider.embed_format is None:
                 raise InvalidRequest(f"endpoint '{t.endpoint.name}' is served by provider "

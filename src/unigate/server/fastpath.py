@@ -20,7 +20,7 @@ from unigate.server import upstream
 from unigate.server.attempt import Attempt, Generation
 from unigate.server.context import SSE_HEADERS, RequestContext
 from unigate.server.fast_stream import FastStreamRelay
-from unigate.server.http import Response, StreamResponse
+from unigate.server.http import AnyResponse, Response, StreamResponse
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder
@@ -66,7 +66,7 @@ def _client_headers(ctx: RequestContext, provider: Provider) -> dict[str, str]:
     return headers
 
 
-async def relay_same_format(gen: Generation, a: Attempt) -> StreamResponse:
+async def relay_same_format(gen: Generation, a: Attempt) -> AnyResponse:
     ctx, fmt, body, opts, dest, provider = a.ctx, gen.client, gen.body, gen.opts, a.dest, a.provider
     hide_usage_chunk = False
     if opts.model is not None:  # the format names the model in the URL: the body goes as it is
@@ -137,7 +137,7 @@ def _check_first_event(chunk: bytes, provider: Provider) -> None:
 
 
 async def _relay_stream(gen: Generation, a: Attempt, resp: UpstreamResponse,
-                        hide_usage_chunk: bool) -> StreamResponse:
+                        hide_usage_chunk: bool) -> AnyResponse:
     ctx, fmt, endpoint, provider = a.ctx, gen.client, a.endpoint, a.provider
     first_timeout, idle_timeout = stream_timeouts(endpoint)
     chunk = await first_chunk(resp, provider, first_timeout)

@@ -13,20 +13,20 @@ from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import relay_same_format
 from unigate.server.guard import guarded, resolve
-from unigate.server.http import StreamResponse
+from unigate.server.http import AnyResponse
 from unigate.server.translate import translate
 
 # A handler for requests the gateway answers itself (the agent loop of hosted tools):
 # (when it applies to a body, what runs it)
 Agent = tuple[Callable[[dict[str, Any]], bool],
-              Callable[[RequestContext, WireFormat, dict[str, Any]], Awaitable[StreamResponse]]]
+              Callable[[RequestContext, WireFormat, dict[str, Any]], Awaitable[AnyResponse]]]
 
 
 async def handle_generate(ctx: RequestContext, fmt: WireFormat, opts: ClientOptions,
-                          agent: Agent | None = None) -> StreamResponse:
+                          agent: Agent | None = None) -> AnyResponse:
     ctx.fmt_name = fmt.name
 
-    async def work() -> StreamResponse:
+    async def work() -> AnyResponse:
         body = await ctx.read_json()
         if agent is not None and agent[0](body):
             return await agent[1](ctx, fmt, body)
@@ -37,7 +37,7 @@ async def handle_generate(ctx: RequestContext, fmt: WireFormat, opts: ClientOpti
 
         gen = Generation(fmt, body, opts, stream)
 
-        async def try_one(a: Attempt) -> StreamResponse:
+        async def try_one(a: Attempt) -> AnyResponse:
             if fmt.name in a.provider.formats and opts.sse:
                 return await relay_same_format(gen, a)
             return await translate(gen, a)

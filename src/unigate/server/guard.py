@@ -18,7 +18,7 @@ from unigate.governance.tags import parse_request_tags
 from unigate.routing.plan import plan_attempts
 from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
-from unigate.server.http import StreamResponse
+from unigate.server.http import AnyResponse
 
 log = logging.getLogger("unigate.request")
 
@@ -83,7 +83,7 @@ def estimate_tokens(raw: bytes, body: dict[str, Any] | None, fmt: WireFormat | N
 
 
 async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], dict[str, Any]],
-                  work: Callable[[], Awaitable[StreamResponse]]) -> StreamResponse:
+                  work: Callable[[], Awaitable[AnyResponse]]) -> AnyResponse:
     try:
         try:
             principal = ctx.principal = authenticate(ctx.request, ctx.state)

@@ -9,7 +9,7 @@ from unigate.config import EndpointConfig
 from unigate.errors import NotFound
 from unigate.server.context import RequestContext
 from unigate.server.guard import guarded
-from unigate.server.http import StreamResponse
+from unigate.server.http import AnyResponse
 
 
 def model_entry(endpoint: EndpointConfig) -> ModelEntry:
@@ -26,20 +26,20 @@ def visible_endpoints(ctx: RequestContext) -> list[EndpointConfig]:
                   key=lambda e: e.name)
 
 
-async def list_models(ctx: RequestContext, fmt: WireFormat) -> StreamResponse:
+async def list_models(ctx: RequestContext, fmt: WireFormat) -> AnyResponse:
     listing = _listing(fmt)
 
-    async def work() -> StreamResponse:
+    async def work() -> AnyResponse:
         items = [listing.describe(model_entry(e)) for e in visible_endpoints(ctx)]
         return ctx.json_response(orjson.dumps(listing.wrap(items)))
 
     return await guarded(ctx, fmt.error_body, work)
 
 
-async def get_model(ctx: RequestContext, fmt: WireFormat, name: str) -> StreamResponse:
+async def get_model(ctx: RequestContext, fmt: WireFormat, name: str) -> AnyResponse:
     listing = _listing(fmt)
 
-    async def work() -> StreamResponse:
+    async def work() -> AnyResponse:
         for e in visible_endpoints(ctx):
             if e.name == name:
                 return ctx.json_response(orjson.dumps(listing.describe(model_entry(e))))

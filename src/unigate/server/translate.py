@@ -15,7 +15,7 @@ from unigate.providers import Provider
 from unigate.server import upstream
 from unigate.server.attempt import Attempt, Generation
 from unigate.server.context import SSE_HEADERS
-from unigate.server.http import Response, StreamResponse
+from unigate.server.http import AnyResponse, Response, StreamResponse
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder
@@ -45,7 +45,7 @@ def encode_with_policy(ir: IRRequest, client: WireFormat, target: WireFormat,
     return body
 
 
-async def translate(gen: Generation, a: Attempt) -> StreamResponse:
+async def translate(gen: Generation, a: Attempt) -> AnyResponse:
     ctx, client, provider = a.ctx, gen.client, a.provider
     ir = client.decode_request(gen.body, gen.opts)
     ir.stream = gen.stream
@@ -80,7 +80,7 @@ async def _translate_unary(gen: Generation, a: Attempt, target: WireFormat,
 
 
 async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
-                            resp: UpstreamResponse, ir: IRRequest) -> StreamResponse:
+                            resp: UpstreamResponse, ir: IRRequest) -> AnyResponse:
     ctx, provider = a.ctx, a.provider
     first_timeout, idle_timeout = stream_timeouts(a.endpoint)
     sse = SSEDecoder()

@@ -19,7 +19,7 @@ from unigate.errors import (
     parse_json_object,
 )
 from unigate.server.auth import authenticate
-from unigate.server.http import Request, Response, StreamResponse
+from unigate.server.http import AnyResponse, Request, Response
 from unigate.server.state import GatewayState, Principal
 from unigate.store import identities as db
 from unigate.store.sqlite import Duplicate
@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("unigate.admin")
 STATE_KEY = "state"  # the application value holding the GatewayState
-AdminHandler = Callable[[Request, "Caller"], Awaitable[StreamResponse]]
+AdminHandler = Callable[[Request, "Caller"], Awaitable[AnyResponse]]
 
 
 class Conflict(GatewayError):
@@ -94,10 +94,10 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], requir
     return value
 
 
-def admin_route(handler: AdminHandler) -> Callable[[Request], Awaitable[StreamResponse]]:
+def admin_route(handler: AdminHandler) -> Callable[[Request], Awaitable[AnyResponse]]:
     """Authenticates the caller, requires some admin right, and renders errors."""
 
-    async def wrapped(request: Request) -> StreamResponse:
+    async def wrapped(request: Request) -> AnyResponse:
         state = request.app[STATE_KEY]
         try:
             try:

@@ -12,7 +12,7 @@ from typing import Any
 from unigate.agent.mcp_governance import payload_key
 from unigate.errors import NotFound
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
-from unigate.server.http import Request, Router, StreamResponse
+from unigate.server.http import AnyResponse, Request, Router
 from unigate.store.payloads import payload_rows
 from unigate.store.usage_query import int_param, parse_time
 
@@ -20,14 +20,14 @@ MAX_LIMIT = 1000
 
 
 @admin_route
-async def list_payloads(request: Request, caller: Caller) -> StreamResponse:
+async def list_payloads(request: Request, caller: Caller) -> AnyResponse:
     name = request.match_info["name"]
     caller.require_manage(name)
     return json_response({"endpoint": name, "payloads": await _rows(request, caller, name)})
 
 
 @admin_route
-async def list_mcp_payloads(request: Request, caller: Caller) -> StreamResponse:
+async def list_mcp_payloads(request: Request, caller: Caller) -> AnyResponse:
     """An MCP service's tool calls (arguments and results), when it logs payloads: admins."""
     caller.require_admin()
     name = request.match_info["name"]

@@ -9,7 +9,7 @@ import asyncio
 
 from unigate.errors import InvalidRequest, PermissionDenied
 from unigate.server.admin.common import PREFIX, Caller, admin_route, json_response
-from unigate.server.http import Request, Response, Router, StreamResponse
+from unigate.server.http import AnyResponse, Request, Response, Router
 from unigate.store.usage_query import (
     AGGREGATE_COLUMNS,
     COLUMNS,
@@ -56,7 +56,7 @@ def _csv_response(text: str, filename: str) -> Response:
 
 
 @admin_route
-async def list_usage(request: Request, caller: Caller) -> StreamResponse:
+async def list_usage(request: Request, caller: Caller) -> AnyResponse:
     f = _filter_for(request, caller)
     csv_out = _wants_csv(request)
     rows = await asyncio.to_thread(query_usage, caller.state.store, f)
@@ -66,7 +66,7 @@ async def list_usage(request: Request, caller: Caller) -> StreamResponse:
 
 
 @admin_route
-async def aggregate(request: Request, caller: Caller) -> StreamResponse:
+async def aggregate(request: Request, caller: Caller) -> AnyResponse:
     group_by = request.query.get("group_by")
     if not group_by:
         raise InvalidRequest("'group_by' is required: endpoint, requester, tag, hour or day",

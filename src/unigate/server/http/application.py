@@ -10,7 +10,7 @@ import orjson
 
 from unigate.errors import GatewayError
 from unigate.server.http.request import Request
-from unigate.server.http.response import Response, StreamResponse
+from unigate.server.http.response import AnyResponse, Response
 from unigate.server.http.router import Router
 
 log = logging.getLogger("unigate.http")
@@ -28,7 +28,7 @@ class Application:
     def __setitem__(self, key: str, value: Any) -> None:
         self._values[key] = value
 
-    async def handle(self, request: Request) -> Response | StreamResponse:
+    async def handle(self, request: Request) -> AnyResponse:
         handler, request.match_info = self.router.resolve(request.method, request.path, request.raw_path)
         try:
             if handler is None:

@@ -116,3 +116,7 @@ class StreamResponse:
         out, self._head = self._head + out, b""
         if out:
             await self._protocol.send(out)
+
+
+# What a handler returns: a whole response, or one it streamed itself.
+AnyResponse = Response | StreamResponse
