@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
@@ -30,6 +31,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 
 class ConfigError(Exception):
     pass
+
+
+class _HasName(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_Named = TypeVar("_Named", bound=_HasName)
 
 
 @dataclass(slots=True)
@@ -144,18 +153,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     if redis_url is not None and (not isinstance(redis_url, str)
                                   or not redis_url.startswith(("redis://", "rediss://", "unix://"))):
         p.fail("redis", "must be a URL such as redis://127.0.0.1:6379/0 (rediss:// for TLS)")
-    providers: dict[str, ProviderConfig] = {}
-    for i, entry in enumerate(p.list_of(raw, "providers", "")):
-        prov = p.provider(entry, f"providers[{i}]")
-        if prov.name in providers:
-            p.fail(f"providers[{i}] ({prov.name})", "name: a provider of this name is already defined")
-        providers[prov.name] = prov
-    endpoints: dict[str, EndpointConfig] = {}
-    for i, entry in enumerate(p.list_of(raw, "endpoints", "")):
-        ep = p.endpoint(entry, f"endpoints[{i}]", providers)
-        if ep.name in endpoints:
-            p.fail(f"endpoints[{i}] ({ep.name})", "name: an endpoint of this name is already defined")
-        endpoints[ep.name] = ep
+    providers = p.named(raw, "providers", "a provider", p.provider)
+    endpoints = p.named(raw, "endpoints", "an endpoint", lambda e, w: p.endpoint(e, w, providers))
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
@@ -174,12 +173,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     p.no_unknown(health, "settings.passive_health", {"failures", "cool_down"})
     failures = p.int_field(health, "failures", "settings.passive_health", DEFAULT_HEALTH_FAILURES, minimum=1)
     cool_down = p.duration(health, "cool_down", "settings.passive_health")
-    services: dict[str, McpServiceConfig] = {}
-    for i, entry in enumerate(p.list_of(raw, "mcp_services", "")):
-        svc = p.mcp_service(entry, f"mcp_services[{i}]")
-        if svc.name in services:
-            p.fail(f"mcp_services[{i}] ({svc.name})", "name: an MCP service of this name is already defined")
-        services[svc.name] = svc
+    services = p.named(raw, "mcp_services", "an MCP service", p.mcp_service)
     return GatewayConfig(providers, endpoints, max_body or DEFAULT_MAX_BODY_BYTES, source,
                          failures or DEFAULT_HEALTH_FAILURES,
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
@@ -208,6 +202,16 @@ class _Parser:
             return ""
 
         return _ENV_REF.sub(sub, value)
+
+    def named(self, raw: dict[str, Any], key: str, noun: str, parse: Callable[[Any, str], _Named]) -> dict[str, _Named]:
+        """The list under `key`, each entry parsed, by name; a name given twice is an error."""
+        out: dict[str, _Named] = {}
+        for i, entry in enumerate(self.list_of(raw, key, "")):
+            item = parse(entry, f"{key}[{i}]")
+            if item.name in out:
+                self.fail(f"{key}[{i}] ({item.name})", f"name: {noun} of this name is already defined")
+            out[item.name] = item
+        return out
 
     def no_unknown(self, d: dict[str, Any], where: str, known: set[str]) -> None:
         for key in d:

@@ -5,6 +5,7 @@ concurrent requests against 50 per minute letting exactly 50 through."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -234,7 +235,7 @@ def _first_attempts(gw: Gateway) -> list[str]:
         req = urllib.request.Request(f"{gw.url}/api/v1/usage?endpoint=failing-over",
                                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         with urllib.request.urlopen(req, timeout=10) as r:
-            rows = __import__("json").loads(r.read())["rows"]
+            rows = json.loads(r.read())["rows"]
         if rows or time.monotonic() > deadline:
             return [row["routing_information"][0]["provider"] for row in rows]
         time.sleep(0.1)

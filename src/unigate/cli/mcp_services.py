@@ -86,26 +86,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     c = connection_parent()
     svc = sub.add_parser("mcp-services", help="MCP services governed by the gateway") \
         .add_subparsers(dest="action", required=True)
-    leaf = svc.add_parser("list", parents=[c], help="list MCP services")
-    leaf.set_defaults(func=guarded(services_list))
-    leaf = svc.add_parser("get", parents=[c], help="show an MCP service (header values hidden)")
-    leaf.add_argument("name")
-    leaf.set_defaults(func=guarded(services_get))
-    leaf = svc.add_parser("create", parents=[c], help="register a streamable HTTP MCP server")
-    leaf.add_argument("name")
-    leaf.add_argument("server_url", help="the streamable HTTP URL of the MCP server")
-    leaf.add_argument("--header", action="append", type=header_entry, help="NAME=VALUE sent to the server")
-    leaf.add_argument("--description")
-    leaf.set_defaults(func=guarded(services_create))
-    leaf = svc.add_parser("delete", parents=[c], help="delete an MCP service and its grants")
-    leaf.add_argument("name")
-    leaf.set_defaults(func=guarded(services_delete))
-    leaf = svc.add_parser("grants", parents=[c], help="show who may use an MCP service")
-    leaf.add_argument("name")
-    leaf.set_defaults(func=guarded(grants_get))
-    leaf = svc.add_parser("grant", parents=[c], help="replace (or --add to) the CAN_USE grants")
-    leaf.add_argument("name")
-    leaf.add_argument("grant", nargs="+", type=grant_entry,
-                      help="user:EMAIL, sp:APPLICATION_ID or group:NAME, optionally =TOOL,TOOL")
-    leaf.add_argument("--add", action="store_true", help="add or update these grants, keep the others")
-    leaf.set_defaults(func=guarded(grants_set))
+    leaves = {}
+    for name, fn, help, named in (
+            ("list", services_list, "list MCP services", False),
+            ("get", services_get, "show an MCP service (header values hidden)", True),
+            ("create", services_create, "register a streamable HTTP MCP server", True),
+            ("delete", services_delete, "delete an MCP service and its grants", True),
+            ("grants", grants_get, "show who may use an MCP service", True),
+            ("grant", grants_set, "replace (or --add to) the CAN_USE grants", True)):
+        leaf = leaves[name] = svc.add_parser(name, parents=[c], help=help)
+        if named:
+            leaf.add_argument("name")
+        leaf.set_defaults(func=guarded(fn))
+    create = leaves["create"]
+    create.add_argument("server_url", help="the streamable HTTP URL of the MCP server")
+    create.add_argument("--header", action="append", type=header_entry, help="NAME=VALUE sent to the server")
+    create.add_argument("--description")
+    grant = leaves["grant"]
+    grant.add_argument("grant", nargs="+", type=grant_entry,
+                       help="user:EMAIL, sp:APPLICATION_ID or group:NAME, optionally =TOOL,TOOL")
+    grant.add_argument("--add", action="store_true", help="add or update these grants, keep the others")

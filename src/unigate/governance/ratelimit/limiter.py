@@ -36,6 +36,9 @@ class _Planned:
 class RateLimiter:
     def __init__(self, backend: CounterBackend) -> None:
         self.backend = backend
+        # a network backend's awaitable calls (Redis), looked up once: None for a local one
+        self._acquire_async = getattr(backend, "try_acquire_async", None)
+        self._adjust_async = getattr(backend, "adjust_async", None)
         self._pending: set[asyncio.Task[None]] = set()  # adjustments sent to a network backend
         self._ordered: dict[int, tuple[Sequence[RateLimit], list[RateLimit]]] = {}
 
@@ -58,7 +61,7 @@ class RateLimiter:
         planned = self._plan(endpoint_name, limits, principal_type, principal, groups, tags,
                              estimated_tokens, now)
         if planned.items:
-            remote = getattr(self.backend, "try_acquire_async", None)
+            remote = self._acquire_async
             refused = await remote(planned.items) if remote else self.backend.try_acquire(planned.items)
             self._verdict(planned, refused, target)
         return planned.reservation
@@ -125,7 +128,7 @@ class RateLimiter:
         reservation.settled = True
         if actual_tokens is None:
             return
-        remote = getattr(self.backend, "adjust_async", None)
+        remote = self._adjust_async
         for key, start, reserved in reservation.tokens:
             delta = max(0, actual_tokens) - reserved
             if not delta:
