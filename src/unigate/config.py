@@ -127,6 +127,9 @@ class GatewayConfig:
     # Redis for state several instances share (rate-limit counters); None: this host's memory
     redis: str | None = None
     rate_limit_failure: str = "open"  # Redis not answering: "open" lets requests through, "closed" 503s
+    # Where state is kept: a PostgreSQL URL (shared by instances); None: UNIGATE_STORE_URL, else
+    # the data directory's SQLite file (unigate.store.open)
+    store: str | None = None
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -148,7 +151,10 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
         raw = {}
     if not isinstance(raw, dict):
         p.fail("", "the file must hold a mapping with 'providers' and 'endpoints'")
-    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services", "redis"})
+    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services", "redis", "store"})
+    store_url = p.env(raw.get("store"), "store") or None
+    if store_url is not None and not isinstance(store_url, str):
+        p.fail("store", "must be a PostgreSQL URL such as postgresql://unigate@db:5432/unigate, or an SQLite file")
     redis_url = p.env(raw.get("redis"), "redis") or os.environ.get("UNIGATE_REDIS_URL") or None
     if redis_url is not None and (not isinstance(redis_url, str)
                                   or not redis_url.startswith(("redis://", "rediss://", "unix://"))):
@@ -177,7 +183,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     return GatewayConfig(providers, endpoints, max_body or DEFAULT_MAX_BODY_BYTES, source,
                          failures or DEFAULT_HEALTH_FAILURES,
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
-                         stdio_from_api, redis_url, failure)
+                         stdio_from_api, redis_url, failure, store_url)
 
 
 class _Parser:

@@ -10,6 +10,7 @@ dialect renders it in its own error body (see `unigate.codecs.*.errors`).
     ├── ProviderError                 the provider failed: another destination may answer
     │   ├── UpstreamError             the provider's own error status (retryable on 429 and 5xx)
     │   ├── UpstreamUnreachable (502), UpstreamBadResponse (502), UpstreamTimeout (504)
+    ├── ServiceUnavailable (503)      the store does not answer for now
     └── InternalError (500)
 """
 
@@ -115,6 +116,12 @@ class UpstreamBadResponse(ProviderError):
 
 class UpstreamTimeout(ProviderError):
     status, code = 504, "upstream_timeout"
+
+
+class ServiceUnavailable(GatewayError):
+    """Something the gateway depends on (its store) does not answer for now: retry shortly."""
+
+    status, code = 503, "service_unavailable"
 
 
 class InternalError(GatewayError):

@@ -1,4 +1,9 @@
-"""Starting a real `unigate serve` (a subprocess) against the mock providers, for tests."""
+"""Starting a real `unigate serve` (a subprocess) against the mock providers, for tests.
+
+With UNIGATE_TEST_STORE=postgresql every gateway keeps its state in PostgreSQL (a schema of
+its own on one real server, tests/integration/postgres_server.py) instead of its SQLite file;
+with UNIGATE_TEST_REDIS=1 each also gets a real redis-server of its own for its rate limits and
+passive health. .ci/run runs the integration suite once that way."""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ADMIN_TOKEN = "ug-test-admin-token"
 
@@ -62,6 +69,8 @@ class Gateway:
     data_dir: Path
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    store_location: str = ""  # what the gateway's store is (a PostgreSQL URL or an SQLite file)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -75,10 +84,50 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        while self.on_stop:
+            self.on_stop.pop()()
         return self.proc.returncode
+
+    def dump(self) -> bytes:
+        """The store's whole content (`unigate export`'s lines), whichever database holds it."""
+        from unigate.store.dump import export_rows
+        from unigate.store.open import open_store
+
+        store = open_store(self.store_location)
+        try:
+            return b"".join(export_rows(store))
+        finally:
+            store.close()
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One SQL statement (`?` placeholders) on the gateway's own store, whichever it is."""
+        from unigate.store.open import open_store
+
+        store = open_store(self.store_location)
+        try:
+            return store.execute(sql, args)
+        finally:
+            store.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def _shared_backends(env: dict[str, str], data_dir: Path, asked: dict[str, str]) -> list[Callable[[], None]]:
+    """Point the gateway at PostgreSQL and Redis when the run asks for it (see the module's
+    docstring); returns what to stop with the gateway. A data directory keeps its schema, so
+    a gateway started again on it finds its state. What the test `asked` for itself wins."""
+    stops: list[Callable[[], None]] = []
+    if env.get("UNIGATE_TEST_STORE") == "postgresql" and "UNIGATE_STORE_URL" not in {**env, **asked}:
+        from tests.integration.postgres_server import schema_url, shared_postgres
+
+        env["UNIGATE_STORE_URL"] = schema_url(shared_postgres(), str(data_dir.resolve()))
+    if env.get("UNIGATE_TEST_REDIS") == "1" and "UNIGATE_REDIS_URL" not in {**env, **asked}:
+        from tests.integration.redis_server import start_redis
+
+        env["UNIGATE_REDIS_URL"], stop = start_redis()
+        stops.append(stop)
+    return stops
 
 
 def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] | None = None,
@@ -93,15 +142,20 @@ def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] |
     full_env.pop("UNIGATE_ADMIN_TOKEN", None)
     if token:
         full_env["UNIGATE_ADMIN_TOKEN"] = token
+    data_dir = data_dir or tmp / "data"
+    on_stop = _shared_backends(full_env, data_dir, env or {})
     full_env.update(env or {})
+    store_location = full_env.get("UNIGATE_STORE_URL") or str(data_dir / "unigate.db")
     log_path = tmp / "gateway.log"
     cmd = [sys.executable, "-m", "unigate.cli", "serve", "--config", str(cfg), "--port", str(port),
-           "--workers", str(workers), "--data-dir", str(data_dir or tmp / "data")] + (extra_args or [])
+           "--workers", str(workers), "--data-dir", str(data_dir)] + (extra_args or [])
     proc = subprocess.Popen(cmd, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=full_env)
-    gw = Gateway(f"http://127.0.0.1:{port}", token or "", proc, data_dir or tmp / "data", log_path, full_env)
+    gw = Gateway(f"http://127.0.0.1:{port}", token or "", proc, data_dir, log_path, full_env,
+                 store_location, on_stop)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            gw.stop()  # what was started beside it
             raise RuntimeError(f"unigate exited with {proc.returncode}:\n{gw.log()}")
         try:
             with urllib.request.urlopen(gw.url + "/health", timeout=1) as r:

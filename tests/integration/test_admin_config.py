@@ -3,7 +3,6 @@ and its 400/401/403/404/409, write-only provider keys, and changes reaching the 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -228,8 +227,7 @@ def test_secrets_never_in_responses_or_the_audit_log(gw: Gateway, admin: Api, ma
                                             "api_key": "sk-brand-new-secret"}], "dry_run": True})
     audit = admin("GET", "/audit?limit=10000")
     assert audit.status == 200 and audit.json()["entries"]
-    with sqlite3.connect(gw.data_dir / "unigate.db") as db:
-        rows = db.execute("SELECT actor, action, target, details FROM audit_log").fetchall()
+    rows = gw.query("SELECT actor, action, target, details FROM audit_log")
     assert any(r[1] == "provider.update" for r in rows)
     everything = b"".join(admin.seen + manager.seen) + repr(rows).encode()
     for secret in SECRETS:
@@ -300,7 +298,6 @@ def test_provider_header_values_are_write_only(gateway: Gateway) -> None:
     assert r.status == 200, r.body
     audit = call("GET", f"{gateway.url}/api/v1/audit?limit=50", headers=admin)
     assert b"s3cr3t-header-value" not in audit.body
-    with sqlite3.connect(gateway.data_dir / "unigate.db") as db:
-        spec_text = db.execute("SELECT spec FROM providers WHERE name = 'hdr-prov'").fetchone()[0]
+    spec_text = gateway.query("SELECT spec FROM providers WHERE name = 'hdr-prov'")[0][0]
     assert "s3cr3t-header-value" in spec_text  # still stored, for the upstream calls
     assert call("DELETE", f"{gateway.url}/api/v1/providers/hdr-prov", headers=admin).status == 200

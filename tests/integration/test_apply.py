@@ -64,9 +64,7 @@ def endpoints(gw: Gateway) -> dict[str, Any]:
 
 
 def stored_key(gw: Gateway) -> str:
-    import sqlite3
-    with sqlite3.connect(gw.data_dir / "unigate.db") as db:
-        return str(json.loads(db.execute("SELECT spec FROM providers WHERE name = 'o'").fetchone()[0])["api_key"])
+    return str(json.loads(gw.query("SELECT spec FROM providers WHERE name = 'o'")[0][0])["api_key"])
 
 
 def test_dry_run_shows_the_plan_and_changes_nothing(gw: Gateway) -> None:

@@ -74,8 +74,7 @@ def test_coding_agent_aliases(gateway: Gateway) -> None:
 
 
 def test_usage_rows_are_written(gateway: Gateway) -> None:
-    """Every request leaves a usage row with tokens, off the request path (checked in SQLite)."""
-    import sqlite3
+    """Every request leaves a usage row with tokens, off the request path (checked in the store)."""
     import time
     client = OpenAI(api_key=gateway.token, base_url=f"{gateway.base}/mlflow/v1")
     r = client.chat.completions.with_raw_response.create(
@@ -84,9 +83,9 @@ def test_usage_rows_are_written(gateway: Gateway) -> None:
     deadline = time.monotonic() + 5
     row = None
     while time.monotonic() < deadline and row is None:
-        with sqlite3.connect(gateway.data_dir / "unigate.db") as db:
-            row = db.execute("SELECT endpoint_name, status_code, input_tokens, output_tokens, requester,"
-                             " destination_provider FROM usage WHERE request_id = ?", (request_id,)).fetchone()
+        found = gateway.query("SELECT endpoint_name, status_code, input_tokens, output_tokens, requester,"
+                              " destination_provider FROM usage WHERE request_id = ?", (request_id,))
+        row = found[0] if found else None
         time.sleep(0.1)
     assert row is not None, "no usage row"
     assert row[0] == "chat-anthropic" and row[1] == 200 and row[2] > 0 and row[3] > 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -123,9 +122,7 @@ def test_create_update_and_delete_a_service(mgw: Gateway, mcp_url: str) -> None:
     status, updated = admin(mgw, "PUT", "/mcp-services/tmp-tools",
                             {**created, "description": "temporary"})
     assert status == 200 and updated["description"] == "temporary"
-    db = sqlite3.connect(mgw.data_dir / "unigate.db")
-    stored = db.execute("SELECT spec FROM mcp_services WHERE name = 'tmp-tools'").fetchone()[0]
-    db.close()
+    stored = mgw.query("SELECT spec FROM mcp_services WHERE name = 'tmp-tools'")[0][0]
     assert json.loads(stored)["headers"] == {"Authorization": "Bearer up-secret-9"}
     status, audit = admin(mgw, "GET", "/audit?limit=20")
     assert status == 200

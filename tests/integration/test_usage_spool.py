@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -41,12 +40,8 @@ def _kill_hard(gw: Gateway) -> None:
             time.sleep(0.02)
 
 
-def _rows(data_dir: Path) -> set[str]:
-    db = sqlite3.connect(data_dir / "unigate.db")
-    try:
-        return {r[0] for r in db.execute("SELECT request_id FROM usage")}
-    finally:
-        db.close()
+def _rows(gw: Gateway) -> set[str]:
+    return {r[0] for r in gw.query("SELECT request_id FROM usage")}
 
 
 async def _load_then_kill(gw: Gateway) -> list[str]:
@@ -80,13 +75,14 @@ async def test_a_killed_instance_loses_no_answered_row(mock_url: str) -> None:
     gw = start_gateway(_config(mock_url), workers=2)
     answered = await _load_then_kill(gw)
     data_dir = gw.data_dir
-    before = _rows(data_dir)
+    before = _rows(gw)
+    gw.stop()  # it is gone; this stops what ran beside it
     missing = set(answered) - before
     assert missing, "every row was already written at the kill: the test proves nothing, run it again"
     assert list((data_dir / "spool").glob("usage-*.jsonl"))
     again = start_gateway(_config(mock_url), workers=1, data_dir=data_dir)  # replays at start
     try:
-        after = _rows(data_dir)
+        after = _rows(again)
         assert set(answered) <= after, f"{len(set(answered) - after)} of {len(answered)} answered rows lost"
         assert "replayed" in again.log()
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
 log = logging.getLogger("unigate.usage")
 PREFIX, SUFFIX = "usage-", ".jsonl"
@@ -69,7 +69,7 @@ class UsageSpool:
             self.flushed()
 
 
-def replay_spools(store: SQLiteStore, directory: Path, own_token: str = "", batch: int = 500) -> int:
+def replay_spools(store: Store, directory: Path, own_token: str = "", batch: int = 500) -> int:
     """Write the rows of spool files whose worker is gone into the store; returns how many rows."""
     if not directory.is_dir():
         return 0

@@ -17,7 +17,7 @@ from unigate.accounting.clients import identify_client
 from unigate.accounting.estimate import estimate_usage
 from unigate.accounting.spool import UsageSpool
 from unigate.ir.usage import Usage
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
 log = logging.getLogger("unigate.usage")
 
@@ -97,7 +97,7 @@ class UsageWriter:
     # milliseconds (chat c=1: p99 3.8 ms against the relay's 1.0; sliced, 0.9).
     SLICE_PAUSE = 0.0002  # seconds
 
-    def __init__(self, store: SQLiteStore, interval: float = 0.5, spool: UsageSpool | None = None) -> None:
+    def __init__(self, store: Store, interval: float = 0.5, spool: UsageSpool | None = None) -> None:
         self._store = store
         self._spool = spool
         self._interval = interval
@@ -105,6 +105,7 @@ class UsageWriter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self.dropped = 0
+        self._failing = False
 
     def start(self) -> None:
         self._thread.start()
@@ -140,11 +141,17 @@ class UsageWriter:
                 self._store.touch_tokens(_last_use(records))
             except Exception as e:  # store unavailable: keep the rows and retry later
                 self._queue.extendleft(reversed(records))
-                log.warning("usage rows not written yet (%d queued): %s", len(self._queue), e)
+                if not self._failing:  # once per outage, not at every retry
+                    log.warning("usage rows not written yet (%d queued, kept until the store answers): %s",
+                                len(self._queue), e)
+                self._failing = True
                 if final:
                     time.sleep(0.5)  # bounded by the caller's join timeout
                     continue
                 return
+            if self._failing:
+                log.warning("usage rows are written again")
+                self._failing = False
             if self._queue and not final:
                 time.sleep(self.SLICE_PAUSE)
         if self._spool is not None:

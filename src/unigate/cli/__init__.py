@@ -12,8 +12,12 @@ from unigate import __version__
 from unigate.cli import agents, config, identities, mcp_services, store_cmds, usage
 from unigate.config import ConfigError, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
+from unigate.store.base import StoreUnavailable
 from unigate.store.config_store import apply_file_config
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.open import open_store, store_location
+from unigate.store.postgres import PostgresStore
+
+STORE_WAIT_SECONDS = 30.0  # a database starting beside the gateway (compose, Kubernetes) gets this long
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -24,20 +28,28 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     from unigate.server.workers import ServeOptions, check_port, serve
 
+    data_dir = Path(args.data_dir)
     opts = ServeOptions(args.host, args.port, args.workers or os.cpu_count() or 1,
-                        Path(args.data_dir), args.grace)
-    store = SQLiteStore(opts.db_path)
-    store.migrate()
-    # The file's providers and endpoints become (or update) the stored ones, which the workers
-    # serve and the admin API edits.
-    apply_file_config(store, config)
-    env_token = os.environ.get("UNIGATE_ADMIN_TOKEN") or None
-    store.set_env_admin_token(env_token)
-    if env_token is None and not store.has_admin_token():
-        _, token = store.create_token("admin", "admin", "created at first start")
-        print("Created the administrator token (shown once; only its hash is stored):\n"
-              f"    {token}", flush=True)
-    store.close()
+                        data_dir, args.grace, store_location(config.store, data_dir))
+    store = open_store(opts.store)
+    try:
+        if isinstance(store, PostgresStore):
+            store.wait_until_ready(STORE_WAIT_SECONDS)
+        store.migrate()
+        # The file's providers and endpoints become (or update) the stored ones, which the
+        # workers serve and the admin API edits.
+        apply_file_config(store, config)
+        env_token = os.environ.get("UNIGATE_ADMIN_TOKEN") or None
+        store.set_env_admin_token(env_token)
+        if env_token is None and not store.has_admin_token():
+            _, token = store.create_token("admin", "admin", "created at first start")
+            print("Created the administrator token (shown once; only its hash is stored):\n"
+                  f"    {token}", flush=True)
+    except StoreUnavailable as e:
+        print(f"unigate: the store is not available: {e}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
     try:
         check_port(opts.host, opts.port)
     except OSError as e:
@@ -45,7 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     shared = f"; rate limits shared through Redis at {safe_url(config.redis)}" if config.redis else ""
     print(f"unigate {__version__} serving {len(config.endpoints)} endpoint(s) from {config.source} "
-          f"on http://{opts.host}:{opts.port}/ai-gateway with {opts.workers} worker(s){shared}", flush=True)
+          f"on http://{opts.host}:{opts.port}/ai-gateway with {opts.workers} worker(s); "
+          f"store: {store!r}{shared}", flush=True)
     serve(config, opts)
     return 0
 

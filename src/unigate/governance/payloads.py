@@ -21,8 +21,8 @@ from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.governance.retention import RetentionPurger, RetentionSource
 from unigate.ir.fold import StreamFolder
 from unigate.sse import SSEDecoder, SSEEvent
+from unigate.store.base import Store
 from unigate.store.payloads import insert_payloads
-from unigate.store.sqlite import SQLiteStore
 
 log = logging.getLogger("unigate.payloads")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -146,7 +146,7 @@ class PayloadWriter:
     # building rows is Python code that holds the GIL the event loop waits for.
     SLICE_PAUSE = 0.0002  # seconds
 
-    def __init__(self, store: SQLiteStore, interval: float = 0.5, batch: int = 32,
+    def __init__(self, store: Store, interval: float = 0.5, batch: int = 32,
                  max_queued_bytes: int = 256 * 1024 * 1024,
                  retention: RetentionSource | None = None) -> None:
         self._store = store

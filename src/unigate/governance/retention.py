@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from unigate.store.base import Store
 from unigate.store.payloads import purge_payloads
-from unigate.store.sqlite import SQLiteStore
 
 log = logging.getLogger("unigate.payloads")
 DAY = 86400.0
@@ -61,7 +61,7 @@ class RetentionPurger:
     """Runs the purge at most once per `interval` seconds; `source` gives the current
     {endpoint: days} (read anew each time, so configuration changes apply)."""
 
-    def __init__(self, store: SQLiteStore, source: RetentionSource | None = None,
+    def __init__(self, store: Store, source: RetentionSource | None = None,
                  interval: float = 3600.0) -> None:
         self._store = store
         self.source = source

@@ -12,7 +12,7 @@ import binascii
 from unigate.errors import Unauthenticated
 from unigate.server.http import Request
 from unigate.server.state import GatewayState, Principal
-from unigate.store.sqlite import hash_token
+from unigate.store.base import hash_token
 
 
 def candidate_tokens(request: Request) -> list[str]:

@@ -11,7 +11,14 @@ from typing import Any
 from unigate.accounting.clients import session_id
 from unigate.codecs.registry import FORMATS, WireFormat
 from unigate.config import Destination, EndpointConfig
-from unigate.errors import GatewayError, InternalError, InvalidRequest, NotFound, PermissionDenied
+from unigate.errors import (
+    GatewayError,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+)
 from unigate.governance.payloads import BodyCapture
 from unigate.governance.retention import payload_logging_enabled
 from unigate.governance.tags import parse_request_tags
@@ -19,6 +26,7 @@ from unigate.routing.plan import plan_attempts
 from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
 from unigate.server.http import AnyResponse
+from unigate.store.base import StoreUnavailable
 
 log = logging.getLogger("unigate.request")
 
@@ -94,6 +102,10 @@ async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], di
             return await work()
         except GatewayError:
             raise
+        except StoreUnavailable as e:  # stored responses (previous_response_id, background)
+            log.warning("request %s: %s", ctx.request_id, e)
+            raise ServiceUnavailable("the gateway's store is not available; retry shortly",
+                                     headers={"Retry-After": "2"}) from None
         except Exception:
             log.exception("request %s failed", ctx.request_id)
             raise InternalError(f"internal error (request id {ctx.request_id})") from None

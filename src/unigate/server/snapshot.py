@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from unigate.config import GatewayConfig
 from unigate.governance.ratelimit import RateLimit, parse_rate_limits
 from unigate.providers import Provider, build_provider
+from unigate.store.base import Store, TokenRow
 from unigate.store.config_store import load_config_from_store
 from unigate.store.identities import all_grants, all_mcp_grants, all_memberships
-from unigate.store.sqlite import SQLiteStore, TokenRow
 
 ADMINS_GROUP = "admins"
 Identity = tuple[str, str]  # (principal type, name): ("user", email), ("group", name), ...
@@ -53,7 +53,7 @@ def _group_closure(rows: list[tuple[str, str, str]]) -> dict[Identity, frozenset
     return closure
 
 
-def load_snapshot(store: SQLiteStore, max_body_bytes: int, source: str) -> Snapshot:
+def load_snapshot(store: Store, max_body_bytes: int, source: str) -> Snapshot:
     version = store.config_version()
     config = load_config_from_store(store, max_body_bytes, source)
     providers = {name: build_provider(cfg) for name, cfg in config.providers.items()}

@@ -22,10 +22,13 @@ from unigate.providers import Provider
 from unigate.routing.health import Health
 from unigate.server.snapshot import ADMINS_GROUP, MANAGE, Identity, Snapshot, load_snapshot
 from unigate.server.upstream_http import UpstreamClient
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
 log = logging.getLogger("unigate.state")
 RELOAD_INTERVAL = 0.25  # seconds between configuration-version checks
+# With Redis change notices a change wakes the watcher at once; the poll is only the safety net
+# for a notice lost while Redis was away, so it can query a shared database less often.
+NOTICED_RELOAD_INTERVAL = 1.0
 UPSTREAM_CONNECTIONS_PER_HOST = 512
 
 
@@ -37,7 +40,7 @@ class Principal:
 
 
 class GatewayState:
-    def __init__(self, config: GatewayConfig, store: SQLiteStore, usage: UsageWriter,
+    def __init__(self, config: GatewayConfig, store: Store, usage: UsageWriter,
                  counters: CounterBackend | None = None) -> None:
         self.file_config = config
         # Counters shared by every worker of this host (created before the fork).
@@ -55,6 +58,8 @@ class GatewayState:
         self.mcp_sessions: dict[str, McpSession] = {}
         self.closing: set[asyncio.Task[None]] = set()  # sessions of changed services, closing
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a change notice: check the version now
+        self.reload_interval = RELOAD_INTERVAL
         self._watcher: threading.Thread | None = None
 
     # --- the snapshot ------------------------------------------------------------------
@@ -75,16 +80,29 @@ class GatewayState:
         """Load a fresh snapshot now (synchronously)."""
         self.snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source)
 
+    def poke(self) -> None:
+        """Check the configuration version now (a change notice arrived); any thread."""
+        self._wake.set()
+
     def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        while not self._stop.wait(RELOAD_INTERVAL):
+        failing = False  # said once when the store goes away, once when it is back
+        while True:
+            self._wake.wait(self.reload_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                if self.store.config_version() == self.snap.version:
-                    continue
-                snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source)
-            except Exception as e:  # keep serving the last good snapshot
-                log.warning("configuration reload failed, keeping the previous one: %s", e)
+                if self.store.config_version() != self.snap.version:
+                    snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source)
+                    loop.call_soon_threadsafe(setattr, self, "snap", snap)
+            except Exception as e:  # keep serving the last good snapshot (tokens, grants, endpoints)
+                if not failing:
+                    log.warning("configuration reload failed, serving the previous one until it works: %s", e)
+                failing = True
                 continue
-            loop.call_soon_threadsafe(setattr, self, "snap", snap)
+            if failing:
+                log.warning("configuration reload works again")
+                failing = False
 
     # --- who may do what ----------------------------------------------------------------
 
@@ -144,6 +162,7 @@ class GatewayState:
 
     async def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         for task in list(self.background.values()):
             task.cancel()  # their responses are stored as cancelled
         if self.background:

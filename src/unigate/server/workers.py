@@ -26,9 +26,10 @@ from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.retention import retention_days
 from unigate.routing.shared_health import SharedHealth
 from unigate.server.app import build_app
+from unigate.server.change_notices import ChangeNotices
 from unigate.server.http import HttpServer
 from unigate.server.state import GatewayState
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.open import open_store
 
 log = logging.getLogger("unigate")
 
@@ -40,16 +41,13 @@ class ServeOptions:
     workers: int
     data_dir: Path
     grace: float  # seconds in-flight requests get to finish on shutdown
-
-    @property
-    def db_path(self) -> Path:
-        return self.data_dir / "unigate.db"
+    store: str  # a PostgreSQL URL or an SQLite file (unigate.store.open)
 
 
 async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend) -> None:
     if config.redis:  # counters every instance shares; a client per worker, on its own loop
         counters = RedisBackend(config.redis, config.rate_limit_failure)
-    store = SQLiteStore(opts.db_path)
+    store = open_store(opts.store)
     spool = UsageSpool(opts.data_dir / "spool")  # answered requests' rows survive a killed worker
     replay_spools(store, spool.directory, spool.token)
     usage = UsageWriter(store, spool=spool)
@@ -60,10 +58,12 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
         payload_key(name): days for name, days in retention_days(state.config.mcp_services).items()})
     payloads.start()
     await state.start()
-    shared_health = None
-    if isinstance(counters, RedisBackend):  # a destination one worker cools down, all do
-        shared_health = SharedHealth(state.health, counters.client)
+    shared_health = notices = None
+    if isinstance(counters, RedisBackend):
+        shared_health = SharedHealth(state.health, counters.client)  # one cools it down, all do
         shared_health.start()
+        notices = ChangeNotices(state, counters.client)  # a change reaches every instance at once
+        notices.start()
     server = HttpServer(build_app(state))
     await server.start(opts.host, opts.port, reuse_port=True, backlog=2048)
     stop = asyncio.Event()
@@ -76,6 +76,8 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     await state.close()
     if shared_health is not None:
         await shared_health.stop()
+    if notices is not None:
+        await notices.stop()
     if isinstance(counters, RedisBackend):
         await counters.close()
     usage.stop()

@@ -10,7 +10,7 @@ from typing import Any
 
 from unigate.config import EndpointConfig, GatewayConfig, McpServiceConfig, ProviderConfig, parse_config
 from unigate.providers import PROVIDER_TYPES
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
 
 def provider_spec(p: ProviderConfig) -> dict[str, Any]:
@@ -105,7 +105,7 @@ Statement = tuple[str, tuple[Any, ...]]
 _TABLES = ("providers", "endpoints", "mcp_services")
 
 
-def get_spec_row(store: SQLiteStore, table: str, name: str) -> dict[str, Any] | None:
+def get_spec_row(store: Store, table: str, name: str) -> dict[str, Any] | None:
     """A stored spec with its created_at / updated_at, or None."""
     assert table in _TABLES
     rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} WHERE name = ?", (name,))
@@ -115,7 +115,7 @@ def get_spec_row(store: SQLiteStore, table: str, name: str) -> dict[str, Any] | 
     return {**spec, "created_at": rows[0][1], "updated_at": rows[0][2]}
 
 
-def list_rows(store: SQLiteStore, table: str) -> list[dict[str, Any]]:
+def list_rows(store: Store, table: str) -> list[dict[str, Any]]:
     assert table in _TABLES
     rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} ORDER BY name")
     return [{**json.loads(s), "created_at": c, "updated_at": u} for s, c, u in rows]
@@ -157,13 +157,13 @@ def delete_endpoint_statements(name: str) -> list[Statement]:
             ("DELETE FROM grants WHERE endpoint = ?", (name,))]
 
 
-def load_specs(store: SQLiteStore) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def load_specs(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     providers = [json.loads(r[0]) for r in store.execute("SELECT spec FROM providers ORDER BY name")]
     endpoints = [json.loads(r[0]) for r in store.execute("SELECT spec FROM endpoints ORDER BY name")]
     return providers, endpoints
 
 
-def load_config_from_store(store: SQLiteStore, max_body_bytes: int, source: str) -> GatewayConfig:
+def load_config_from_store(store: Store, max_body_bytes: int, source: str) -> GatewayConfig:
     providers, endpoints = load_specs(store)
     services = [json.loads(r[0]) for r in store.execute("SELECT spec FROM mcp_services ORDER BY name")]
     cfg = parse_config({"providers": providers, "endpoints": endpoints, "mcp_services": services},
@@ -188,7 +188,7 @@ def upsert_statements(cfg: GatewayConfig) -> list[tuple[str, tuple[Any, ...]]]:
     return statements
 
 
-def apply_file_config(store: SQLiteStore, cfg: GatewayConfig) -> None:
+def apply_file_config(store: Store, cfg: GatewayConfig) -> None:
     """At start: the file's providers and endpoints are created or updated (never deleted:
     what was added through the admin API stays; `unigate apply --prune` removes)."""
     store.transaction(upsert_statements(cfg), bump=True)

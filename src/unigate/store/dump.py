@@ -1,5 +1,5 @@
 """`unigate export` / `unigate import`: a store's whole content as JSON lines, to move it to
-another data directory (and, once it exists, between SQLite and PostgreSQL) or to keep a
+another data directory, between SQLite and PostgreSQL (either way), or to keep a
 backup that does not depend on the database's own format.
 
 The first line names the format and the schema migrations the store had; then one line per
@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
 FORMAT = "unigate-export"
 VERSION = 1
@@ -34,22 +34,18 @@ class DumpError(ValueError):
     """The file or the target store cannot take the import; the message says why."""
 
 
-def _columns(store: SQLiteStore, table: str) -> list[str]:
-    return [r[1] for r in store.execute(f"PRAGMA table_info({table})")]
-
-
-def export_rows(store: SQLiteStore) -> Iterator[bytes]:
+def export_rows(store: Store) -> Iterator[bytes]:
     """The export, line by line."""
     migrations = [r[0] for r in store.execute("SELECT name FROM schema_migrations ORDER BY name")]
     yield orjson.dumps({"format": FORMAT, "version": VERSION, "migrations": migrations,
                         "exported_at": time.time()}) + b"\n"
     for table in TABLES:
-        cols = _columns(store, table)
+        cols = store.columns(table)
         for row in store.execute(f"SELECT {', '.join(cols)} FROM {table}"):
             yield orjson.dumps({"table": table, "row": dict(zip(cols, row, strict=True))}) + b"\n"
 
 
-def export_to(store: SQLiteStore, path: Path | None, out: BinaryIO) -> int:
+def export_to(store: Store, path: Path | None, out: BinaryIO) -> int:
     """Write the export to `path` (created 0600) or `out`; returns the number of rows."""
     count = -1
     if path is not None:
@@ -65,7 +61,7 @@ def export_to(store: SQLiteStore, path: Path | None, out: BinaryIO) -> int:
     return count
 
 
-def import_lines(store: SQLiteStore, lines: Iterable[bytes], batch: int = 500) -> dict[str, int]:
+def import_lines(store: Store, lines: Iterable[bytes], batch: int = 500) -> dict[str, int]:
     """Load an export into an empty store; returns rows per table."""
     it = iter(lines)
     try:
@@ -81,7 +77,7 @@ def import_lines(store: SQLiteStore, lines: Iterable[bytes], batch: int = 500) -
     if unknown:
         raise DumpError(f"the export comes from a newer unigate (schema {', '.join(unknown)}): upgrade first")
     _require_empty(store)
-    columns = {t: set(_columns(store, t)) for t in TABLES}
+    columns = {t: set(store.columns(t)) for t in TABLES}
     statements: list[tuple[str, tuple[Any, ...]]] = [(f"DELETE FROM {t} WHERE {w}", ()) for t, w in BUILT_IN.items()]
     counts: dict[str, int] = {}
     for n, line in enumerate(it, start=2):
@@ -101,12 +97,13 @@ def import_lines(store: SQLiteStore, lines: Iterable[bytes], batch: int = 500) -
     if "config_version" not in counts:
         statements.append(("INSERT INTO config_version VALUES (1, 1)", ()))
     if "groups" not in counts:
-        statements.append(("INSERT OR IGNORE INTO groups VALUES ('admins', 0)", ()))
+        statements.append(("INSERT INTO groups VALUES ('admins', 0) ON CONFLICT DO NOTHING", ()))
+    statements.extend(store.after_import())
     store.transaction(statements, bump=True)  # one transaction: all of it, or none
     return counts
 
 
-def _require_empty(store: SQLiteStore) -> None:
+def _require_empty(store: Store) -> None:
     for table in TABLES:
         where = BUILT_IN.get(table)
         sql = f"SELECT count(*) FROM {table}" + (f" WHERE NOT ({where})" if where else "")

@@ -1,5 +1,5 @@
 """SQL over the identity tables of migration 0003: users, service principals, groups and their
-members, tokens, endpoint grants and the audit log. Synchronous like SQLiteStore: handlers call
+members, tokens, endpoint grants and the audit log. Synchronous like Store: handlers call
 these through asyncio.to_thread. Writes that change what the request path uses bump the
 configuration version so every worker reloads its snapshot within a second."""
 
@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from unigate.store.sqlite import SQLiteStore, hash_token, new_token
+from unigate.store.base import Store, hash_token, new_token
 
 ADMINS_GROUP = "admins"
 LEVELS = ("CAN_QUERY", "CAN_MANAGE")
@@ -36,17 +36,17 @@ class Member:
 
 # --- users and service principals ----------------------------------------------------------
 
-def list_users(store: SQLiteStore) -> list[dict[str, Any]]:
+def list_users(store: Store) -> list[dict[str, Any]]:
     rows = store.execute("SELECT email, display_name, created_at FROM users ORDER BY email")
     return [{"email": e, "display_name": d, "created_at": c} for e, d, c in rows]
 
 
-def get_user(store: SQLiteStore, email: str) -> dict[str, Any] | None:
+def get_user(store: Store, email: str) -> dict[str, Any] | None:
     rows = store.execute("SELECT email, display_name, created_at FROM users WHERE email = ?", (email,))
     return {"email": rows[0][0], "display_name": rows[0][1], "created_at": rows[0][2]} if rows else None
 
 
-def create_user(store: SQLiteStore, email: str, display_name: str | None) -> dict[str, Any]:
+def create_user(store: Store, email: str, display_name: str | None) -> dict[str, Any]:
     if get_user(store, email) is not None:
         raise Clash(f"user '{email}' already exists")
     now = time.time()
@@ -55,26 +55,26 @@ def create_user(store: SQLiteStore, email: str, display_name: str | None) -> dic
     return {"email": email, "display_name": display_name, "created_at": now}
 
 
-def list_service_principals(store: SQLiteStore) -> list[dict[str, Any]]:
+def list_service_principals(store: Store) -> list[dict[str, Any]]:
     rows = store.execute("SELECT application_id, display_name, created_at FROM service_principals "
                          "ORDER BY display_name, application_id")
     return [{"application_id": a, "display_name": d, "created_at": c} for a, d, c in rows]
 
 
-def get_service_principal(store: SQLiteStore, application_id: str) -> dict[str, Any] | None:
+def get_service_principal(store: Store, application_id: str) -> dict[str, Any] | None:
     rows = store.execute("SELECT application_id, display_name, created_at FROM service_principals "
                          "WHERE application_id = ?", (application_id,))
     return {"application_id": rows[0][0], "display_name": rows[0][1], "created_at": rows[0][2]} if rows else None
 
 
-def create_service_principal(store: SQLiteStore, display_name: str) -> dict[str, Any]:
+def create_service_principal(store: Store, display_name: str) -> dict[str, Any]:
     app_id, now = str(uuid.uuid4()), time.time()
     store.transaction([("INSERT INTO service_principals (application_id, display_name, created_at) "
                         "VALUES (?, ?, ?)", (app_id, display_name, now))], bump=False)
     return {"application_id": app_id, "display_name": display_name, "created_at": now}
 
 
-def delete_principal(store: SQLiteStore, ptype: str, name: str) -> int:
+def delete_principal(store: Store, ptype: str, name: str) -> int:
     """Deletes a user or service principal with everything hanging off it: its tokens are revoked,
     its memberships and grants removed. Returns how many tokens were revoked."""
     table, key = ("users", "email") if ptype == "user" else ("service_principals", "application_id")
@@ -93,7 +93,7 @@ def delete_principal(store: SQLiteStore, ptype: str, name: str) -> int:
     return int(live)
 
 
-def principal_type_of(store: SQLiteStore, name: str) -> str | None:
+def principal_type_of(store: Store, name: str) -> str | None:
     """What a token's `principal` names: a user (by email) or a service principal (by id)."""
     if store.execute("SELECT 1 FROM users WHERE email = ?", (name,)):
         return "user"
@@ -102,7 +102,7 @@ def principal_type_of(store: SQLiteStore, name: str) -> str | None:
     return None
 
 
-def require_exists(store: SQLiteStore, member: Member) -> None:
+def require_exists(store: Store, member: Member) -> None:
     table, key = {"user": ("users", "email"), "service_principal": ("service_principals", "application_id"),
                   "group": ("groups", "name")}[member.type]
     if not store.execute(f"SELECT 1 FROM {table} WHERE {key} = ?", (member.name,)):
@@ -111,7 +111,7 @@ def require_exists(store: SQLiteStore, member: Member) -> None:
 
 # --- groups ----------------------------------------------------------------------------------
 
-def _members(store: SQLiteStore, group: str | None = None) -> dict[str, list[Member]]:
+def _members(store: Store, group: str | None = None) -> dict[str, list[Member]]:
     sql = "SELECT group_name, member_type, member FROM group_members"
     rows = store.execute(sql + " WHERE group_name = ?", (group,)) if group else store.execute(sql)
     out: dict[str, list[Member]] = {}
@@ -120,13 +120,13 @@ def _members(store: SQLiteStore, group: str | None = None) -> dict[str, list[Mem
     return out
 
 
-def list_groups(store: SQLiteStore) -> list[dict[str, Any]]:
+def list_groups(store: Store) -> list[dict[str, Any]]:
     members = _members(store)
     return [{"name": n, "created_at": c, "builtin": n == ADMINS_GROUP, "members": members.get(n, [])}
             for n, c in store.execute("SELECT name, created_at FROM groups ORDER BY name")]
 
 
-def get_group(store: SQLiteStore, name: str) -> dict[str, Any] | None:
+def get_group(store: Store, name: str) -> dict[str, Any] | None:
     rows = store.execute("SELECT name, created_at FROM groups WHERE name = ?", (name,))
     if not rows:
         return None
@@ -134,7 +134,7 @@ def get_group(store: SQLiteStore, name: str) -> dict[str, Any] | None:
             "members": _members(store, name).get(name, [])}
 
 
-def _check_cycle(store: SQLiteStore, group: str, members: set[Member]) -> None:
+def _check_cycle(store: Store, group: str, members: set[Member]) -> None:
     """Refuses a membership set under which `group` would (transitively) contain itself."""
     edges: dict[str, set[str]] = {}
     for g, ms in _members(store).items():
@@ -158,7 +158,7 @@ def _membership_statements(group: str, old: set[Member], new: set[Member]) -> St
     return stmts
 
 
-def create_group(store: SQLiteStore, name: str, members: list[Member]) -> dict[str, Any]:
+def create_group(store: Store, name: str, members: list[Member]) -> dict[str, Any]:
     if get_group(store, name) is not None:
         raise Clash(f"group '{name}' already exists")
     for m in members:
@@ -173,7 +173,7 @@ def create_group(store: SQLiteStore, name: str, members: list[Member]) -> dict[s
     return group
 
 
-def set_group_members(store: SQLiteStore, name: str, add: list[Member], remove: list[Member],
+def set_group_members(store: Store, name: str, add: list[Member], remove: list[Member],
                       replace: bool = False) -> dict[str, Any]:
     """Adds and removes members (or, with `replace`, makes `add` the whole membership)."""
     group = get_group(store, name)
@@ -192,7 +192,7 @@ def set_group_members(store: SQLiteStore, name: str, add: list[Member], remove: 
     return result
 
 
-def delete_group(store: SQLiteStore, name: str) -> None:
+def delete_group(store: Store, name: str) -> None:
     if name == ADMINS_GROUP:
         raise Clash(f"group '{ADMINS_GROUP}' is built in and cannot be deleted")
     if get_group(store, name) is None:
@@ -212,9 +212,9 @@ TOKEN_COLUMNS = ("token_id", "principal", "principal_type", "comment", "created_
                  "last_used_at", "revoked_at")
 
 
-def create_token(store: SQLiteStore, principal: str, principal_type: str, comment: str | None,
+def create_token(store: Store, principal: str, principal_type: str, comment: str | None,
                  lifetime_seconds: float | None) -> dict[str, Any]:
-    """Like SQLiteStore.create_token (only the hash is kept), but bumps the configuration version
+    """Like Store.create_token (only the hash is kept), but bumps the configuration version
     so the workers learn the new token within a second. The token is in the result only."""
     token, token_id, now = new_token(), secrets.token_hex(8), time.time()
     expires = now + lifetime_seconds if lifetime_seconds else None
@@ -225,7 +225,7 @@ def create_token(store: SQLiteStore, principal: str, principal_type: str, commen
             "comment": comment, "created_at": now, "expires_at": expires}
 
 
-def list_tokens(store: SQLiteStore, principal: str | None = None,
+def list_tokens(store: Store, principal: str | None = None,
                 include_revoked: bool = False) -> list[dict[str, Any]]:
     """Token metadata: never the token or its hash."""
     where, args = [], []
@@ -241,12 +241,12 @@ def list_tokens(store: SQLiteStore, principal: str | None = None,
     return [dict(zip(TOKEN_COLUMNS, r, strict=True)) for r in rows]
 
 
-def get_token(store: SQLiteStore, token_id: str) -> dict[str, Any] | None:
+def get_token(store: Store, token_id: str) -> dict[str, Any] | None:
     rows = store.execute(f"SELECT {', '.join(TOKEN_COLUMNS)} FROM tokens WHERE token_id = ?", (token_id,))
     return dict(zip(TOKEN_COLUMNS, rows[0], strict=True)) if rows else None
 
 
-def revoke_token(store: SQLiteStore, token_id: str) -> dict[str, Any]:
+def revoke_token(store: Store, token_id: str) -> dict[str, Any]:
     """Sets revoked_at (once); the bump makes every worker refuse the token within a second."""
     row = get_token(store, token_id)
     if row is None:
@@ -261,38 +261,38 @@ def revoke_token(store: SQLiteStore, token_id: str) -> dict[str, Any]:
 
 # --- grants ----------------------------------------------------------------------------------
 
-def endpoint_exists(store: SQLiteStore, name: str) -> bool:
+def endpoint_exists(store: Store, name: str) -> bool:
     return bool(store.execute("SELECT 1 FROM endpoints WHERE name = ?", (name,)))
 
 
-def all_memberships(store: SQLiteStore) -> list[tuple[str, str, str]]:
+def all_memberships(store: Store) -> list[tuple[str, str, str]]:
     """Every (group, member type, member): what the workers' snapshot resolves groups from."""
     return [(r[0], r[1], r[2]) for r in store.execute("SELECT group_name, member_type, member FROM group_members")]
 
 
-def all_grants(store: SQLiteStore) -> list[tuple[str, str, str, str]]:
+def all_grants(store: Store) -> list[tuple[str, str, str, str]]:
     """Every (endpoint, principal type, principal, level)."""
     return [(r[0], r[1], r[2], r[3]) for r in
             store.execute("SELECT endpoint, principal_type, principal, level FROM grants")]
 
 
-def all_mcp_grants(store: SQLiteStore) -> list[tuple[str, str, str, frozenset[str] | None]]:
+def all_mcp_grants(store: Store) -> list[tuple[str, str, str, frozenset[str] | None]]:
     """Every (MCP service, principal type, principal, tools): tools None = every tool."""
     return [(r[0], r[1], r[2], None if r[3] is None else frozenset(json.loads(r[3]))) for r in
             store.execute("SELECT service, principal_type, principal, tools FROM mcp_grants")]
 
 
-def mcp_service_exists(store: SQLiteStore, name: str) -> bool:
+def mcp_service_exists(store: Store, name: str) -> bool:
     return bool(store.execute("SELECT 1 FROM mcp_services WHERE name = ?", (name,)))
 
 
-def get_mcp_grants(store: SQLiteStore, service: str) -> list[tuple[Member, list[str] | None]]:
+def get_mcp_grants(store: Store, service: str) -> list[tuple[Member, list[str] | None]]:
     rows = store.execute("SELECT principal_type, principal, tools FROM mcp_grants WHERE service = ? "
                          "ORDER BY principal_type, principal", (service,))
     return [(Member(t, p), None if tools is None else json.loads(tools)) for t, p, tools in rows]
 
 
-def set_mcp_grants(store: SQLiteStore, service: str, acl: list[tuple[Member, list[str] | None]],
+def set_mcp_grants(store: Store, service: str, acl: list[tuple[Member, list[str] | None]],
                    replace: bool) -> None:
     """CAN_USE grants on an MCP service, each for every tool (None) or the tools named."""
     for member, _ in acl:
@@ -306,13 +306,13 @@ def set_mcp_grants(store: SQLiteStore, service: str, acl: list[tuple[Member, lis
     store.transaction(stmts)
 
 
-def get_grants(store: SQLiteStore, endpoint: str) -> list[tuple[Member, str]]:
+def get_grants(store: Store, endpoint: str) -> list[tuple[Member, str]]:
     rows = store.execute("SELECT principal_type, principal, level FROM grants WHERE endpoint = ? "
                          "ORDER BY principal_type, principal", (endpoint,))
     return [(Member(t, p), level) for t, p, level in rows]
 
 
-def set_grants(store: SQLiteStore, endpoint: str, acl: list[tuple[Member, str]], replace: bool) -> None:
+def set_grants(store: Store, endpoint: str, acl: list[tuple[Member, str]], replace: bool) -> None:
     """Replaces the endpoint's grants with `acl` (or, without `replace`, adds/updates entries)."""
     for member, _ in acl:
         require_exists(store, member)
@@ -325,7 +325,7 @@ def set_grants(store: SQLiteStore, endpoint: str, acl: list[tuple[Member, str]],
 
 # --- audit log -------------------------------------------------------------------------------
 
-def audit_entries(store: SQLiteStore, limit: int = 100, actor: str | None = None, action: str | None = None,
+def audit_entries(store: Store, limit: int = 100, actor: str | None = None, action: str | None = None,
                   target: str | None = None) -> list[dict[str, Any]]:
     """Newest first. `action` ending in '.' or '*' matches a prefix ('token.' = every token change)."""
     where, args = [], []

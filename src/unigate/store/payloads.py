@@ -1,26 +1,26 @@
 """The payloads table (migration 0003): writing batches, reading, and purging old rows.
 
-Functions over a `SQLiteStore` rather than methods on it, so the inference tables live in
-one place; a PostgreSQL store will offer the same three calls."""
+Functions over a `Store` rather than methods on it, so the inference tables live in
+one place, whichever database holds them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
 PAYLOAD_COLUMNS = ("request_id", "event_time", "endpoint_name", "requester", "status_code",
                    "latency_ms", "request_body", "response_body", "not_stored_reason")
-_INSERT = (f"INSERT OR IGNORE INTO payloads ({', '.join(PAYLOAD_COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in PAYLOAD_COLUMNS)})")
+_INSERT = (f"INSERT INTO payloads ({', '.join(PAYLOAD_COLUMNS)}) "
+           f"VALUES ({', '.join('?' for _ in PAYLOAD_COLUMNS)}) ON CONFLICT DO NOTHING")
 
 
-def insert_payloads(store: SQLiteStore, rows: list[tuple[Any, ...]]) -> None:
+def insert_payloads(store: Store, rows: list[tuple[Any, ...]]) -> None:
     """One transaction per batch; a request id already stored is ignored (retries are safe)."""
     store.transaction([(_INSERT, row) for row in rows], bump=False)
 
 
-def payload_rows(store: SQLiteStore, endpoint: str, limit: int = 100, offset: int = 0,
+def payload_rows(store: Store, endpoint: str, limit: int = 100, offset: int = 0,
                  start: float | None = None, end: float | None = None,
                  request_id: str | None = None) -> list[dict[str, Any]]:
     """An endpoint's payload rows, newest first."""
@@ -40,7 +40,7 @@ def payload_rows(store: SQLiteStore, endpoint: str, limit: int = 100, offset: in
     return [dict(zip(PAYLOAD_COLUMNS, r, strict=True)) for r in rows]
 
 
-def purge_payloads(store: SQLiteStore, endpoint: str, before: float) -> int:
+def purge_payloads(store: Store, endpoint: str, before: float) -> int:
     """Deletes the endpoint's rows older than `before` (unix seconds); returns how many."""
     rows = store.execute("DELETE FROM payloads WHERE endpoint_name = ? AND event_time < ? "
                          "RETURNING 1", (endpoint, before))

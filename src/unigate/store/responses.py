@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 _COLUMNS = "response_id, endpoint_name, principal, principal_type, status, background, owner, items, response"
@@ -51,7 +51,7 @@ def _alive(owner: str) -> bool:
     return True
 
 
-def save_response(store: SQLiteStore, r: StoredResponse) -> None:
+def save_response(store: Store, r: StoredResponse) -> None:
     now = time.time()
     store.execute(
         f"INSERT INTO responses ({_COLUMNS}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -61,7 +61,7 @@ def save_response(store: SQLiteStore, r: StoredResponse) -> None:
          r.owner, orjson.dumps(r.items).decode(), orjson.dumps(r.response).decode(), now, now))
 
 
-def get_response(store: SQLiteStore, response_id: str) -> StoredResponse | None:
+def get_response(store: Store, response_id: str) -> StoredResponse | None:
     rows = store.execute(f"SELECT {_COLUMNS} FROM responses WHERE response_id = ?", (response_id,))
     if not rows:
         return None
@@ -70,14 +70,14 @@ def get_response(store: SQLiteStore, response_id: str) -> StoredResponse | None:
                           orjson.loads(items), orjson.loads(response))
 
 
-def request_cancel(store: SQLiteStore, response_id: str) -> None:
+def request_cancel(store: Store, response_id: str) -> None:
     store.execute("UPDATE responses SET cancel_requested = 1 WHERE response_id = ?", (response_id,))
 
 
-def cancel_requested(store: SQLiteStore, response_id: str) -> bool:
+def cancel_requested(store: Store, response_id: str) -> bool:
     rows = store.execute("SELECT cancel_requested FROM responses WHERE response_id = ?", (response_id,))
     return bool(rows and rows[0][0])
 
 
-def delete_response(store: SQLiteStore, response_id: str) -> None:
+def delete_response(store: Store, response_id: str) -> None:
     store.execute("DELETE FROM responses WHERE response_id = ?", (response_id,))

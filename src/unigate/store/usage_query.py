@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from unigate.errors import InvalidRequest
-from unigate.store.sqlite import SQLiteStore
+from unigate.store.base import Store
 
-COLUMNS: tuple[str, ...] = SQLiteStore.USAGE_COLUMNS
+COLUMNS: tuple[str, ...] = Store.USAGE_COLUMNS
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
 GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model", "client", "session",
@@ -27,13 +27,12 @@ _BOOL_COLUMNS = ("streaming", "usage_estimated")
 _JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters")
 _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
                   "cache_creation_input_tokens", "reasoning_tokens")
-# What each grouping groups on, as SQL over the usage table `u` (tag joins json_each `t`).
+# What each grouping groups on, as SQL over the usage table `u` (tag joins the tags `t`);
+# the time buckets are the store's own expressions.
 _GROUP_SQL = {
     "endpoint": "u.endpoint_name",
     "requester": "u.requester",
     "tag": "t.key || '=' || t.value",
-    "hour": "strftime('%Y-%m-%dT%H:00:00Z', u.event_time, 'unixepoch')",
-    "day": "strftime('%Y-%m-%d', u.event_time, 'unixepoch')",
     "status": "u.status_code",
     "model": "u.destination_model",
     "client": "u.client_name",
@@ -121,7 +120,15 @@ def parse_usage_filter(params: Mapping[str, str], tags: Sequence[str] = ()) -> U
     return f
 
 
-def _where(f: UsageFilter) -> tuple[str, list[Any]]:
+def _group_sql(store: Store, group_by: str) -> str:
+    if group_by == "hour":
+        return store.HOUR_OF.format("u.event_time")
+    if group_by == "day":
+        return store.DAY_OF.format("u.event_time")
+    return _GROUP_SQL[group_by]
+
+
+def _where(store: Store, f: UsageFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     if f.start is not None:
@@ -137,26 +144,27 @@ def _where(f: UsageFilter) -> tuple[str, list[Any]]:
             clauses.append(f"u.{column} = ?")
             args.append(value)
     for key, value in f.tags:
-        # json_each compares keys and values exactly, whatever characters they hold.
+        # The JSON object's own rows compare keys and values exactly, whatever characters they hold.
+        tags = store.TAGS_OF.format("u.request_tags")
         if value is None:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(u.request_tags) WHERE key = ?)")
+            clauses.append(f"EXISTS (SELECT 1 FROM {tags} WHERE key = ?)")
             args.append(key)
         else:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(u.request_tags) WHERE key = ? AND value = ?)")
+            clauses.append(f"EXISTS (SELECT 1 FROM {tags} WHERE key = ? AND value = ?)")
             args.extend((key, value))
     if f.visible_endpoints is not None:
         names = sorted(f.visible_endpoints)
         if not names:
-            clauses.append("0")
+            clauses.append("1 = 0")
         else:
             clauses.append(f"u.endpoint_name IN ({', '.join('?' for _ in names)})")
             args.extend(names)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
-def query_usage(store: SQLiteStore, f: UsageFilter) -> list[dict[str, Any]]:
+def query_usage(store: Store, f: UsageFilter) -> list[dict[str, Any]]:
     """Matching rows, newest first, with JSON columns decoded and flags as booleans."""
-    where, args = _where(f)
+    where, args = _where(store, f)
     cols = ", ".join(f"u.{c}" for c in COLUMNS)
     sql = (f"SELECT {cols} FROM usage u{where} ORDER BY u.event_time DESC, u.request_id "
            "LIMIT ? OFFSET ?")
@@ -178,18 +186,18 @@ def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-def aggregate_usage(store: SQLiteStore, f: UsageFilter, group_by: str,
+def aggregate_usage(store: Store, f: UsageFilter, group_by: str,
                     tag_key: str | None = None) -> list[dict[str, Any]]:
     """Requests and token sums per group, largest first (time groups in time order). With
     group_by=tag a request counts once for each of its tags (`tag_key` keeps one tag name)."""
-    if group_by not in _GROUP_SQL:
+    if group_by not in GROUP_BY:
         raise InvalidRequest(f"'group_by' must be one of {', '.join(GROUP_BY)}, got {group_by!r}",
                              param="group_by")
-    where, args = _where(f)
-    key_sql = _GROUP_SQL[group_by]
+    where, args = _where(store, f)
+    key_sql = _group_sql(store, group_by)
     source = "usage u"
     if group_by == "tag":
-        source = "usage u JOIN json_each(u.request_tags) t"
+        source = f"usage u JOIN {store.TAGS_OF.format('u.request_tags')} t ON TRUE"
         if tag_key:
             where += (" AND " if where else " WHERE ") + "t.key = ?"
             args.append(tag_key)
@@ -197,7 +205,7 @@ def aggregate_usage(store: SQLiteStore, f: UsageFilter, group_by: str,
     order = "g" if group_by in ("hour", "day") else "requests DESC, g"
     sql = (f"SELECT {key_sql} AS g, COUNT(*) AS requests, "
            "SUM(CASE WHEN u.status_code >= 400 THEN 1 ELSE 0 END), "
-           "SUM(CASE WHEN u.usage_estimated THEN 1 ELSE 0 END), "
+           "SUM(CASE WHEN u.usage_estimated <> 0 THEN 1 ELSE 0 END), "
            f"{sums} FROM {source}{where} GROUP BY g ORDER BY {order} LIMIT ? OFFSET ?")
     rows = store.execute(sql, [*args, f.limit, f.offset])
     groups: list[dict[str, Any]] = []

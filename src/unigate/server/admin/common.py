@@ -16,13 +16,14 @@ from unigate.errors import (
     InvalidRequest,
     NotFound,
     PermissionDenied,
+    ServiceUnavailable,
     parse_json_object,
 )
 from unigate.server.auth import authenticate
 from unigate.server.http import AnyResponse, Request, Response
 from unigate.server.state import GatewayState, Principal
 from unigate.store import identities as db
-from unigate.store.sqlite import Duplicate
+from unigate.store.base import Duplicate, StoreUnavailable
 
 PREFIX = "/api/v1"  # every admin route is under it
 T = TypeVar("T")
@@ -106,6 +107,10 @@ def admin_route(handler: AdminHandler) -> Callable[[Request], Awaitable[AnyRespo
                 return await handler(request, caller)
             except GatewayError:
                 raise
+            except StoreUnavailable as e:
+                log.warning("admin request %s %s: %s", request.method, request.path, e)
+                raise ServiceUnavailable("the store is not available; retry shortly",
+                                         headers={"Retry-After": "2"}) from None
             except Exception:
                 log.exception("admin request %s %s failed", request.method, request.path)
                 raise InternalError("internal error") from None

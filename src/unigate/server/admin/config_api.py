@@ -26,6 +26,7 @@ from unigate.server.admin.common import (
     read_json,
 )
 from unigate.server.http import Request, Response, Router
+from unigate.store.base import Duplicate, Store
 from unigate.store.config_store import (
     Statement,
     delete_endpoint_statements,
@@ -42,7 +43,6 @@ from unigate.store.config_store import (
     update,
     upsert,
 )
-from unigate.store.sqlite import Duplicate, SQLiteStore
 
 READ_ONLY = ("created_at", "updated_at", "api_key_set")  # shown by reads, ignored on writes
 
@@ -111,7 +111,7 @@ def valid_provider(spec: dict[str, Any]) -> dict[str, Any]:
     return provider_spec(next(iter(cfg.providers.values())))
 
 
-def valid_endpoint(store: SQLiteStore, spec: dict[str, Any]) -> dict[str, Any]:
+def valid_endpoint(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
     """Checked against the stored providers; returned normalised (as the workers load it)."""
     providers, _ = load_specs(store)
     try:
@@ -123,7 +123,7 @@ def valid_endpoint(store: SQLiteStore, spec: dict[str, Any]) -> dict[str, Any]:
 
 # --- store access (synchronous; handlers call these in a thread) ------------------------------
 
-def get_row(store: SQLiteStore, table: str, name: str) -> dict[str, Any]:
+def get_row(store: Store, table: str, name: str) -> dict[str, Any]:
     row = get_spec_row(store, table, name)
     if row is None:
         raise NotFound(f"no {table[:-1]} named '{name}'")
@@ -139,7 +139,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
     return hide_secrets(row) if "type" in row else row
 
 
-def users_of(store: SQLiteStore, provider: str) -> list[str]:
+def users_of(store: Store, provider: str) -> list[str]:
     _, endpoints = load_specs(store)
     return [e["name"] for e in endpoints
             if any(d.get("provider") == provider for d in e.get("destinations", []) + e.get("fallbacks", []))]
@@ -334,7 +334,7 @@ _DELETE = {"endpoint": delete_endpoint_statements, "provider": delete_provider_s
            "mcp_service": delete_mcp_service_statements}
 
 
-def apply_config(store: SQLiteStore, providers: list[Any], endpoints: list[Any], prune: bool,
+def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune: bool,
                  dry_run: bool, expect_plan: str | None,
                  services: list[Any] | None = None, stdio_ok: bool = False) -> tuple[dict[str, Any], bool]:
     """Validate the file's entries against what the result would be, plan, and (unless a dry

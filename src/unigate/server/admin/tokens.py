@@ -20,7 +20,7 @@ from unigate.server.admin.common import (
 )
 from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
-from unigate.store.sqlite import ENV_ADMIN_TOKEN_ID
+from unigate.store.base import ENV_ADMIN_TOKEN_ID
 
 MAX_COMMENT = 1000
 
