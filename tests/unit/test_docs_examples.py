@@ -52,3 +52,19 @@ def test_the_cli_commands_in_mcp_md_exist() -> None:
     parser.parse_args(["mcp-services", "create", "docs", "https://mcp.internal.example/mcp", "--header", "A=b"])
     for action in (["list"], ["get", "docs"], ["delete", "docs"], ["grants", "docs"]):
         parser.parse_args(["mcp-services", *action])
+
+
+def test_the_kubernetes_manifest_is_what_unigate_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/kubernetes/unigate.yaml: its configuration parses (store and Redis from the
+    Secret's variables) and its container's arguments are a valid `unigate serve`."""
+    docs = list(yaml.safe_load_all((DOCS.parent / "deploy" / "kubernetes" / "unigate.yaml").read_text()))
+    kinds = {d["kind"]: d for d in docs}
+    assert set(kinds) == {"Secret", "ConfigMap", "StatefulSet", "Service"}
+    for name, value in kinds["Secret"]["stringData"].items():
+        monkeypatch.setenv(name, value)
+    config = parse_config(yaml.safe_load(kinds["ConfigMap"]["data"]["unigate.yaml"]), "kubernetes")
+    assert config.redis and config.redis.startswith("redis://")
+    container = kinds["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]
+    args = build_parser().parse_args(container["args"])
+    assert args.command == "serve" and args.host == "0.0.0.0"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"

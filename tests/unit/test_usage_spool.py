@@ -41,6 +41,26 @@ def test_spooled_rows_stay_until_written_and_go_after(tmp_path: Path) -> None:
     assert not list(spool.directory.glob("usage-*.jsonl"))  # a clean stop leaves nothing
 
 
+def test_rows_beyond_the_memory_queue_are_written_from_the_spool(tmp_path: Path, monkeypatch) -> None:
+    """A long outage overflows the writer's memory queue: the oldest rows leave memory but not
+    the spool, and are written from its files once the store is back."""
+    monkeypatch.setattr(UsageWriter, "MAX_QUEUED", 20)
+    store = FlakyStore(tmp_path / "u.db")
+    store.migrate()
+    writer = UsageWriter(store, interval=0.05, spool=UsageSpool(tmp_path / "spool"))
+    writer.start()
+    for i in range(100):
+        writer.put(record(i))
+        if i % 10 == 0:
+            time.sleep(0.06)  # flushes fail meanwhile, each retiring a spool file
+    store.down = False
+    deadline = time.monotonic() + 5
+    while len(_ids(store)) < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.stop()
+    assert _ids(store) == {f"req-{i}" for i in range(100)} and writer.dropped == 0
+
+
 def test_replay_takes_only_the_files_of_workers_that_are_gone(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "u.db")
     store.migrate()

@@ -5,8 +5,9 @@ Each row is appended to `<data dir>/spool/usage-<pid>-<token>-<n>.jsonl` when th
 of one line, in the kernel's page cache once `write` returns, so it survives the process (not a
 power cut: there is no fsync a request). The writer thread switches to a new file before each
 flush and deletes the old ones once their rows are in the store. A worker that starts replays
-the files of workers that are gone (INSERT OR IGNORE on the request id: a row written twice is
-kept once) and deletes them."""
+the files of workers that are gone (ON CONFLICT DO NOTHING on the request id: a row written
+twice is kept once) and deletes them. The files also outlast the writer's memory queue: when
+it overflows during a long outage of the store, the rows it dropped are written from here."""
 
 from __future__ import annotations
 
@@ -55,9 +56,13 @@ class UsageSpool:
         os.close(old_fd)
         self._retired.append(old_path)
 
-    def flushed(self) -> None:
-        """Every row queued before the last rotation is in the store: its files can go."""
+    def flushed(self, store: Store | None = None) -> None:
+        """Every row queued before the last rotation is in the store: its files can go. With
+        `store`, some of those rows were only on disk (the memory queue overflowed during a long
+        outage): the files are written into the store first."""
         for path in self._retired:
+            if store is not None:
+                replay_file(store, path)
             path.unlink(missing_ok=True)
         self._retired.clear()
 
@@ -81,25 +86,31 @@ def replay_spools(store: Store, directory: Path, own_token: str = "", batch: int
         pid = owner[0]
         if pid != os.getpid() and _alive(pid):  # the same pid with another token: a predecessor
             continue
-        rows: list[tuple[Any, ...]] = []
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            continue  # another worker replayed it first
-        for line in data.splitlines():
-            try:
-                row = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # the last line of a worker killed mid-write
-            if isinstance(row, list) and len(row) == len(store.USAGE_COLUMNS):
-                rows.append(tuple(row))
-        for at in range(0, len(rows), batch):
-            store.insert_usage(rows[at:at + batch])
-        path.unlink(missing_ok=True)
-        total += len(rows)
+        total += replay_file(store, path, batch)
     if total:
         log.warning("replayed %d usage row(s) of worker(s) that stopped without writing them", total)
     return total
+
+
+def replay_file(store: Store, path: Path, batch: int = 500) -> int:
+    """Write one spool file's rows into the store (rows already there are skipped) and delete
+    it; returns how many rows it held."""
+    rows: list[tuple[Any, ...]] = []
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0  # another worker replayed it first
+    for line in data.splitlines():
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # the last line of a worker killed mid-write
+        if isinstance(row, list) and len(row) == len(store.USAGE_COLUMNS):
+            rows.append(tuple(row))
+    for at in range(0, len(rows), batch):
+        store.insert_usage(rows[at:at + batch])
+    path.unlink(missing_ok=True)
+    return len(rows)
 
 
 def _owner(path: Path) -> tuple[int, str] | None:

@@ -89,7 +89,9 @@ def _last_use(records: list[UsageRecord]) -> dict[str, float]:
 class UsageWriter:
     """A deque the request path appends to (thread-safe, no lock) and a thread that drains it."""
 
-    MAX_QUEUED = 1_000_000  # beyond this, the oldest rows are dropped and the loss is logged
+    # Beyond this, the oldest rows leave memory: with a spool they are written from its files
+    # once the store is back; without one they are lost (counted in `dropped`).
+    MAX_QUEUED = 1_000_000
     # Rows are written in slices of one INSERT statement, with a pause between them. This
     # thread shares the GIL with the event loop, and Python code here keeps it for up to the
     # 5 ms switch interval whenever the loop wants it back: writing the whole queue at once
@@ -106,6 +108,8 @@ class UsageWriter:
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self.dropped = 0
         self._failing = False
+        self._overflowed = False  # rows left the memory queue, not the spool (see put)
+        self._overflow_lock = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -118,7 +122,11 @@ class UsageWriter:
             self._spool.append(row)
         if len(self._queue) >= self.MAX_QUEUED:
             self._queue.popleft()
-            self.dropped += 1
+            if self._spool is not None:
+                with self._overflow_lock:  # rare: only while the store has been away long
+                    self._overflowed = True  # the row stays in the spool: written from there later
+            else:
+                self.dropped += 1
         self._queue.append(record)
 
     def _run(self) -> None:
@@ -155,7 +163,13 @@ class UsageWriter:
             if self._queue and not final:
                 time.sleep(self.SLICE_PAUSE)
         if self._spool is not None:
-            self._spool.flushed()
+            with self._overflow_lock:
+                overflowed, self._overflowed = self._overflowed, False
+            try:
+                self._spool.flushed(self._store if overflowed else None)
+            except Exception as e:  # the store went away again: the files stay, retried next time
+                self._overflowed = True
+                log.warning("spooled usage rows not written yet: %s", e)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

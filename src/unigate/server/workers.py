@@ -29,6 +29,7 @@ from unigate.server.app import build_app
 from unigate.server.change_notices import ChangeNotices
 from unigate.server.http import HttpServer
 from unigate.server.state import GatewayState
+from unigate.store.base import Store, StoreUnavailable
 from unigate.store.open import open_store
 
 log = logging.getLogger("unigate")
@@ -44,10 +45,26 @@ class ServeOptions:
     store: str  # a PostgreSQL URL or an SQLite file (unigate.store.open)
 
 
+async def _wait_for_store(store: Store) -> None:
+    """A worker (re)started while the database is away waits for it: it needs a first snapshot
+    of tokens and endpoints; the other workers keep serving from theirs meanwhile."""
+    said = False
+    while True:
+        try:
+            store.config_version()
+            return
+        except StoreUnavailable as e:
+            if not said:
+                log.warning("worker %d waits for the store: %s", os.getpid(), e)
+                said = True
+            await asyncio.sleep(1.0)
+
+
 async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend) -> None:
     if config.redis:  # counters every instance shares; a client per worker, on its own loop
         counters = RedisBackend(config.redis, config.rate_limit_failure)
     store = open_store(opts.store)
+    await _wait_for_store(store)
     spool = UsageSpool(opts.data_dir / "spool")  # answered requests' rows survive a killed worker
     replay_spools(store, spool.directory, spool.token)
     usage = UsageWriter(store, spool=spool)
