@@ -1,5 +1,5 @@
-"""A killed instance loses no usage row of a request it answered: each row is spooled to local
-disk when the request ends, and the next start replays what the store did not get."""
+"""A killed instance loses no usage or payload row of a request it answered: each is spooled
+to local disk when the request ends, and the next start replays what the store did not get."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def _config(mock_url: str) -> str:
 providers:
   - {{name: openai-main, type: openai, base_url: "{mock_url}/v1", api_key: sk-mock-openai}}
 endpoints:
-  - {{name: chat, destinations: [{{provider: openai-main, model: gpt-4o-mini}}]}}
+  - name: chat
+    destinations: [{{provider: openai-main, model: gpt-4o-mini}}]
+    inference_table: {{enabled: true}}
 """
 
 
@@ -40,8 +42,8 @@ def _kill_hard(gw: Gateway) -> None:
             time.sleep(0.02)
 
 
-def _rows(gw: Gateway) -> set[str]:
-    return {r[0] for r in gw.query("SELECT request_id FROM usage")}
+def _rows(gw: Gateway, table: str = "usage") -> set[str]:
+    return {r[0] for r in gw.query(f"SELECT request_id FROM {table}")}
 
 
 async def _load_then_kill(gw: Gateway) -> list[str]:
@@ -75,17 +77,20 @@ async def test_a_killed_instance_loses_no_answered_row(mock_url: str) -> None:
     gw = start_gateway(_config(mock_url), workers=2)
     answered = await _load_then_kill(gw)
     data_dir = gw.data_dir
-    before = _rows(gw)
+    before, payloads_before = _rows(gw), _rows(gw, "payloads")
     gw.stop()  # it is gone; this stops what ran beside it
     missing = set(answered) - before
     assert missing, "every row was already written at the kill: the test proves nothing, run it again"
     assert list((data_dir / "spool").glob("usage-*.jsonl"))
     again = start_gateway(_config(mock_url), workers=1, data_dir=data_dir)  # replays at start
     try:
-        after = _rows(again)
+        after, payloads_after = _rows(again), _rows(again, "payloads")
         assert set(answered) <= after, f"{len(set(answered) - after)} of {len(answered)} answered rows lost"
+        assert set(answered) <= payloads_after, \
+            f"{len(set(answered) - payloads_after)} of {len(answered)} answered payload rows lost"
+        assert set(answered) - payloads_before, "every payload row was written at the kill: proves nothing"
         assert "replayed" in again.log()
     finally:
         again.stop()
-    assert not [p for p in (data_dir / "spool").glob("usage-*.jsonl") if p.stat().st_size], \
+    assert not [p for p in (data_dir / "spool").iterdir() if p.stat().st_size], \
         "a clean stop leaves no spooled row behind"

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,6 +23,9 @@ from unigate.ir.fold import StreamFolder
 from unigate.sse import SSEDecoder, SSEEvent
 from unigate.store.base import Store
 from unigate.store.payloads import insert_payloads
+
+if TYPE_CHECKING:
+    from unigate.governance.payload_spool import PayloadSpool
 
 log = logging.getLogger("unigate.payloads")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -127,6 +130,17 @@ def payload_row(r: PayloadRecord) -> tuple[Any, ...]:
             request_text, response_text, reason)
 
 
+def safe_payload_row(record: PayloadRecord) -> tuple[Any, ...]:
+    """`payload_row`, or a row that says why it could not be made: never lose the row to a
+    decoding bug."""
+    try:
+        return payload_row(record)
+    except Exception as e:
+        log.exception("payload of %s could not be prepared", record.request_id)
+        return (record.request_id, record.started, record.endpoint_name, record.requester,
+                record.status_code, record.latency_ms, None, None, f"could not be prepared: {e}")
+
+
 def _response_text(r: PayloadRecord) -> str:
     if r.streaming and r.status_code < 400 and r.response_body:
         try:
@@ -148,8 +162,10 @@ class PayloadWriter:
 
     def __init__(self, store: Store, interval: float = 0.5, batch: int = 32,
                  max_queued_bytes: int = 256 * 1024 * 1024,
-                 retention: RetentionSource | None = None) -> None:
+                 retention: RetentionSource | None = None, spool: PayloadSpool | None = None) -> None:
         self._store = store
+        self._spool = spool  # records on disk until written (governance/payload_spool.py)
+        self._overflowed = False  # records left the memory queue but not the spool
         self._interval = interval
         self._batch = batch
         self._max_bytes = max_queued_bytes
@@ -173,12 +189,17 @@ class PayloadWriter:
     def put(self, record: PayloadRecord) -> None:
         """Called on the request path: O(1), never blocks on I/O."""
         weight = record.weight()
+        if self._spool is not None:
+            self._spool.append(record)
         with self._lock:
             self._queue.append(record)
             self._queued_bytes += weight
             while self._queued_bytes > self._max_bytes and len(self._queue) > 1:
                 old = self._queue.popleft()
                 self._queued_bytes -= old.weight()
+                if self._spool is not None:
+                    self._overflowed = True  # written from the spool once the store is back
+                    continue
                 self.dropped += 1
                 log.error("payload queue full: dropped the payload row of %s", old.request_id)
 
@@ -201,9 +222,11 @@ class PayloadWriter:
         self._flush(final=True)
 
     def _flush(self, final: bool = False) -> None:
+        if self._spool is not None and self._queue:
+            self._spool.rotate()  # what is queued now is in the retired files
         while self._pending or self._queue:
             if not self._pending:
-                self._pending = [self._row(r) for r in self._take()]
+                self._pending = [safe_payload_row(r) for r in self._take()]
             try:
                 insert_payloads(self._store, self._pending)
             except Exception as e:  # store unavailable: keep the rows and retry later
@@ -216,16 +239,18 @@ class PayloadWriter:
             self._pending = []
             if self._queue and not final:
                 time.sleep(self.SLICE_PAUSE)
+        if self._spool is not None:
+            with self._lock:
+                overflowed, self._overflowed = self._overflowed, False
+            try:
+                self._spool.flushed(self._store if overflowed else None)
+            except Exception as e:  # the store went away again: the files stay, retried next time
+                self._overflowed = True
+                log.warning("spooled payload rows not written yet: %s", e)
 
-    @staticmethod
-    def _row(record: PayloadRecord) -> tuple[Any, ...]:
-        try:
-            return payload_row(record)
-        except Exception as e:  # never lose the row to a decoding bug
-            log.exception("payload of %s could not be prepared", record.request_id)
-            return (record.request_id, record.started, record.endpoint_name, record.requester,
-                    record.status_code, record.latency_ms, None, None, f"could not be prepared: {e}")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+        if self._spool is not None:
+            self._spool.close(clean=not self._queue and not self._pending and not self._thread.is_alive())

@@ -20,6 +20,7 @@ from unigate.accounting.spool import UsageSpool, replay_spools
 from unigate.accounting.usage import UsageWriter
 from unigate.agent.mcp_governance import payload_key
 from unigate.config import GatewayConfig
+from unigate.governance.payload_spool import PayloadSpool
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
 from unigate.governance.ratelimit.redis_backend import RedisBackend
@@ -70,7 +71,9 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     usage = UsageWriter(store, spool=spool)
     usage.start()
     state = GatewayState(config, store, usage, counters)
-    payloads = state.payloads = PayloadWriter(store)
+    payload_spool = PayloadSpool(opts.data_dir / "spool")
+    PayloadSpool.replay_gone(store, payload_spool.directory, payload_spool.token)
+    payloads = state.payloads = PayloadWriter(store, spool=payload_spool)
     payloads.set_retention_source(lambda: retention_days(state.endpoints) | {
         payload_key(name): days for name, days in retention_days(state.config.mcp_services).items()})
     payloads.start()
