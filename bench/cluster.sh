@@ -22,8 +22,9 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$
 for _ in $(seq 100); do
   as_pg "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.1
 done
-export UNIGATE_STORE_URL="postgresql://unigate@127.0.0.1:$PGPORT/postgres"
-export UNIGATE_REDIS_URL="redis://127.0.0.1:$RPORT/0"
+# CLUSTER_STORE=sqlite / CLUSTER_REDIS=off take one shared part away (to see what it costs)
+[ "${CLUSTER_STORE:-}" = sqlite ] || export UNIGATE_STORE_URL="postgresql://unigate@127.0.0.1:$PGPORT/postgres"
+[ "${CLUSTER_REDIS:-}" = off ] || export UNIGATE_REDIS_URL="redis://127.0.0.1:$RPORT/0"
 UPSTREAMS=""
 for i in $(seq "$INSTANCES"); do
   P=$((PORT + i))
