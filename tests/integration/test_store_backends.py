@@ -49,7 +49,9 @@ def usage_row(i: int, **values: Any) -> tuple[Any, ...]:
                usage_estimated=i % 7 == 0, input_tokens=i * 3, output_tokens=i, total_tokens=i * 4,
                request_tags=json.dumps({"team": "a" if i % 3 else "b", "odd key=": "v=1%"}),
                session_id=f"s{i % 2}", mcp_service="svc" if i % 4 == 0 else None,
-               mcp_tool="t" if i % 4 == 0 else None)
+               mcp_tool="t" if i % 4 == 0 else None,
+               # what COPY's text format escapes (PostgreSQL's usage batches go in by COPY)
+               user_agent="tab\tnew\nline\\N é\r" if i % 6 == 0 else None)
     row.update(values)
     return tuple(row[c] for c in USAGE_COLUMNS)
 
@@ -87,6 +89,7 @@ def test_usage_queries_answer_alike_on_both_stores(tmp_path: Path) -> None:
         day = aggregate_usage(pg, UsageFilter(), "day")[0]
         assert day["day"] == "2025-12-06" and isinstance(day["input_tokens"], int)
         assert aggregate_usage(pg, UsageFilter(), "hour")[0]["hour"] == "2025-12-06T05:00:00Z"
+        assert pg.usage_rows(200) == lite.usage_rows(200)  # every column, as it was written
         first = query_usage(pg, UsageFilter(limit=1))[0]
         assert first["streaming"] is False and first["request_tags"]["team"] in ("a", "b")
     finally:

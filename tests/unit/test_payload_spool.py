@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from unigate.governance.payload_spool import PayloadSpool
 from unigate.governance.payloads import PayloadRecord, PayloadWriter
+from unigate.store.base import Exec, T
 from unigate.store.payloads import payload_rows
 from unigate.store.sqlite import SQLiteStore
 
@@ -18,12 +19,12 @@ from unigate.store.sqlite import SQLiteStore
 class FlakyStore(SQLiteStore):
     """A real store whose transactions fail while `down` is set."""
 
-    down = True
+    down = False
 
-    def transaction(self, statements: list[tuple[str, tuple[Any, ...]]], bump: bool = True) -> None:
+    def atomic(self, work: Callable[[Exec], T]) -> T:
         if self.down:
             raise sqlite3.OperationalError("database is locked")
-        super().transaction(statements, bump)
+        return super().atomic(work)
 
 
 def record(i: int, body: bytes = b'{"messages": [{"role": "user", "content": "hi"}]}') -> PayloadRecord:
@@ -47,6 +48,7 @@ def test_records_read_back_exactly_and_a_cut_record_is_skipped(tmp_path: Path) -
 def test_rows_wait_in_the_spool_while_the_store_is_down(tmp_path: Path) -> None:
     store = FlakyStore(tmp_path / "s.db")
     store.migrate()
+    store.down = True
     spool = PayloadSpool(tmp_path / "spool")
     writer = PayloadWriter(store, interval=0.05, spool=spool, max_queued_bytes=2_000)  # ~15 records
     writer.start()
