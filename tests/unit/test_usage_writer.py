@@ -125,3 +125,31 @@ def test_a_failure_between_slices_writes_each_row_once(tmp_path: Path) -> None:
     writer._flush()
     ids = [r["request_id"] for r in store.usage_rows(limit=10_000)]
     assert sorted(ids) == sorted(f"req-{i}" for i in range(total))
+
+
+def test_rows_arriving_during_a_flush_wait_for_the_next_one(tmp_path: Path) -> None:
+    """A flush writes what was queued when it began. Draining until the queue was empty wrote a
+    slice of a few rows per round trip without end on a store slower than the arrivals between
+    two slices (on PostgreSQL, 150 COPYs a second for 1,200 requests a second)."""
+    store = SQLiteStore(tmp_path / "u.db")
+    store.migrate()
+    writer = UsageWriter(store, interval=60)
+    sizes: list[int] = []
+    insert = store.insert_usage
+    arrivals = iter(range(100, 10_000))
+
+    def slow_insert(rows: list[tuple[object, ...]]) -> None:
+        sizes.append(len(rows))
+        insert(rows)  # type: ignore[arg-type]
+        for _ in range(3):  # requests that ended while this slice was being written
+            writer.put(record(next(arrivals)))
+    store.insert_usage = slow_insert  # type: ignore[method-assign]
+    for i in range(100):
+        writer.put(record(i))
+    writer._flush()
+    assert sum(sizes) == 100 and len(sizes) == -(-100 // store.USAGE_ROWS_PER_STATEMENT)
+    assert len(writer._queue) == 3 * len(sizes)  # the newcomers, for the next flush
+    store.insert_usage = insert  # type: ignore[method-assign]
+    writer.start()
+    writer.stop()  # the last flush writes everything, the newcomers included
+    assert len(store.usage_rows(limit=10_000)) == 100 + 3 * len(sizes)

@@ -115,11 +115,11 @@ class UsageWriter:
         self._thread.start()
 
     def put(self, record: UsageRecord) -> None:
+        row = None
         if self._spool is not None:
             row = record.as_row()  # without an estimate yet: a replayed row has no token counts then
             if record.estimate_from is None:
                 record.row = row
-            self._spool.append(row)
         if len(self._queue) >= self.MAX_QUEUED:
             self._queue.popleft()
             if self._spool is not None:
@@ -127,7 +127,11 @@ class UsageWriter:
                     self._overflowed = True  # the row stays in the spool: written from there later
             else:
                 self.dropped += 1
+        # Queued before spooled: a row in a file the writer retires (rotate) was queued before
+        # the writer counted what its flush writes, so the file never goes before its rows.
         self._queue.append(record)
+        if self._spool is not None and row is not None:
+            self._spool.append(row)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -138,8 +142,13 @@ class UsageWriter:
         size = self._store.USAGE_ROWS_PER_STATEMENT
         if self._spool is not None and self._queue:
             self._spool.rotate()  # what is queued now is in the retired files
-        while self._queue:
-            records = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+        # Only the rows queued by now: rows keep arriving while a slice is written, and draining
+        # until the queue is empty wrote a slice of a few rows per round trip, without end, on a
+        # store slower than the arrivals between two slices (PostgreSQL: 150 COPYs a second).
+        pending = len(self._queue)
+        while (pending > 0 or final) and self._queue:  # at the end: everything
+            records = [self._queue.popleft() for _ in range(min(size, pending, len(self._queue)))]
+            pending -= len(records)
             for r in records:
                 if r.estimate_from is not None and r.usage is None:
                     r.usage = estimate_usage(*r.estimate_from)
@@ -149,6 +158,7 @@ class UsageWriter:
                 self._store.touch_tokens(_last_use(records))
             except Exception as e:  # store unavailable: keep the rows and retry later
                 self._queue.extendleft(reversed(records))
+                pending += len(records)
                 if not self._failing:  # once per outage, not at every retry
                     log.warning("usage rows not written yet (%d queued, kept until the store answers): %s",
                                 len(self._queue), e)
@@ -160,7 +170,7 @@ class UsageWriter:
             if self._failing:
                 log.warning("usage rows are written again")
                 self._failing = False
-            if self._queue and not final:
+            if pending > 0 and not final:
                 time.sleep(self.SLICE_PAUSE)
         if self._spool is not None:
             with self._overflow_lock:

@@ -189,8 +189,6 @@ class PayloadWriter:
     def put(self, record: PayloadRecord) -> None:
         """Called on the request path: O(1), never blocks on I/O."""
         weight = record.weight()
-        if self._spool is not None:
-            self._spool.append(record)
         with self._lock:
             self._queue.append(record)
             self._queued_bytes += weight
@@ -202,13 +200,15 @@ class PayloadWriter:
                     continue
                 self.dropped += 1
                 log.error("payload queue full: dropped the payload row of %s", old.request_id)
+        if self._spool is not None:  # queued first: see UsageWriter.put
+            self._spool.append(record)
 
-    def _take(self) -> list[PayloadRecord]:
-        """The next batch: at most `batch` records and about BATCH_BYTES of bodies."""
+    def _take(self, most: int) -> list[PayloadRecord]:
+        """The next batch: at most `most` and `batch` records and about BATCH_BYTES of bodies."""
         taken: list[PayloadRecord] = []
         size = 0
         with self._lock:
-            while self._queue and len(taken) < self._batch and size < BATCH_BYTES:
+            while self._queue and len(taken) < min(most, self._batch) and size < BATCH_BYTES:
                 record = self._queue.popleft()
                 size += record.weight()
                 taken.append(record)
@@ -224,9 +224,12 @@ class PayloadWriter:
     def _flush(self, final: bool = False) -> None:
         if self._spool is not None and self._queue:
             self._spool.rotate()  # what is queued now is in the retired files
-        while self._pending or self._queue:
+        queued = len(self._queue)  # only these (see UsageWriter._flush); at the end, all
+        while self._pending or (self._queue and (queued > 0 or final)):
             if not self._pending:
-                self._pending = [safe_payload_row(r) for r in self._take()]
+                taken = self._take(queued if not final else len(self._queue))
+                queued -= len(taken)
+                self._pending = [safe_payload_row(r) for r in taken]
             try:
                 insert_payloads(self._store, self._pending)
             except Exception as e:  # store unavailable: keep the rows and retry later
@@ -237,7 +240,7 @@ class PayloadWriter:
                     continue
                 return
             self._pending = []
-            if self._queue and not final:
+            if queued > 0 and not final:
                 time.sleep(self.SLICE_PAUSE)
         if self._spool is not None:
             with self._lock:
