@@ -157,7 +157,7 @@ class PostgresStore(Store):
         """As Store.insert_usage, by COPY: the multi-row INSERT the other stores use is parsed
         by psycopg in Python at every call (its statement cache stops short of texts that long),
         which cost the writer thread 70-100 µs of CPU per row, all of it holding the GIL the
-        event loop waits for; this costs 4-9 µs (bench: docs/scale-out.md, Measured)."""
+        event loop waits for; this costs 4-9 µs (docs/scale-out.md, Measured: three instances)."""
         def copy(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute(_USAGE_STAGING)
