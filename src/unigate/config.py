@@ -113,6 +113,19 @@ class McpServiceConfig:
 
 
 @dataclass(slots=True)
+class TracingConfig:
+    """`settings.tracing`: OpenTelemetry traces over OTLP/HTTP (off unless an endpoint is set)."""
+
+    endpoint: str  # the collector: http://host:4318 (/v1/traces is added) or the full traces URL
+    headers: dict[str, str] = field(default_factory=dict)  # sent to the collector (an API key...)
+    sample_ratio: float = 1.0  # of the traces the gateway starts; a client's traceparent decides its own
+    service_name: str = "unigate"
+
+
+METRICS_ACCESS = ("token", "open")
+
+
+@dataclass(slots=True)
 class GatewayConfig:
     providers: dict[str, ProviderConfig]
     endpoints: dict[str, EndpointConfig]
@@ -130,6 +143,9 @@ class GatewayConfig:
     # Where state is kept: a PostgreSQL URL (shared by instances); None: UNIGATE_STORE_URL, else
     # the data directory's SQLite file (unigate.store.open)
     store: str | None = None
+    # GET /metrics: "token" (an administrator's, or a member's of the metrics-readers group) or "open"
+    metrics_access: str = "token"
+    tracing: TracingConfig | None = None
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -165,7 +181,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
     p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health", "mcp_stdio_from_api",
-                                        "rate_limit_failure"})
+                                        "rate_limit_failure", "metrics", "tracing"})
     failure = settings.get("rate_limit_failure", "open")
     if failure not in ("open", "closed"):
         p.fail("settings", f"rate_limit_failure: must be 'open' or 'closed', got {failure!r}")
@@ -183,7 +199,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     return GatewayConfig(providers, endpoints, max_body or DEFAULT_MAX_BODY_BYTES, source,
                          failures or DEFAULT_HEALTH_FAILURES,
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
-                         stdio_from_api, redis_url, failure, store_url)
+                         stdio_from_api, redis_url, failure, store_url,
+                         p.metrics_access(settings.get("metrics")), p.tracing(settings.get("tracing")))
 
 
 class _Parser:
@@ -254,6 +271,45 @@ class _Parser:
             bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
             self.fail(where, f"{key}: must be {bound}, got {number}")
         return number
+
+    def metrics_access(self, raw: Any) -> str:
+        if raw is None:
+            return "token"
+        if not isinstance(raw, dict):
+            self.fail("settings.metrics", "must be a mapping such as {access: open}")
+        self.no_unknown(raw, "settings.metrics", {"access"})
+        access = self.env(raw.get("access", "token"), "settings.metrics.access")
+        if access not in METRICS_ACCESS:
+            self.fail("settings.metrics", f"access: must be 'token' or 'open', got {access!r}")
+        return str(access)
+
+    def tracing(self, raw: Any) -> TracingConfig | None:
+        where = "settings.tracing"
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.fail(where, "must be a mapping such as {endpoint: http://127.0.0.1:4318}")
+        self.no_unknown(raw, where, {"endpoint", "headers", "sample_ratio", "service_name"})
+        endpoint = self.env(raw.get("endpoint"), f"{where}.endpoint")
+        if not endpoint:  # `endpoint: ${OTEL_EXPORTER_OTLP_ENDPOINT:-}` unset: tracing stays off
+            return None
+        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+            self.fail(where, f"endpoint: must be an http:// or https:// URL, got {endpoint!r}")
+        headers = raw.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(k, str) for k in headers):
+            self.fail(where, "headers: must be a mapping of header names to values")
+        ratio = self.env(raw.get("sample_ratio", 1.0), f"{where}.sample_ratio")
+        try:
+            sample_ratio = float(ratio)
+        except (TypeError, ValueError):
+            sample_ratio = -1.0
+        if not 0.0 <= sample_ratio <= 1.0:
+            self.fail(where, f"sample_ratio: must be a number between 0 and 1, got {ratio!r}")
+        name = self.env(raw.get("service_name", "unigate"), f"{where}.service_name")
+        if not isinstance(name, str) or not name:
+            self.fail(where, "service_name: must be a non-empty string")
+        return TracingConfig(endpoint, {k: str(self.env(v, f"{where}.headers.{k}")) for k, v in headers.items()},
+                             sample_ratio, name)
 
     def duration(self, d: dict[str, Any], key: str, where: str) -> float | None:
         value = self.env(d.get(key), f"{where}.{key}")

@@ -83,6 +83,7 @@ class PayloadTooLarge(ClientError):
 
 class RateLimited(ClientError):
     status, code = 429, "rate_limited"
+    limit: tuple[str, str, str] | None = None  # the refusing limit's (key, principal, measure)
 
 
 class UpstreamError(ProviderError):

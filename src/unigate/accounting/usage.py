@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,9 +111,22 @@ class UsageWriter:
         self._failing = False
         self._overflowed = False  # rows left the memory queue, not the spool (see put)
         self._overflow_lock = threading.Lock()
+        # told of each row whose tokens this thread estimated (the metrics count them)
+        self.on_estimate: Callable[[UsageRecord], None] | None = None
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def oldest_age(self) -> float:
+        """Seconds the oldest queued row has waited since its request arrived (0: none waits)."""
+        try:
+            return max(0.0, time.time() - self._queue[0].started)
+        except IndexError:
+            return 0.0
 
     def put(self, record: UsageRecord) -> None:
         row = None
@@ -153,6 +167,8 @@ class UsageWriter:
                 if r.estimate_from is not None and r.usage is None:
                     r.usage = estimate_usage(*r.estimate_from)
                     r.estimate_from = None
+                    if self.on_estimate is not None:
+                        self.on_estimate(r)
             try:
                 self._store.insert_usage([r.row or r.as_row() for r in records])
                 self._store.touch_tokens(_last_use(records))

@@ -34,7 +34,7 @@ from unigate.config import McpServiceConfig
 from unigate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, RateLimited
 from unigate.ir import IRRequest, IRResponse, Message, TextPart, ToolCallPart, ToolChoice, ToolResultPart, ToolSpec
 from unigate.ir.usage import Usage
-from unigate.server.context import SSE_HEADERS, RequestContext
+from unigate.server.context import RequestContext
 from unigate.server.guard import Target, resolve
 from unigate.server.http import AnyResponse, Response, StreamResponse
 from unigate.store.responses import (
@@ -113,10 +113,7 @@ class AgentLoop:
         stream = self.body.get("stream") is True
         out_stream: StreamResponse | None = None
         if stream:
-            out_stream = StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
-            await out_stream.prepare(ctx.request)
-            ctx.mark_first_byte()
-            ctx.record.status_code = 200
+            out_stream = await ctx.open_stream()
         out = LoopOutput(ctx, out_stream, self._envelope_for)
         self.out = out
         try:

@@ -122,11 +122,13 @@ class ToolCall:
     def _record(self, status: int, error_code: str | None, result: dict[str, Any] | None, t0: float) -> None:
         latency = round((time.perf_counter() - t0) * 1000.0, 3)
         routing = [{"parent_request_id": self.parent_request_id}] if self.parent_request_id else []
-        self.state.usage.put(UsageRecord(
+        record = UsageRecord(
             self.request_id, self.started, API_TYPE, self.url, self.user_agent, self.endpoint_name,
             self.principal.name, self.principal.type, status_code=status, error_code=error_code,
             latency_ms=latency, routing=routing, token_id=self.principal.token_id,
-            mcp_service=self.service.name, mcp_tool=self.tool))
+            mcp_service=self.service.name, mcp_tool=self.tool)
+        self.state.usage.put(record)
+        self.state.metrics.request_done(record, None)
         if payload_logging_enabled(self.service.inference_table) and self.state.payloads is not None:
             request = orjson.dumps({"name": self.tool, "arguments": self.arguments})
             self.state.payloads.put(PayloadRecord(

@@ -41,7 +41,7 @@ async def stream_model(ctx: RequestContext, t: Target, client: WireFormat, ir: I
         url = provider.generate_url(target.name, a.dest.model, True)
         assert ctx.state.session is not None
         resp = await upstream.post(ctx.state.session, provider, url, orjson.dumps(body),
-                                   provider.headers(), a.timeout(True))
+                                   provider.headers(), a.timeout(True), ctx)
         forwarded = False
         try:
             await upstream.raise_for_upstream_status(resp, provider, target)
@@ -81,7 +81,7 @@ async def call_model(ctx: RequestContext, t: Target, client: WireFormat, ir: IRR
         url = provider.generate_url(target.name, a.dest.model, False)
         assert ctx.state.session is not None
         resp = await upstream.post(ctx.state.session, provider, url, orjson.dumps(body),
-                                   provider.headers(), a.timeout(False))
+                                   provider.headers(), a.timeout(False), ctx)
         try:
             await upstream.raise_for_upstream_status(resp, provider, target)
             try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from unigate import __version__
 from unigate.cli import agents, config, identities, mcp_services, store_cmds, usage
 from unigate.config import ConfigError, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
+from unigate.observability.logs import FORMATS, LEVELS, setup_logging
 from unigate.store.base import StoreUnavailable
 from unigate.store.config_store import apply_file_config
 from unigate.store.open import open_store, store_location
@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default=".unigate", help="where state is kept")
     serve.add_argument("--grace", type=float, default=30.0,
                        help="seconds in-flight requests get to finish on shutdown")
+    serve.add_argument("--log-format", choices=FORMATS, default=os.environ.get("UNIGATE_LOG_FORMAT", "text"),
+                       help="text, or json: one object per line (default: $UNIGATE_LOG_FORMAT or text)")
+    serve.add_argument("--log-level", type=_level, default=None,
+                       help="debug, info (a line per request), warning, error (default: $UNIGATE_LOG_LEVEL or info)")
     serve.set_defaults(func=_serve)
     identities.register(sub)
     usage.register(sub)
@@ -85,9 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _level(value: str) -> str:
+    if value.upper() not in LEVELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LEVELS).lower()}, got {value!r}")
+    return value.upper()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = getattr(args, "log_level", None) or os.environ.get("UNIGATE_LOG_LEVEL", "INFO").upper()
+    if level not in LEVELS:
+        level = "INFO"
+    setup_logging(getattr(args, "log_format", "text"), level)
     return int(args.func(args))
 

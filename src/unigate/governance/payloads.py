@@ -178,6 +178,10 @@ class PayloadWriter:
         self.purger = RetentionPurger(store, retention)
         self.dropped = 0
 
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
     def set_retention_source(self, source: RetentionSource) -> None:
         """Where the purge reads {endpoint: retention days}; e.g.
         `lambda: retention_days(state.endpoints)`, read anew at each purge."""

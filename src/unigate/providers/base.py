@@ -30,6 +30,8 @@ class Provider:
     DEFAULT_BASE_URL: str | None = None
     DEFAULT_API_VERSION: str | None = None
     RESPONSES_BY_DEFAULT = False
+    # gen_ai.provider.name in traces (OpenTelemetry's well-known values); None: the type's name
+    GENAI_NAME: str | None = None
 
     def __init__(self, cfg: ProviderConfig) -> None:
         self.name = cfg.name
@@ -62,6 +64,7 @@ class OpenAIProvider(Provider):
     forward_headers = ("openai-beta",)
     DEFAULT_BASE_URL: str | None = "https://api.openai.com/v1"
     RESPONSES_BY_DEFAULT = True
+    GENAI_NAME: str | None = "openai"
 
     def __init__(self, cfg: ProviderConfig) -> None:
         super().__init__(cfg)
@@ -76,6 +79,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     compat = True
     DEFAULT_BASE_URL = None  # a server of the operator's own
     RESPONSES_BY_DEFAULT = False
+    GENAI_NAME = None  # whatever it runs: named by its type
 
 
 class AzureOpenAIProvider(OpenAIProvider):
@@ -84,6 +88,7 @@ class AzureOpenAIProvider(OpenAIProvider):
     DEFAULT_BASE_URL = None  # the resource's own https://NAME.openai.azure.com
     DEFAULT_API_VERSION = "2024-10-21"
     RESPONSES_BY_DEFAULT = False
+    GENAI_NAME = "azure.ai.openai"
 
     def auth_headers(self) -> dict[str, str]:
         return {"api-key": self.api_key} if self.api_key else {}
@@ -108,6 +113,7 @@ class AnthropicProvider(Provider):
     forward_headers = ("anthropic-version", "anthropic-beta")
     API_VERSION = "2023-06-01"
     DEFAULT_BASE_URL = "https://api.anthropic.com"
+    GENAI_NAME = "anthropic"
 
     def auth_headers(self) -> dict[str, str]:
         headers = {"anthropic-version": self.API_VERSION}
@@ -127,6 +133,7 @@ class GeminiProvider(Provider):
     embed_format = GEMINI_EMBED
     count_format = GEMINI
     DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+    GENAI_NAME = "gcp.gemini"
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key} if self.api_key else {}

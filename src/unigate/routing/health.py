@@ -30,6 +30,15 @@ class Health:
         s = self._states.get((dest.provider, dest.model))
         return s is not None and s.cooling_until > (time.monotonic() if now is None else now)
 
+    def cooling(self) -> list[tuple[str, str]]:
+        """(provider, model) of every destination skipped now (the metrics' gauge)."""
+        now = time.monotonic()
+        return [key for key, s in self._states.items() if s.cooling_until > now]
+
+    def known(self) -> list[tuple[str, str]]:
+        """Every destination that has failed at least once since this worker started."""
+        return list(self._states)
+
     def success(self, dest: Destination) -> None:
         s = self._states.get((dest.provider, dest.model))
         if s is not None and (s.failures or s.cooling_until):

@@ -12,13 +12,13 @@ from unigate.agent.mcp_route import mcp_endpoint
 from unigate.agent.stored_routes import stored_response
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
 from unigate.errors import NotFound
-from unigate.server import admin
+from unigate.server import admin, probes
 from unigate.server.admin import common as admin_common
 from unigate.server.context import RequestContext, new_request_id
 from unigate.server.count_tokens import count_tokens
 from unigate.server.embed import embed
 from unigate.server.generate import Agent, handle_generate
-from unigate.server.http import AnyResponse, Application, Request, Response, json_response
+from unigate.server.http import AnyResponse, Application, Request, Response
 from unigate.server.listing import get_model, list_models
 from unigate.server.state import GatewayState
 
@@ -112,13 +112,9 @@ def build_app(state: GatewayState) -> Application:
 
     r.add_route("*", f"{PREFIX}/mcp/{{service:[A-Za-z0-9][A-Za-z0-9._-]*}}", mcp)  # type: ignore[arg-type]
     admin.add_routes(r)
-    r.add_get("/health", health)
+    probes.add_routes(r, state)
     r.add_route("*", "/{tail:.*}", not_found)
     return app
-
-
-async def health(request: Request) -> Response:
-    return json_response({"status": "ok"})
 
 
 async def not_found(request: Request) -> Response:

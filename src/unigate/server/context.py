@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 from typing import Any
@@ -15,8 +16,12 @@ from unigate.errors import GatewayError, parse_json_object
 from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.governance.ratelimit import Reservation
 from unigate.ir.parameters import ParameterReport
+from unigate.observability.logs import ACCESS, log_request
+from unigate.observability.spans import Span
+from unigate.observability.tracing import OPERATIONS, format_traceparent
 from unigate.server.http import Request, Response, StreamResponse
 from unigate.server.state import GatewayState, Principal
+from unigate.server.upstream_http import ProviderClock
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -40,14 +45,30 @@ def new_request_id() -> str:
 
 
 class RequestContext:
-    __slots__ = ("capture", "deadline", "fmt_name", "principal", "raw_body", "record", "report",
-                 "request", "request_id", "reservation", "state", "t0")
+    __slots__ = ("capture", "clock", "deadline", "error", "fmt_name", "overhead_ms", "principal", "raw_body",
+                 "record", "report", "request", "request_id", "reservation", "span", "state", "stream_open",
+                 "t0", "trace_headers")
 
     def __init__(self, request: Request, state: GatewayState, api_type: str) -> None:
         self.request = request
         self.state = state
         self.request_id = request.headers.get("x-request-id") or new_request_id()
         self.t0 = time.perf_counter()
+        self.clock = ProviderClock()  # time spent waiting on providers: the overhead is the rest
+        self.overhead_ms: float | None = None  # once the response head is made
+        self.error: GatewayError | None = None  # what the request failed with, if it did
+        self.stream_open = False  # a streamed response has started
+        state.metrics.in_flight += 1
+        # Tracing: the request's span, and the trace headers each attempt sends its provider
+        # (with tracing off: the client's own, passed on as they came)
+        self.span: Span | None = None
+        self.trace_headers: dict[str, str] | None = None
+        tracer = state.tracer
+        if tracer is not None:
+            self.span = tracer.start_request(request.headers, OPERATIONS.get(api_type, api_type))
+        elif "traceparent" in request.headers:
+            self.trace_headers = {name: value for name in ("traceparent", "tracestate")
+                                  if (value := request.headers.get(name))}
         self.raw_body = b""
         self.principal: Principal | None = None
         self.fmt_name = api_type  # the client's wire format, once known (for payload folding)
@@ -81,8 +102,19 @@ class RequestContext:
         self.raw_body = await self.request.read()
         return parse_json_object(self.raw_body)
 
+    def attempt_trace(self, span: Span | None) -> None:
+        """The trace headers the next attempt sends: its own span as the parent."""
+        if span is not None:
+            self.trace_headers = {"traceparent": format_traceparent(span.trace_id, span.span_id, True)}
+            if span.trace_state:
+                self.trace_headers["tracestate"] = span.trace_state
+
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        h = {"x-request-id": self.request_id}
+        """The response head's headers; made once per response, when the overhead so far is
+        the gateway's whole overhead for it (a stream's later chunks cost little: they are
+        relayed or re-encoded as they come)."""
+        overhead = self.overhead_ms = max(0.0, self.elapsed_ms() - self.clock.seconds * 1000.0)
+        h = {"x-request-id": self.request_id, "x-unigate-overhead-ms": f"{overhead:.3f}"}
         report = self.report
         if report is not None:
             if report.dropped:
@@ -105,6 +137,16 @@ class RequestContext:
             self.capture.add(body)
         return Response(body=body, status=status, headers=headers)
 
+    async def open_stream(self) -> StreamResponse:
+        """Send a 200 stream's head: from here on, failures are reported inside the stream."""
+        out = StreamResponse(status=200, headers=self.headers(SSE_HEADERS))
+        await out.prepare(self.request)
+        self.mark_first_byte()
+        self.record.status_code = 200
+        self.stream_open = True
+        self.state.metrics.streams += 1
+        return out
+
     async def write(self, out: StreamResponse, data: bytes) -> None:
         """Write stream bytes to the client (and to the payload capture, when on)."""
         if self.capture is not None:
@@ -113,6 +155,7 @@ class RequestContext:
 
     def error_response(self, err: GatewayError, render: Any) -> Response:
         self.record.error_code = err.code
+        self.error = err
         raw = getattr(err, "raw", None)
         if raw is not None and getattr(err, "raw_format", None) == self.fmt_name:
             return self.json_response(raw, err.status, err.headers)  # the provider's own words
@@ -138,3 +181,70 @@ class RequestContext:
                 r.request_id, r.started, r.endpoint_name or "", self.fmt_name, self.raw_body,
                 self.capture.data(), r.streaming, r.status_code, r.requester, r.latency_ms,
                 len(self.raw_body), self.capture.size))
+        self._observe()
+
+    def _observe(self) -> None:
+        """Metrics, the request's span and its log line."""
+        r, m = self.record, self.state.metrics
+        m.in_flight -= 1
+        if self.stream_open:
+            m.streams -= 1
+        m.request_done(r, self.overhead_ms)
+        limit = getattr(self.error, "limit", None)
+        if limit is not None:  # RateLimited: which limit refused it
+            m.add("unigate_rate_limit_refusals_total", (r.endpoint_name or "", *limit))
+        if self.span is not None:
+            self._end_span()
+        if ACCESS.isEnabledFor(logging.INFO):
+            log_request(self.log_fields())
+
+    def log_fields(self) -> dict[str, Any]:
+        r = self.record
+        u = r.usage
+        return {
+            "request_id": r.request_id, "method": self.request.method, "path": r.url, "api": r.api_type,
+            "endpoint": r.endpoint_name, "principal": r.requester, "principal_type": r.requester_type,
+            "provider": r.destination_provider, "model": r.destination_model, "status": r.status_code,
+            "error_code": r.error_code, "streaming": r.streaming,
+            "latency_ms": _ms(r.latency_ms), "ttfb_ms": _ms(r.ttfb_ms), "overhead_ms": _ms(self.overhead_ms),
+            "upstream_ms": _ms(self.clock.seconds * 1000.0), "attempts": len(r.routing),
+            "input_tokens": u.input_tokens if u is not None else None,
+            "output_tokens": u.output_tokens if u is not None else None,
+            "trace_id": self.span.trace_id.hex() if self.span is not None else None,
+        }
+
+    def _end_span(self) -> None:
+        span, r = self.span, self.record
+        assert span is not None and self.state.tracer is not None
+        operation = OPERATIONS.get(r.api_type, r.api_type)
+        if r.endpoint_name:
+            span.name = f"{operation} {r.endpoint_name}"
+            span.attributes["gen_ai.request.model"] = r.endpoint_name
+        a = span.attributes
+        a["gen_ai.operation.name"] = operation
+        a["http.request.method"] = self.request.method
+        a["url.path"] = r.url
+        a["http.response.status_code"] = r.status_code
+        a["unigate.request_id"] = r.request_id
+        a["unigate.api"] = r.api_type
+        if r.requester:
+            a["enduser.id"] = r.requester
+        if r.session_id:
+            a["gen_ai.conversation.id"] = r.session_id
+        if r.destination_provider:
+            a["unigate.provider"] = r.destination_provider
+        if r.usage is not None:
+            if r.usage.input_tokens is not None:
+                a["gen_ai.usage.input_tokens"] = r.usage.input_tokens
+            if r.usage.output_tokens is not None:
+                a["gen_ai.usage.output_tokens"] = r.usage.output_tokens
+        if self.overhead_ms is not None:
+            a["unigate.overhead_ms"] = round(self.overhead_ms, 3)
+        # a server span fails on 5xx; a 4xx is the client's mistake: named, not an error status
+        if r.error_code and r.status_code < 500:
+            a["error.type"] = r.error_code
+        self.state.tracer.end(span, r.error_code or "error" if r.status_code >= 500 else None)
+
+
+def _ms(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None

@@ -46,7 +46,7 @@ async def count_tokens(ctx: RequestContext, fmt: WireFormat, url_model: str | No
                     ctx.raw_body, body, dest.model)
             else:
                 payload = orjson.dumps(upstream_counting.encode_request(decode(body), dest.model))
-            parsed = await upstream.post_json(ctx.state, provider, provider.count_url(dest.model), payload,
+            parsed = await upstream.post_json(ctx, provider, provider.count_url(dest.model), payload,
                                               a.timeout(), target)
             count = parsed.get(upstream_counting.count_key)
             if not isinstance(count, int):

@@ -44,7 +44,7 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
                 payload = rewrite_request_model(ctx.raw_body, body, dest.model)
             else:
                 payload = orjson.dumps(fmt.encode_request(request(), dest.model, provider))
-            parsed = await upstream.post_json(ctx.state, provider, provider.embed_url(dest.model), payload,
+            parsed = await upstream.post_json(ctx, provider, provider.embed_url(dest.model), payload,
                                               a.timeout(), fmt)
             result = fmt.decode_response(parsed)
             if result.input_tokens is not None:

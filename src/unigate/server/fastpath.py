@@ -18,9 +18,9 @@ from unigate.errors import GatewayError, UpstreamBadResponse, UpstreamError
 from unigate.providers import Provider
 from unigate.server import upstream
 from unigate.server.attempt import Attempt, Generation
-from unigate.server.context import SSE_HEADERS, RequestContext
+from unigate.server.context import RequestContext
 from unigate.server.fast_stream import FastStreamRelay
-from unigate.server.http import AnyResponse, Response, StreamResponse
+from unigate.server.http import AnyResponse, Response
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder
@@ -81,7 +81,7 @@ async def relay_same_format(gen: Generation, a: Attempt) -> AnyResponse:
     state = ctx.state
     assert state.session is not None
     resp = await upstream.post(state.session, provider, url, raw, _client_headers(ctx, provider),
-                               a.timeout(gen.stream))
+                               a.timeout(gen.stream), ctx)
     try:
         if resp.status >= 400:
             return await _relay_error(fmt, resp, provider)
@@ -142,10 +142,7 @@ async def _relay_stream(gen: Generation, a: Attempt, resp: UpstreamResponse,
     first_timeout, idle_timeout = stream_timeouts(endpoint)
     chunk = await first_chunk(resp, provider, first_timeout)
     _check_first_event(chunk, provider)
-    out = StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
-    await out.prepare(ctx.request)
-    ctx.mark_first_byte()
-    ctx.record.status_code = 200
+    out = await ctx.open_stream()
     relay = FastStreamRelay(_bytes_rewriter(fmt.model_key, endpoint.name), fmt.stream_usage,
                             fmt.is_usage_only if hide_usage_chunk else None, fmt.stream_error)
     try:

@@ -18,6 +18,9 @@ from unigate.agent.mcp_client import McpSession
 from unigate.config import EndpointConfig, GatewayConfig
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, LocalBackend, RateLimiter
+from unigate.governance.ratelimit.resp import RespClient
+from unigate.observability.metrics import WorkerMetrics
+from unigate.observability.tracing import Tracer
 from unigate.providers import Provider
 from unigate.routing.health import Health
 from unigate.server.snapshot import ADMINS_GROUP, MANAGE, Identity, Snapshot, load_snapshot
@@ -57,6 +60,9 @@ class GatewayState:
         # upstream MCP sessions of registered services (agent.mcp_governance.session_for)
         self.mcp_sessions: dict[str, McpSession] = {}
         self.closing: set[asyncio.Task[None]] = set()  # sessions of changed services, closing
+        self.metrics = WorkerMetrics()  # this worker's counts (observability.metrics_board shares them)
+        self.tracer: Tracer | None = None  # set by the worker when tracing is configured
+        self.redis: RespClient | None = None  # the worker's Redis connection, when there is one (/readyz)
         self._stop = threading.Event()
         self._wake = threading.Event()  # a change notice: check the version now
         self.reload_interval = RELOAD_INTERVAL

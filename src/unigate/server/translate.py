@@ -14,8 +14,7 @@ from unigate.ir.parameters import set_path
 from unigate.providers import Provider
 from unigate.server import upstream
 from unigate.server.attempt import Attempt, Generation
-from unigate.server.context import SSE_HEADERS
-from unigate.server.http import AnyResponse, Response, StreamResponse
+from unigate.server.http import AnyResponse, Response
 from unigate.server.streaming import first_chunk, next_chunk, stream_timeouts
 from unigate.server.upstream_http import UpstreamResponse
 from unigate.sse import SSEDecoder
@@ -57,7 +56,8 @@ async def translate(gen: Generation, a: Attempt) -> AnyResponse:
     url = provider.generate_url(target.name, a.dest.model, gen.stream)
     state = ctx.state
     assert state.session is not None
-    resp = await upstream.post(state.session, provider, url, payload, provider.headers(), a.timeout(gen.stream))
+    resp = await upstream.post(state.session, provider, url, payload, provider.headers(), a.timeout(gen.stream),
+                               ctx)
     try:
         await upstream.raise_for_upstream_status(resp, provider, target)
         if gen.stream:
@@ -110,10 +110,7 @@ async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
     while chunk and not pending:
         chunk = await next_chunk(resp, provider, idle_timeout)
         pending = convert(chunk, not chunk)
-    out = StreamResponse(status=200, headers=ctx.headers(SSE_HEADERS))
-    await out.prepare(ctx.request)
-    ctx.mark_first_byte()
-    ctx.record.status_code = 200
+    out = await ctx.open_stream()
     try:
         while chunk:
             if pending:

@@ -4,7 +4,7 @@ provider's key kept out of anything that flows back."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -17,8 +17,10 @@ from unigate.errors import (
     UpstreamUnreachable,
 )
 from unigate.providers import Provider
-from unigate.server.state import GatewayState
 from unigate.server.upstream_http import UpstreamClient, UpstreamResponse
+
+if TYPE_CHECKING:
+    from unigate.server.context import RequestContext
 
 DEFAULT_TIMEOUT = 600.0  # seconds for a whole request, when the endpoint sets none
 # Upstream statuses that say the gateway's own credentials are wrong: the client's token was
@@ -35,13 +37,20 @@ def scrub(text: str, provider: Provider) -> str:
 
 
 async def post(client: UpstreamClient, provider: Provider, url: str, body: bytes,
-               headers: dict[str, str], timeout: float | None) -> UpstreamResponse:
+               headers: dict[str, str], timeout: float | None,
+               ctx: RequestContext | None = None) -> UpstreamResponse:
     """POST and return the response once its headers arrived (the caller reads the body and
-    closes it)."""
+    closes it). With the request's `ctx`: its trace headers go along, and the time spent
+    waiting on the provider is kept apart from the gateway's own."""
     headers["Content-Type"] = "application/json"
+    clock = None
+    if ctx is not None:
+        clock = ctx.clock
+        if ctx.trace_headers:
+            headers.update(ctx.trace_headers)
     try:
         async with asyncio.timeout(timeout or DEFAULT_TIMEOUT):
-            return await client.post(url, body, headers)
+            return await client.post(url, body, headers, clock)
     except TimeoutError:
         raise UpstreamTimeout(f"provider '{provider.name}' did not answer in time") from None
     except OSError as e:  # UpstreamConnectionError says what failed, and names no secret
@@ -87,11 +96,11 @@ def map_read_error(e: BaseException, provider: Provider) -> GatewayError:
     return UpstreamUnreachable(f"provider '{provider.name}' broke off the response")
 
 
-async def post_json(state: GatewayState, provider: Provider, url: str, body: bytes,
+async def post_json(ctx: RequestContext, provider: Provider, url: str, body: bytes,
                     timeout: float | None, errors: UpstreamErrors) -> dict[str, Any]:
     """A whole unary call: POST, check the status, read and parse the JSON object answer."""
-    assert state.session is not None
-    resp = await post(state.session, provider, url, body, provider.headers(), timeout)
+    assert ctx.state.session is not None
+    resp = await post(ctx.state.session, provider, url, body, provider.headers(), timeout, ctx)
     try:
         await raise_for_upstream_status(resp, provider, errors)
         try:

@@ -90,16 +90,27 @@ def _decompressor(encoding: str | None) -> zlib._Decompress | None:
     raise UpstreamConnectionError(f"the provider answered with an encoding it was not offered: {encoding}")
 
 
+class ProviderClock:
+    """Seconds one request spent waiting on providers: connecting, for answers to start, for
+    their bodies. The rest of its time is the gateway's overhead (x-unigate-overhead-ms)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+
 class UpstreamResponse(BodyStream):
     """A provider's answer: status and headers once they arrived; the body read as it comes
     (`readany`) or whole (`read`). `close()` hands the connection back when the body was read
     to its end, and drops it otherwise."""
 
-    __slots__ = ("_conn", "_decoder", "content_type", "headers", "status")
+    __slots__ = ("_conn", "_decoder", "clock", "content_type", "headers", "status")
 
     def __init__(self, conn: _Connection) -> None:
         super().__init__(conn)
         self._conn: _Connection | None = conn
+        self.clock: ProviderClock | None = None
         self.status = 0
         self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
         self.content_type = "application/octet-stream"
@@ -134,6 +145,16 @@ class UpstreamResponse(BodyStream):
         super()._finish()
 
     # --- what the gateway calls ---------------------------------------------------------
+
+    async def _wait(self, timeout: float | None) -> None:
+        clock = self.clock
+        if clock is None:
+            return await super()._wait(timeout)
+        started = time.perf_counter()
+        try:
+            await super()._wait(timeout)
+        finally:
+            clock.seconds += time.perf_counter() - started
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -378,7 +399,8 @@ class UpstreamClient:
         self._tls = tls  # None: the system's trust store, made on first use
         self._closed = False
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> UpstreamResponse:
+    async def post(self, url: str, body: bytes, headers: dict[str, str],
+                   clock: ProviderClock | None = None) -> UpstreamResponse:
         """Sends one POST and returns the response once its status and headers are in.
 
         A kept-alive connection the provider closed while it was idle is never written to.
@@ -387,6 +409,17 @@ class UpstreamClient:
         try again, and where, is the routing's decision (fallbacks)."""
         if self._closed:
             raise UpstreamConnectionError("the gateway is shutting down")
+        if clock is None:
+            return await self._post(url, body, headers)
+        started = time.perf_counter()
+        try:
+            resp = await self._post(url, body, headers)
+        finally:
+            clock.seconds += time.perf_counter() - started
+        resp.clock = clock  # its body's reads count too
+        return resp
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> UpstreamResponse:
         target = _target(url)
         head = _request_head(target, headers, len(body))
         pool = self._pools.get(target.origin)

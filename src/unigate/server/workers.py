@@ -25,10 +25,13 @@ from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
 from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.retention import retention_days
+from unigate.observability.logs import flush_logs
+from unigate.observability.metrics_board import MetricsBoard
 from unigate.routing.shared_health import SharedHealth
 from unigate.server.app import build_app
 from unigate.server.change_notices import ChangeNotices
 from unigate.server.http import HttpServer
+from unigate.server.observing import WorkerObservability
 from unigate.server.state import GatewayState
 from unigate.store.base import Store, StoreUnavailable
 from unigate.store.open import open_store
@@ -61,7 +64,8 @@ async def _wait_for_store(store: Store) -> None:
             await asyncio.sleep(1.0)
 
 
-async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend) -> None:
+async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend,
+                 board: MetricsBoard, slot: int) -> None:
     if config.redis:  # counters every instance shares; a client per worker, on its own loop
         counters = RedisBackend(config.redis, config.rate_limit_failure)
     store = open_store(opts.store)
@@ -78,8 +82,11 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
         payload_key(name): days for name, days in retention_days(state.config.mcp_services).items()})
     payloads.start()
     await state.start()
+    observing = WorkerObservability(state, board, slot)
+    observing.start()
     shared_health = notices = None
     if isinstance(counters, RedisBackend):
+        state.redis = counters.client
         shared_health = SharedHealth(state.health, counters.client)  # one cools it down, all do
         shared_health.start()
         notices = ChangeNotices(state, counters.client)  # a change reaches every instance at once
@@ -93,6 +100,7 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     await stop.wait()
     # Stop accepting, let in-flight requests and streams finish (bounded by opts.grace).
     await server.shutdown(opts.grace)
+    await observing.stop()
     await state.close()
     if shared_health is not None:
         await shared_health.stop()
@@ -105,8 +113,9 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     store.close()
 
 
-def run_worker(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend) -> None:
-    uvloop.run(_serve(config, opts, counters))
+def run_worker(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend,
+               board: MetricsBoard, slot: int = 0) -> None:
+    uvloop.run(_serve(config, opts, counters, board, slot))
 
 
 def check_port(host: str, port: int) -> None:
@@ -121,8 +130,9 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     # Rate-limit counters live in memory every worker shares: made here, before the fork, so
     # workers (and restarted ones) inherit the same table.
     counters = SharedMemoryBackend()
+    board = MetricsBoard(opts.workers)  # where workers post their metrics for each other
     if opts.workers <= 1:
-        run_worker(config, opts, counters)
+        run_worker(config, opts, counters, board)
         return
     children: dict[int, int] = {}  # pid -> worker slot
     stopping = False
@@ -133,10 +143,12 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                run_worker(config, opts, counters)
+                run_worker(config, opts, counters, board, slot)
             except BaseException:
                 log.exception("worker %d failed", slot)
+                flush_logs()
                 os._exit(1)
+            flush_logs()
             os._exit(0)
         children[pid] = slot
 

@@ -103,8 +103,10 @@ class RateLimiter:
         lim, scope = planned.applied[refused]
         _, start, seconds, _, _ = planned.items[refused]
         retry_after = max(1, math.ceil(start + seconds - planned.now))
-        raise RateLimited(denial_message(planned.reservation.endpoint, lim, scope, target),
+        err = RateLimited(denial_message(planned.reservation.endpoint, lim, scope, target),
                           headers={"Retry-After": str(retry_after)})
+        err.limit = (lim.key, lim.principal or "", lim.measure)  # for the refusals metric
+        raise err
 
     def _hourly_first(self, limits: Sequence[RateLimit]) -> Sequence[RateLimit]:
         """The limits with hourly ones first, computed once per list (snapshots reuse their lists):

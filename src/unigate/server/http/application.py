@@ -4,6 +4,7 @@ error a handler did not turn into a response itself."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -14,6 +15,9 @@ from unigate.server.http.response import AnyResponse, Response
 from unigate.server.http.router import Router
 
 log = logging.getLogger("unigate.http")
+# Every response says how long the gateway itself spent on it, the provider's time excluded
+# (RequestContext.headers sets it on queries; the rest get it here).
+OVERHEAD_HEADER = "x-unigate-overhead-ms"
 
 
 class Application:
@@ -29,6 +33,15 @@ class Application:
         self._values[key] = value
 
     async def handle(self, request: Request) -> AnyResponse:
+        started = time.perf_counter()
+        response = await self._dispatch(request)
+        if isinstance(response, Response) and OVERHEAD_HEADER not in response.headers:
+            # answered by the gateway alone (admin API, probes, errors): all of it is overhead
+            overhead = (time.perf_counter() - started) * 1000.0
+            response.headers = {**response.headers, OVERHEAD_HEADER: f"{overhead:.3f}"}
+        return response
+
+    async def _dispatch(self, request: Request) -> AnyResponse:
         handler, request.match_info = self.router.resolve(request.method, request.path, request.raw_path)
         try:
             if handler is None:

@@ -1,0 +1,1 @@
+"""What operators watch: Prometheus metrics, OpenTelemetry traces, request logs, health probes."""
