@@ -158,7 +158,7 @@ def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] |
             gw.stop()  # what was started beside it
             raise RuntimeError(f"unigate exited with {proc.returncode}:\n{gw.log()}")
         try:
-            with urllib.request.urlopen(gw.url + "/health", timeout=1) as r:
+            with urllib.request.urlopen(gw.url + "/healthz", timeout=1) as r:
                 if r.status == 200:
                     return gw
         except OSError:

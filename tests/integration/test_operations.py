@@ -225,7 +225,8 @@ def test_metrics_count_known_traffic_across_workers(gw: Gateway, mock_url: str) 
         return value(samples, name, **labels) - value(before, name, **labels)
 
     def settled(s: Any) -> bool:
-        return delta(s, "unigate_requests_total", endpoint="ops-chat") >= 13
+        return (delta(s, "unigate_requests_total", endpoint="ops-chat") >= 13
+                and delta(s, "unigate_requests_total", endpoint="", status_class="4xx") >= 1)
     after = wait_metrics(gw, settled)
     ok = {"endpoint": "ops-chat", "api": "chat", "surface": "openai", "provider": "openai-main",
           "status_class": "2xx"}
@@ -264,7 +265,8 @@ def test_fallbacks_and_rate_limit_refusals_are_counted(gw: Gateway, mock_url: st
     def delta(samples: Any, name: str, **labels: str) -> float:
         return value(samples, name, **labels) - value(before, name, **labels)
 
-    after = wait_metrics(gw, lambda s: delta(s, "unigate_rate_limit_refusals_total") >= statuses.count(429))
+    after = wait_metrics(gw, lambda s: delta(s, "unigate_rate_limit_refusals_total") >= statuses.count(429)
+                         and delta(s, "unigate_fallbacks_total") >= 1)
     assert delta(after, "unigate_fallbacks_total", endpoint="ops-fb", provider="openai-main",
                  reason="upstream_error") == 1
     assert delta(after, "unigate_rate_limit_refusals_total", endpoint="ops-limited", key="endpoint",
@@ -273,16 +275,14 @@ def test_fallbacks_and_rate_limit_refusals_are_counted(gw: Gateway, mock_url: st
 
 
 def test_every_metric_the_dashboard_uses_is_exposed(gw: Gateway) -> None:
-    from tests.unit.test_deploy_files import DASHBOARD_METRICS
+    from tests.unit.test_deploy_files import DASHBOARD_METRICS, METRIC_KINDS
 
     assert chat(gw, "ops-chat").status == 200
-    names = {n for (n, _) in parse(metrics(gw).body.decode())}
-    base = {re.sub(r"_(bucket|sum|count)$", "", n) if n.endswith(("_bucket", "_sum", "_count")) else n
-            for n in names}
-    missing = [m for m in DASHBOARD_METRICS if m not in base and m not in names]
-    # counters that only appear once something happened
-    missing = [m for m in missing if m not in ("unigate_trace_spans_dropped_total", "unigate_usage_rows_dropped_total")]
+    text = metrics(gw).body.decode()
+    families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    missing = [m for m in DASHBOARD_METRICS if m not in families]
     assert not missing, missing
+    assert {m: families[m] for m in DASHBOARD_METRICS} == {m: METRIC_KINDS[m] for m in DASHBOARD_METRICS}
 
 
 # --- the overhead header -----------------------------------------------------------------------
@@ -373,6 +373,7 @@ def test_json_logs_have_a_line_per_request_and_no_secret(gw: Gateway) -> None:
     call("POST", gw.base + "/openai/v1/chat/completions", {"model": "ops-chat", "messages": []},
          {"Authorization": "Bearer not-a-real-token-987654"})
     call("GET", gw.base + "/gemini/v1beta/models?key=gemini-key-in-query-55555")
+    assert call("GET", gw.url + "/api/v1/users", headers=bearer(gw.token)).status == 200
     deadline = time.monotonic() + 5
     while True:
         lines = [json.loads(line) for line in gw.log().splitlines() if line.startswith("{")]
@@ -386,6 +387,12 @@ def test_json_logs_have_a_line_per_request_and_no_secret(gw: Gateway) -> None:
     assert line["endpoint"] == "ops-chat" and line["status"] == 200 and line["principal"] == "admin"
     assert line["provider"] == "openai-main" and line["latency_ms"] > 0 and line["overhead_ms"] >= 0
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", line["time"])
+    deadline = time.monotonic() + 5
+    while not any(x.get("path") == "/api/v1/users" and x.get("status") == 200 for x in lines):  # admin calls too
+        assert time.monotonic() < deadline, lines[-5:]
+        time.sleep(0.1)
+        lines = [json.loads(line) for line in gw.log().splitlines() if line.startswith("{")]
+    assert not any(x.get("path") in ("/healthz", "/readyz", "/metrics") for x in lines)  # probes are quiet
     text = gw.log()
     for secret in (gw.token, PROVIDER_KEY, "sk-ant-mock", "not-a-real-token-987654", "gemini-key-in-query-55555",
                    "collector-secret-123"):
@@ -427,3 +434,27 @@ def test_a_bad_log_level_is_refused(tmp_path: Any) -> None:
     r = subprocess.run([sys.executable, "-m", "unigate.cli", "serve", "--log-level", "loud"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--log-level" in r.stderr
+
+
+def test_without_tracing_the_clients_trace_reaches_the_provider_unchanged(mock_url: str) -> None:
+    config = f"""
+providers:
+  - {{name: openai-main, type: openai, base_url: "{mock_url}/v1", api_key: {PROVIDER_KEY}}}
+  - {{name: claude, type: anthropic, base_url: "{mock_url}", api_key: sk-ant-mock}}
+endpoints:
+  - {{name: ops-chat, destinations: [{{provider: openai-main, model: gpt-4o-mini}}]}}
+  - {{name: ops-claude, destinations: [{{provider: claude, model: claude-haiku-4-5}}]}}
+"""
+    g = start_gateway(config, workers=1)
+    try:
+        parent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        for endpoint in ("ops-chat", "ops-claude"):  # the fast path and the translated one
+            call("DELETE", f"{mock_url}/_mock/requests")
+            assert chat(g, endpoint, headers={"traceparent": parent, "tracestate": "v=1"}).status == 200
+            seen = call("GET", f"{mock_url}/_mock/requests/last").json()["headers"]
+            assert seen.get("traceparent") == parent and seen.get("tracestate") == "v=1", endpoint
+        call("DELETE", f"{mock_url}/_mock/requests")
+        assert chat(g, "ops-chat").status == 200
+        assert "traceparent" not in call("GET", f"{mock_url}/_mock/requests/last").json()["headers"]
+    finally:
+        g.stop()

@@ -67,4 +67,6 @@ def test_the_kubernetes_manifest_is_what_unigate_accepts(monkeypatch: pytest.Mon
     container = kinds["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]
     args = build_parser().parse_args(container["args"])
     assert args.command == "serve" and args.host == "0.0.0.0"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert args.log_format == "json"

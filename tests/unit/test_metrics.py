@@ -164,3 +164,18 @@ def test_a_snapshot_too_large_for_its_region_is_not_posted() -> None:
         w.add("unigate_fallbacks_total", (f"endpoint-{i}", "p", "r"))
     w.post()
     assert board.read(0) is None
+
+
+def test_the_dashboards_metrics_are_the_catalogues() -> None:
+    from tests.unit.test_deploy_files import DASHBOARD_METRICS, METRIC_KINDS, METRIC_LABELS
+
+    by_name = {m.name: m for m in CATALOGUE}
+    for name in DASHBOARD_METRICS:
+        assert name in by_name, name
+        assert (METRIC_KINDS[name], METRIC_LABELS[name]) == (by_name[name].kind, by_name[name].labels), name
+
+
+def test_every_family_is_described_before_it_has_samples() -> None:
+    text = prometheus.render(WorkerMetrics().scrape()).decode()
+    for d in CATALOGUE:
+        assert f"# TYPE {d.name} {d.kind}\n" in text

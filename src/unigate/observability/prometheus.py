@@ -32,11 +32,13 @@ def _labels(names: tuple[str, ...], values: Labels, extra: str = "") -> str:
 def render(snap: Snapshot) -> bytes:
     lines: list[str] = []
     for m in CATALOGUE:
-        table = snap.get(m.kind + "s", {}).get(m.name)
-        if table is None:
-            continue
+        # every family is described, with samples or not yet: dashboards and alerts can tell
+        # "nothing happened" from "not exported"
         lines.append(f"# HELP {m.name} {m.help}")
         lines.append(f"# TYPE {m.name} {m.kind}")
+        table = snap.get(m.kind + "s", {}).get(m.name)
+        if not table:
+            continue
         if m.kind == "histogram":
             _histogram(lines, m, table)
             continue

@@ -60,13 +60,13 @@ class RequestContext:
         self.stream_open = False  # a streamed response has started
         state.metrics.in_flight += 1
         # Tracing: the request's span, and the trace headers each attempt sends its provider
-        # (with tracing off: the client's own, passed on as they came)
+        # (untraced: the client's own, passed on as they came)
         self.span: Span | None = None
         self.trace_headers: dict[str, str] | None = None
         tracer = state.tracer
         if tracer is not None:
             self.span = tracer.start_request(request.headers, OPERATIONS.get(api_type, api_type))
-        elif "traceparent" in request.headers:
+        if self.span is None and "traceparent" in request.headers:
             self.trace_headers = {name: value for name in ("traceparent", "tracestate")
                                   if (value := request.headers.get(name))}
         self.raw_body = b""
@@ -196,7 +196,7 @@ class RequestContext:
         if self.span is not None:
             self._end_span()
         if ACCESS.isEnabledFor(logging.INFO):
-            log_request(self.log_fields())
+            log_request(self.log_fields)  # called by the log writer's thread
 
     def log_fields(self) -> dict[str, Any]:
         r = self.record

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from unigate.errors import GatewayError
+from unigate.observability.logs import ACCESS, log_request
 from unigate.server.http.request import Request
 from unigate.server.http.response import AnyResponse, Response
 from unigate.server.http.router import Router
@@ -18,6 +19,7 @@ log = logging.getLogger("unigate.http")
 # Every response says how long the gateway itself spent on it, the provider's time excluded
 # (RequestContext.headers sets it on queries; the rest get it here).
 OVERHEAD_HEADER = "x-unigate-overhead-ms"
+QUIET_PATHS = frozenset({"/healthz", "/health", "/readyz", "/metrics"})
 
 
 class Application:
@@ -39,6 +41,11 @@ class Application:
             # answered by the gateway alone (admin API, probes, errors): all of it is overhead
             overhead = (time.perf_counter() - started) * 1000.0
             response.headers = {**response.headers, OVERHEAD_HEADER: f"{overhead:.3f}"}
+            # queries log their own line (RequestContext); probes and scrapes would drown the rest
+            if request.path not in QUIET_PATHS and ACCESS.isEnabledFor(logging.INFO):
+                status = response.status
+                log_request(lambda: {"method": request.method, "path": request.path, "status": status,
+                                     "latency_ms": round(overhead, 3)})
         return response
 
     async def _dispatch(self, request: Request) -> AnyResponse:

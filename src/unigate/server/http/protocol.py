@@ -279,8 +279,9 @@ class HttpProtocol(asyncio.Protocol):
             return
         if self._task is None:
             body = error_response(status, "invalid_request_error", message).body
-            head = response_head(status, {"Content-Type": "application/json"}, False,
-                                 f"Content-Length: {len(body)}\r\n")
+            # refused while parsing: the gateway's time on it is nil (the header is on every response)
+            head = response_head(status, {"Content-Type": "application/json", "x-unigate-overhead-ms": "0.000"},
+                                 False, f"Content-Length: {len(body)}\r\n")
             self.transport.write(head + body)
             self.transport.close()
         else:
