@@ -179,9 +179,9 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
             continue
-        slot = children.pop(pid, None)
-        if slot is None:  # an orphan this process reaped (as a container's PID 1 it adopts them)
+        if pid not in children:  # an orphan this process reaped (as a container's PID 1 it adopts them)
             continue
+        slot = children.pop(pid)
         if not stopping:
             log.error("worker %d (pid %d) exited with status %d; restarting", slot, pid, status)
             time.sleep(0.5)
