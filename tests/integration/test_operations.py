@@ -458,3 +458,32 @@ endpoints:
         assert "traceparent" not in call("GET", f"{mock_url}/_mock/requests/last").json()["headers"]
     finally:
         g.stop()
+
+
+def test_counters_survive_a_worker_that_is_killed_and_restarted(gw: Gateway) -> None:
+    import os
+    import signal
+    import subprocess
+
+    for _ in range(6):
+        assert chat(gw, "ops-chat").status == 200
+    time.sleep(1.2)  # every worker has posted
+    before = value(parse(metrics(gw).body.decode()), "unigate_requests_total", endpoint="ops-chat")
+    workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(gw.proc.pid)], capture_output=True,
+                                              text=True).stdout.split()]
+    assert len(workers) == 2, workers
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while True:  # the supervisor starts a new worker into the slot
+        now = [int(p) for p in subprocess.run(["pgrep", "-P", str(gw.proc.pid)], capture_output=True,
+                                              text=True).stdout.split()]
+        if len(now) == 2 and workers[0] not in now:
+            break
+        assert time.monotonic() < deadline, now
+        time.sleep(0.1)
+    samples = wait_metrics(gw, lambda s: value(s, "unigate_workers") == 2)
+    assert value(samples, "unigate_requests_total", endpoint="ops-chat") >= before
+    for _ in range(10):
+        assert chat(gw, "ops-chat").status == 200
+    after = wait_metrics(gw, lambda s: value(s, "unigate_requests_total", endpoint="ops-chat") >= before + 10)
+    assert value(after, "unigate_requests_total", endpoint="ops-chat") >= before + 10
