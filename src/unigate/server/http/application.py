@@ -36,29 +36,32 @@ class Application:
 
     async def handle(self, request: Request) -> AnyResponse:
         started = time.perf_counter()
-        response = await self._dispatch(request)
-        if isinstance(response, Response) and OVERHEAD_HEADER not in response.headers:
-            # answered by the gateway alone (admin API, probes, errors): all of it is overhead
-            overhead = (time.perf_counter() - started) * 1000.0
-            response.headers = {**response.headers, OVERHEAD_HEADER: f"{overhead:.3f}"}
-            # queries log their own line (RequestContext); probes and scrapes would drown the rest
-            if request.path not in QUIET_PATHS and ACCESS.isEnabledFor(logging.INFO):
-                status = response.status
-                log_request(lambda: {"method": request.method, "path": request.path, "status": status,
-                                     "latency_ms": round(overhead, 3)})
-        return response
-
-    async def _dispatch(self, request: Request) -> AnyResponse:
         handler, request.match_info = self.router.resolve(request.method, request.path, request.raw_path)
+        response: AnyResponse
         try:
             if handler is None:
-                return error_response(404, "not_found", f"no such route: {request.method} {request.path}")
-            return await handler(request)
+                response = error_response(404, "not_found", f"no such route: {request.method} {request.path}")
+            else:
+                response = await handler(request)
         except GatewayError as err:  # one a handler let through (a body over the limit)
-            return error_response(err.status, err.code, err.message)
+            response = error_response(err.status, err.code, err.message)
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.path)
-            return error_response(500, "internal_error", "internal error")
+            response = error_response(500, "internal_error", "internal error")
+        if isinstance(response, Response) and OVERHEAD_HEADER not in response.headers:
+            self._answered_alone(request, response, started)
+        return response
+
+    @staticmethod
+    def _answered_alone(request: Request, response: Response, started: float) -> None:
+        """Answered by the gateway alone (admin API, probes, errors): all its time is overhead."""
+        overhead = (time.perf_counter() - started) * 1000.0
+        response.headers = {**response.headers, OVERHEAD_HEADER: f"{overhead:.3f}"}
+        # queries log their own line (RequestContext); probes and scrapes would drown the rest
+        if request.path not in QUIET_PATHS and ACCESS.isEnabledFor(logging.INFO):
+            status = response.status
+            log_request(lambda: {"method": request.method, "path": request.path, "status": status,
+                                 "latency_ms": round(overhead, 3)})
 
 
 def error_response(status: int, code: str, message: str) -> Response:

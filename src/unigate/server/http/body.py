@@ -5,11 +5,16 @@ bodies on the gateway's own server and for provider responses in the provider cl
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Protocol
 
 # Buffered bytes at which the connection stops reading until the reader has caught up (a slow
 # reader must not make the gateway hold a whole long body or stream in memory).
 HIGH_WATER = 256 * 1024
+
+
+class Clock(Protocol):
+    seconds: float
 
 
 class FlowControl(Protocol):
@@ -18,7 +23,7 @@ class FlowControl(Protocol):
 
 
 class BodyStream:
-    __slots__ = ("_buffered", "_chunks", "_done", "_error", "_flow", "_waiter")
+    __slots__ = ("_buffered", "_chunks", "_done", "_error", "_flow", "_waiter", "clock")
 
     def __init__(self, flow: FlowControl | None) -> None:
         self._flow = flow
@@ -27,6 +32,9 @@ class BodyStream:
         self._done = False
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
+        # where time spent waiting for the body is added (a provider's answer: its request's
+        # ProviderClock, unigate.server.upstream_http); None for the gateway's own request bodies
+        self.clock: Clock | None = None
 
     # --- what the connection calls ------------------------------------------------------
 
@@ -90,12 +98,15 @@ class BodyStream:
         waiter = self._waiter = loop.create_future()
         # one timer handle, only when nothing is buffered: cheaper than a timeout context
         timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+        started = time.perf_counter()
         try:
             await waiter
         finally:
             self._waiter = None
             if timer is not None:
                 timer.cancel()
+            if self.clock is not None:
+                self.clock.seconds += time.perf_counter() - started
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
