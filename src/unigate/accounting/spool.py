@@ -123,8 +123,9 @@ class UsageSpool(Spool):
                 row = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue  # the last line of a worker killed mid-write
-            if isinstance(row, list) and len(row) == len(store.USAGE_COLUMNS):
-                rows.append(tuple(row))
+            # a row spooled by an older version lacks the columns added since: they stay empty
+            if isinstance(row, list) and 0 < len(row) <= len(store.USAGE_COLUMNS):
+                rows.append(tuple(row) + (None,) * (len(store.USAGE_COLUMNS) - len(row)))
         for at in range(0, len(rows), batch):
             store.insert_usage(rows[at:at + batch])
         path.unlink(missing_ok=True)

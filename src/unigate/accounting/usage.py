@@ -54,6 +54,9 @@ class UsageRecord:
     # a tool call on a registered MCP service (api_type "mcp"): which service and tool
     mcp_service: str | None = None
     mcp_tool: str | None = None
+    # the verdict of each guardrail that ran (governance.guardrails): name, phase, outcome...
+    guardrails: list[dict[str, Any]] | None = None
+    cost_usd: float | None = None  # what the request cost, by the price catalogue (None: no price)
     row: tuple[Any, ...] | None = None  # as_row(), once made (for the spool)
 
     def as_row(self) -> tuple[Any, ...]:
@@ -70,6 +73,7 @@ class UsageRecord:
             client_name, client_version, self.session_id,
             _json_list(self.dropped_parameters), _json_list(self.emulated_parameters),
             self.mcp_service, self.mcp_tool,
+            orjson.dumps(self.guardrails).decode() if self.guardrails else None, self.cost_usd,
         )
 
 

@@ -64,6 +64,7 @@ USAGE_COLUMNS = (
     "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated", "request_tags",
     "routing_information", "client_name", "client_version", "session_id",
     "dropped_parameters", "emulated_parameters", "mcp_service", "mcp_tool",
+    "guardrails", "cost_usd",
 )
 
 

@@ -157,4 +157,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE usage ADD COLUMN mcp_tool TEXT;
         CREATE INDEX usage_mcp_service ON usage(mcp_service, event_time) WHERE mcp_service IS NOT NULL;
     """),
+    ("0008_usage_guardrails_cost", """
+        ALTER TABLE usage ADD COLUMN guardrails TEXT;
+        ALTER TABLE usage ADD COLUMN cost_usd REAL;
+    """),
 ]

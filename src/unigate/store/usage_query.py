@@ -24,7 +24,8 @@ MAX_LIMIT = 100_000
 GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model", "client", "session",
             "mcp_service", "mcp_tool")
 _BOOL_COLUMNS = ("streaming", "usage_estimated")
-_JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters")
+_JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters",
+                 "guardrails")
 _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
                   "cache_creation_input_tokens", "reasoning_tokens")
 # What each grouping groups on, as SQL over the usage table `u` (tag joins the tags `t`);

@@ -121,7 +121,7 @@ SCHEMAS: dict[str, Schema] = {
         "latency_ms", "time_to_first_byte_ms", "input_tokens", "output_tokens", "total_tokens",
         "cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated",
         "request_tags", "routing_information", "client_name", "client_version", "session_id",
-        "dropped_parameters", "emulated_parameters", "mcp_service", "mcp_tool")}),
+        "dropped_parameters", "emulated_parameters", "mcp_service", "mcp_tool", "guardrails", "cost_usd")}),
     "PayloadRow": obj({k: {} for k in ("request_id", "event_time", "endpoint_name", "requester", "status_code",
                                        "latency_ms", "request_body", "response_body", "not_stored_reason")}),
     "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": S,
