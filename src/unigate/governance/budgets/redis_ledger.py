@@ -1,0 +1,129 @@
+"""Budget counters in Redis, shared by every worker of every instance (`redis: redis://...`).
+
+The semantics of `LocalLedger`, each call one Lua script on the worker's pipelined connection
+(the one the rate limiter uses). A counter is a hash {c: committed, s: spent} under
+`unigate:budget:<key>`, whose key names the budget and its period, expiring a day after the
+period ends. Amounts go in and out as decimal strings and change by HINCRBY (exact 64-bit
+integers); only comparisons use Lua's doubles, exact below 2^53 nano-dollars (the limit's
+bound, spec.MAX_LIMIT_USD).
+
+A counter that is missing (a new period, a Redis that restarted) starts from the seed the
+worker sends, when that seed is fresh (`seed_max_age`); otherwise the call says UNSEEDED and
+the worker computes the seed from the usage table and asks again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from unigate.governance.budgets.ledger import OK, REFUSED, UNSEEDED, ReserveItem, SettleItem
+from unigate.governance.ratelimit.redis_backend import _Script
+from unigate.governance.ratelimit.resp import RespClient
+
+PREFIX = "unigate:budget:"
+_STATUS = {0: OK, 1: REFUSED, 2: UNSEEDED}
+
+# KEYS: counters; ARGV per item: expires_at, limit (< 0: none), cost, seed (< 0: unknown).
+# Returns {status, 1-based index}: 0 every item taken, 1 item refused, 2 item unseeded.
+_RESERVE = """
+local fresh = {}
+for i = 1, #KEYS do
+  local b = (i - 1) * 4
+  local limit, cost, seed = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local c = redis.call('HGET', KEYS[i], 'c')
+  if c then
+    c = tonumber(c)
+  elseif seed < 0 then
+    return {2, i}
+  else
+    c = seed
+    fresh[i] = true
+  end
+  if limit >= 0 and (c >= limit or c + cost > limit) then
+    return {1, i}
+  end
+end
+for i = 1, #KEYS do
+  local b = (i - 1) * 4
+  if fresh[i] then
+    redis.call('HSET', KEYS[i], 'c', ARGV[b + 4], 's', ARGV[b + 4])
+    redis.call('EXPIREAT', KEYS[i], ARGV[b + 1])
+  end
+  redis.call('HINCRBY', KEYS[i], 'c', ARGV[b + 3])
+end
+return {0, 0}
+"""
+
+# KEYS: counters; ARGV per item: committed delta (actual - reserved), actual. Returns each
+# counter's spent after, or -1 where it is gone.
+_SETTLE = """
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local s = redis.call('HINCRBY', KEYS[i], 's', ARGV[2 * i])
+    local c = redis.call('HINCRBY', KEYS[i], 'c', ARGV[2 * i - 1])
+    if c < s then
+      redis.call('HSET', KEYS[i], 'c', redis.call('HGET', KEYS[i], 's'))
+    end
+    out[i] = s
+  else
+    out[i] = -1
+  end
+end
+return out
+"""
+
+_READ = """
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('HMGET', KEYS[i], 'c', 's')
+end
+return out
+"""
+
+
+class RedisLedger:
+    """One per worker, on the worker's Redis connection. Asynchronous: the engine awaits
+    `reserve_async` and runs `settle_async` in the background."""
+
+    # A counter lost mid-period (Redis restarted) restarts from a seed at most this old.
+    seed_max_age: float | None = 10.0
+
+    def __init__(self, client: RespClient) -> None:
+        self.client = client
+        self._reserve = _Script(client, _RESERVE)
+        self._settle = _Script(client, _SETTLE)
+        self._read = _Script(client, _READ)
+
+    async def reserve_async(self, items: Sequence[ReserveItem]) -> tuple[str, int]:
+        keys = [PREFIX + item[0] for item in items]
+        args: list[Any] = []
+        for _, expires, limit, cost, seed in items:
+            args += [expires + 86_400, limit, cost, seed]
+        status, index = await self._reserve(keys, args)  # type: ignore[misc]
+        return _STATUS[int(status)], int(index) - 1
+
+    async def settle_async(self, items: Sequence[SettleItem]) -> list[int | None]:
+        keys = [PREFIX + item[0] for item in items]
+        args: list[Any] = []
+        for _, reserved, actual in items:
+            args += [actual - reserved, actual]
+        spent = await self._settle(keys, args)
+        return [None if int(s) < 0 else int(s) for s in spent]  # type: ignore[union-attr]
+
+    async def read_async(self, keys: Sequence[str]) -> list[tuple[int, int] | None]:
+        rows = await self._read([PREFIX + k for k in keys], [])
+        out: list[tuple[int, int] | None] = []
+        for c, s in rows:  # type: ignore[union-attr]
+            out.append(None if c is None else (int(c), int(s or 0)))
+        return out
+
+    # The synchronous calls of the seam are not offered: they would block the event loop.
+    def reserve(self, items: Sequence[ReserveItem]) -> tuple[str, int]:
+        raise TypeError("RedisLedger is asynchronous: use reserve_async")
+
+    def settle(self, items: Sequence[SettleItem]) -> list[int | None]:
+        raise TypeError("RedisLedger is asynchronous: use settle_async")
+
+    def read(self, keys: Sequence[str]) -> list[tuple[int, int] | None]:
+        raise TypeError("RedisLedger is asynchronous: use read_async")
