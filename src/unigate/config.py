@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 import yaml
 
+from unigate.accounting.prices import Price, PriceEntry
 from unigate.governance.ratelimit.spec import RateLimitSpecError, parse_rate_limits
 from unigate.governance.retention import inference_table_error
 from unigate.providers import PROVIDER_TYPES, ProviderConfig
@@ -146,6 +147,8 @@ class GatewayConfig:
     # GET /metrics: "token" (an administrator's, or a member's of the metrics-readers group) or "open"
     metrics_access: str = "token"
     tracing: TracingConfig | None = None
+    # the operator's prices (USD per million tokens), over the shipped catalogue (accounting.prices)
+    prices: list[PriceEntry] = field(default_factory=list)
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -167,7 +170,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
         raw = {}
     if not isinstance(raw, dict):
         p.fail("", "the file must hold a mapping with 'providers' and 'endpoints'")
-    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services", "redis", "store"})
+    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services", "redis", "store", "prices"})
     store_url = p.env(raw.get("store"), "store") or None
     if store_url is not None and not isinstance(store_url, str):
         p.fail("store", "must be a PostgreSQL URL such as postgresql://unigate@db:5432/unigate, or an SQLite file")
@@ -200,7 +203,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
                          failures or DEFAULT_HEALTH_FAILURES,
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
                          stdio_from_api, redis_url, failure, store_url,
-                         p.metrics_access(settings.get("metrics")), p.tracing(settings.get("tracing")))
+                         p.metrics_access(settings.get("metrics")), p.tracing(settings.get("tracing")),
+                         p.prices(raw))
 
 
 class _Parser:
@@ -310,6 +314,57 @@ class _Parser:
             self.fail(where, "service_name: must be a non-empty string")
         return TracingConfig(endpoint, {k: str(self.env(v, f"{where}.headers.{k}")) for k, v in headers.items()},
                              sample_ratio, name)
+
+    def prices(self, raw: dict[str, Any]) -> list[PriceEntry]:
+        """`prices:` entries; one (provider or type, model) given twice is an error."""
+        entries: list[PriceEntry] = []
+        seen: set[tuple[str | None, str | None, str]] = set()
+        for i, entry in enumerate(self.list_of(raw, "prices", "")):
+            price = self.price(entry, f"prices[{i}]")
+            key = (price.provider, price.type, price.model)
+            if key in seen:
+                owner = f"provider {price.provider}" if price.provider else f"type {price.type}"
+                self.fail(f"prices[{i}]", f"model: {owner} already has a price for model '{price.model}'")
+            seen.add(key)
+            entries.append(price)
+        return entries
+
+    def price(self, entry: Any, where: str) -> PriceEntry:
+        if not isinstance(entry, dict):
+            self.fail(where, "must be a mapping with provider (or type), model, input and output")
+        model = self.str_field(entry, "model", where) or ""
+        if ")" not in model:
+            where = f"{where} ({model})"
+        self.no_unknown(entry, where, {"provider", "type", "model", "input", "output", "cached_input",
+                                       "cache_write"})
+        provider = self.str_field(entry, "provider", where, required=False)
+        ptype = self.str_field(entry, "type", where, required=False)
+        if (provider is None) == (ptype is None):
+            self.fail(where, "provider: give the provider's name, or type: a provider type (for every "
+                             "provider of that type), not both")
+        if ptype is not None and ptype not in PROVIDER_TYPES:
+            self.fail(where, f"type: unknown provider type '{ptype}' (expected one of: {', '.join(PROVIDER_TYPES)})")
+        values: dict[str, float | None] = {}
+        for key in ("input", "output", "cached_input", "cache_write"):
+            values[key] = self.usd(entry, key, where, required=key in ("input", "output"))
+        return PriceEntry(model, Price(**values), provider, ptype)  # type: ignore[arg-type]
+
+    def usd(self, d: dict[str, Any], key: str, where: str, required: bool) -> float | None:
+        """A price: USD per million tokens, a number >= 0."""
+        raw = d.get(key)
+        value = self.env(raw, f"{where}.{key}")
+        if value is None or value == "":
+            if required:
+                self.fail(where, f"{key}: missing (required; USD per million tokens)")
+            return None
+        if isinstance(value, str) and isinstance(raw, str) and "${" in raw:
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+            self.fail(where, f"{key}: must be a number >= 0 (USD per million tokens), got {value!r}")
+        return float(value)
 
     def duration(self, d: dict[str, Any], key: str, where: str) -> float | None:
         value = self.env(d.get(key), f"{where}.{key}")

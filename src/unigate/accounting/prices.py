@@ -21,11 +21,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from unigate.ir.usage import Usage
+
+if TYPE_CHECKING:
+    from unigate.accounting.usage import UsageRecord
 
 PER_TOKENS = 1_000_000  # prices are per million tokens
 
@@ -71,6 +74,18 @@ class PriceEntry:
     def as_dict(self) -> dict[str, Any]:
         key: dict[str, Any] = {"provider": self.provider} if self.provider is not None else {"type": self.type}
         return {**key, "model": self.model, **self.price.as_dict()}
+
+    def spec(self) -> dict[str, Any]:
+        """The entry in the configuration file's shape (what is stored): unset prices left out."""
+        return {k: v for k, v in self.as_dict().items() if v is not None}
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """("provider", name, model) or ("type", type, model): one price per key."""
+        if self.provider is not None:
+            return ("provider", self.provider, self.model)
+        assert self.type is not None
+        return ("type", self.type, self.model)
 
 
 def model_candidates(model: str) -> list[str]:
@@ -172,3 +187,27 @@ class PriceCatalogue:
             rows.append({"type": ptype, "model": model, **p.as_dict(), "origin": "shipped",
                          "overridden": overridden})
         return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """A configuration's catalogue and its providers' types: what a usage record cost. Each
+    snapshot (unigate.server.snapshot) has one; the usage writer and the request path use it."""
+
+    catalogue: PriceCatalogue
+    provider_types: Mapping[str, str]  # provider name -> type
+
+    def cost_usd(self, provider: str, model: str, usage: Usage) -> float | None:
+        return self.catalogue.cost_usd(provider, self.provider_types.get(provider, ""), model, usage)
+
+    def record_cost(self, record: UsageRecord) -> float | None:
+        """USD the request of `record` cost, from its destination and usage; None when it has no
+        destination, no usage (not reported and not estimated yet) or no known price."""
+        if record.usage is None or not record.destination_provider or not record.destination_model:
+            return None
+        return self.cost_usd(record.destination_provider, record.destination_model, record.usage)
+
+
+def no_pricing() -> Pricing:
+    """The shipped catalogue alone, for no configured provider (a snapshot's default)."""
+    return Pricing(PriceCatalogue(), {})

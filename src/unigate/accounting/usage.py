@@ -16,6 +16,7 @@ import orjson
 
 from unigate.accounting.clients import identify_client
 from unigate.accounting.estimate import estimate_usage
+from unigate.accounting.prices import Pricing
 from unigate.accounting.spool import UsageSpool
 from unigate.ir.usage import Usage
 from unigate.store.base import Store
@@ -117,6 +118,8 @@ class UsageWriter:
         self._overflow_lock = threading.Lock()
         # told of each row whose tokens this thread estimated (the metrics count them)
         self.on_estimate: Callable[[UsageRecord], None] | None = None
+        # the current configuration's prices (the state's snapshot): each row's cost_usd
+        self.pricing: Callable[[], Pricing] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -135,6 +138,9 @@ class UsageWriter:
     def put(self, record: UsageRecord) -> None:
         row = None
         if self._spool is not None:
+            if record.estimate_from is None and record.cost_usd is None and self.pricing is not None:
+                # the spooled row is the written one: its cost now (two dict lookups and arithmetic)
+                record.cost_usd = self.pricing().record_cost(record)
             row = record.as_row()  # without an estimate yet: a replayed row has no token counts then
             if record.estimate_from is None:
                 record.row = row
@@ -167,12 +173,15 @@ class UsageWriter:
         while (pending > 0 or final) and self._queue:  # at the end: everything
             records = [self._queue.popleft() for _ in range(min(size, pending, len(self._queue)))]
             pending -= len(records)
+            pricing = self.pricing() if self.pricing is not None else None
             for r in records:
                 if r.estimate_from is not None and r.usage is None:
                     r.usage = estimate_usage(*r.estimate_from)
                     r.estimate_from = None
                     if self.on_estimate is not None:
                         self.on_estimate(r)
+                if r.row is None and r.cost_usd is None and pricing is not None:
+                    r.cost_usd = pricing.record_cost(r)  # estimated tokens are priced too
             try:
                 self._store.insert_usage([r.row or r.as_row() for r in records])
                 self._store.touch_tokens(_last_use(records))

@@ -20,9 +20,9 @@ from typing import Any
 from unigate.cli.common import add_connection_args, guarded, query, request, table
 
 LIST_COLUMNS = ("event_time", "request_id", "endpoint_name", "requester", "client_name", "status_code",
-                "streaming", "latency_ms", "input_tokens", "output_tokens", "request_tags",
+                "streaming", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "request_tags",
                 "dropped_parameters", "emulated_parameters")
-GROUP_COLUMNS = ("key", "requests", "errors", "input_tokens", "output_tokens", "total_tokens")
+GROUP_COLUMNS = ("key", "requests", "errors", "input_tokens", "output_tokens", "total_tokens", "cost_usd")
 PAYLOAD_COLUMNS = ("event_time", "request_id", "requester", "status_code", "latency_ms",
                    "request_body", "response_body", "not_stored_reason")
 
@@ -42,7 +42,7 @@ def _usage_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print(table(data["rows"], LIST_COLUMNS, width=40))
+        print(table(_with_usd(data["rows"]), LIST_COLUMNS, width=40))
     return 0
 
 
@@ -52,8 +52,17 @@ def _usage_aggregate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print(table(data["groups"], GROUP_COLUMNS, width=60))
+        print(table(_with_usd(data["groups"]), GROUP_COLUMNS, width=60))
     return 0
+
+
+def usd(value: Any) -> str | None:
+    """A cost as tables show it: dollars to the millionth (None stays None: no price known)."""
+    return None if value is None else f"{value:.6f}"
+
+
+def _with_usd(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "cost_usd": usd(r.get("cost_usd"))} for r in rows]
 
 
 def _usage_export(args: argparse.Namespace) -> int:
@@ -103,12 +112,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_connection_args(p)
     _filter_args(p, 50)
     p.set_defaults(func=guarded(_usage_list))
-    p = usage_sub.add_parser("aggregate", help="requests and tokens per group")
+    p = usage_sub.add_parser("aggregate", help="requests, tokens and cost per group")
     add_connection_args(p)
     _filter_args(p, 1000)
     p.add_argument("--group-by", default="endpoint",
-                   choices=("endpoint", "requester", "tag", "hour", "day", "status", "model", "client",
-                            "session"))
+                   choices=("endpoint", "requester", "group", "tag", "hour", "day", "status", "model",
+                            "client", "session"))
     p.add_argument("--tag-key", help="with --group-by tag: only this tag name")
     p.set_defaults(func=guarded(_usage_aggregate))
     p = usage_sub.add_parser("export", help="usage rows as CSV or JSON")

@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from unigate.accounting.prices import PriceCatalogue, Pricing, no_pricing
 from unigate.config import GatewayConfig
 from unigate.governance.ratelimit import RateLimit, parse_rate_limits
 from unigate.providers import Provider, build_provider
@@ -34,6 +35,7 @@ class Snapshot:
     # service -> identity -> the tools granted (None: every tool)
     mcp_grants: dict[str, dict[Identity, frozenset[str] | None]] = field(default_factory=dict)
     mcp_limits: dict[str, list[RateLimit]] = field(default_factory=dict)  # service -> its rate limits
+    pricing: Pricing = field(default_factory=no_pricing)  # what a request cost (accounting.prices)
 
 
 def _group_closure(rows: list[tuple[str, str, str]]) -> dict[Identity, frozenset[str]]:
@@ -72,8 +74,9 @@ def load_snapshot(store: Store, max_body_bytes: int, source: str) -> Snapshot:
         mcp_grants[service][(ptype, principal)] = tools
     mcp_limits = {name: parse_rate_limits(m.rate_limits) for name, m in config.mcp_services.items()
                   if m.rate_limits}
+    pricing = Pricing(PriceCatalogue(config.prices), {name: p.type for name, p in config.providers.items()})
     return Snapshot(version, config, providers, tokens, _group_closure(members), dict(grants),
-                    managers, limits, dict(mcp_grants), mcp_limits)
+                    managers, limits, dict(mcp_grants), mcp_limits, pricing)
 
 
 def describe(snapshot: Snapshot) -> str:

@@ -13,7 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from unigate.accounting.usage import UsageWriter
+from unigate.accounting.prices import Pricing
+from unigate.accounting.usage import UsageRecord, UsageWriter
 from unigate.agent.mcp_client import McpSession
 from unigate.config import EndpointConfig, GatewayConfig
 from unigate.governance.payloads import PayloadWriter
@@ -53,6 +54,7 @@ class GatewayState:
         self.store = store
         self.usage = usage
         self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)
+        usage.pricing = self.pricing  # rows are priced by the configuration current when written
         self.session: UpstreamClient | None = None
         self.payloads: PayloadWriter | None = None  # set by the worker when it starts
         # background agent loops running in this worker, by response id (agent.background)
@@ -81,6 +83,15 @@ class GatewayState:
     @property
     def providers(self) -> dict[str, Provider]:
         return self.snap.providers
+
+    def pricing(self) -> Pricing:
+        """The current configuration's prices (any thread: one attribute read)."""
+        return self.snap.pricing
+
+    def record_cost(self, record: UsageRecord) -> float | None:
+        """USD a finished request cost (the usage row's cost_usd), by the current prices: cheap
+        enough for the event loop. None without usage (an estimate comes later, in the writer)."""
+        return self.snap.pricing.record_cost(record)
 
     def reload(self) -> None:
         """Load a fresh snapshot now (synchronously)."""

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from unigate.accounting.prices import PriceEntry
 from unigate.config import EndpointConfig, GatewayConfig, McpServiceConfig, ProviderConfig, parse_config
 from unigate.providers import PROVIDER_TYPES
 from unigate.store.base import Store
@@ -163,11 +164,35 @@ def load_specs(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return providers, endpoints
 
 
+# --- the operator's prices (a list, replaced whole by PUT /api/v1/prices) ----------------------
+
+def load_price_specs(store: Store) -> list[dict[str, Any]]:
+    rows = store.execute("SELECT spec FROM prices ORDER BY scope, owner, model")
+    return [json.loads(r[0]) for r in rows]
+
+
+def upsert_price(entry: PriceEntry, only_if_changed: bool = False) -> Statement:
+    now = time.time()
+    scope, owner, model = entry.key
+    return ("INSERT INTO prices (scope, owner, model, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(scope, owner, model) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at"
+            + (" WHERE prices.spec != excluded.spec" if only_if_changed else ""),
+            (scope, owner, model, json.dumps(entry.spec(), sort_keys=True), now, now))
+
+
+def delete_price(key: tuple[str, str, str]) -> Statement:
+    return ("DELETE FROM prices WHERE scope = ? AND owner = ? AND model = ?", key)
+
+
+def replace_prices_statements(entries: list[PriceEntry]) -> list[Statement]:
+    return [("DELETE FROM prices", ())] + [upsert_price(e) for e in entries]
+
+
 def load_config_from_store(store: Store, max_body_bytes: int, source: str) -> GatewayConfig:
     providers, endpoints = load_specs(store)
     services = [json.loads(r[0]) for r in store.execute("SELECT spec FROM mcp_services ORDER BY name")]
-    cfg = parse_config({"providers": providers, "endpoints": endpoints, "mcp_services": services},
-                       f"{source} (stored)")
+    cfg = parse_config({"providers": providers, "endpoints": endpoints, "mcp_services": services,
+                        "prices": load_price_specs(store)}, f"{source} (stored)")
     cfg.max_body_bytes = max_body_bytes
     return cfg
 
@@ -185,10 +210,11 @@ def upsert_statements(cfg: GatewayConfig) -> list[tuple[str, tuple[Any, ...]]]:
                 "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at "
                 f"WHERE {table}.spec != excluded.spec",
                 (spec["name"], json.dumps(spec, sort_keys=True), now, now)))
+    statements += [upsert_price(e, only_if_changed=True) for e in cfg.prices]
     return statements
 
 
 def apply_file_config(store: Store, cfg: GatewayConfig) -> None:
-    """At start: the file's providers and endpoints are created or updated (never deleted:
+    """At start: the file's providers, endpoints and prices are created or updated (never deleted:
     what was added through the admin API stays; `unigate apply --prune` removes)."""
     store.transaction(upsert_statements(cfg), bump=True)

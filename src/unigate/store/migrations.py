@@ -161,4 +161,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE usage ADD COLUMN guardrails TEXT;
         ALTER TABLE usage ADD COLUMN cost_usd REAL;
     """),
+    # The operator's prices (accounting.prices): one per (scope, owner, model), scope "provider"
+    # (owner: a provider's name) or "type" (owner: a provider type); spec in the file's shape.
+    ("0009_prices", """
+        CREATE TABLE prices (
+            scope TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            model TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (scope, owner, model)
+        );
+    """),
 ]

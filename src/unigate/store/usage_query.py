@@ -1,5 +1,5 @@
 """Reading the usage table: filters (time range, endpoint, requester, tags, status), rows and
-aggregates (requests and token sums by endpoint, requester, tag, hour or day).
+aggregates (requests, token and cost sums by endpoint, requester, group, tag, hour or day).
 
 Parameters arrive as query strings; `parse_usage_filter` checks them and raises
 `InvalidRequest` naming the parameter, so the API and the CLI share one set of rules."""
@@ -21,7 +21,7 @@ from unigate.store.base import Store
 COLUMNS: tuple[str, ...] = Store.USAGE_COLUMNS
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
-GROUP_BY = ("endpoint", "requester", "tag", "hour", "day", "status", "model", "client", "session",
+GROUP_BY = ("endpoint", "requester", "group", "tag", "hour", "day", "status", "model", "client", "session",
             "mcp_service", "mcp_tool")
 _BOOL_COLUMNS = ("streaming", "usage_estimated")
 _JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters",
@@ -34,6 +34,7 @@ _GROUP_SQL = {
     "endpoint": "u.endpoint_name",
     "requester": "u.requester",
     "tag": "t.key || '=' || t.value",
+    "group": "m.group_name",
     "status": "u.status_code",
     "model": "u.destination_model",
     "client": "u.client_name",
@@ -189,8 +190,9 @@ def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
 
 def aggregate_usage(store: Store, f: UsageFilter, group_by: str,
                     tag_key: str | None = None) -> list[dict[str, Any]]:
-    """Requests and token sums per group, largest first (time groups in time order). With
-    group_by=tag a request counts once for each of its tags (`tag_key` keeps one tag name)."""
+    """Requests, token and cost sums per group, largest first (time groups in time order). With
+    group_by=tag a request counts once for each of its tags (`tag_key` keeps one tag name); with
+    group_by=group once for each group its requester is in (at query time, nesting followed)."""
     if group_by not in GROUP_BY:
         raise InvalidRequest(f"'group_by' must be one of {', '.join(GROUP_BY)}, got {group_by!r}",
                              param="group_by")
@@ -202,23 +204,41 @@ def aggregate_usage(store: Store, f: UsageFilter, group_by: str,
         if tag_key:
             where += (" AND " if where else " WHERE ") + "t.key = ?"
             args.append(tag_key)
+    with_ = ""
+    if group_by == "group":
+        # a request counts once in each group its requester is in now (nested groups followed)
+        with_ = _GROUP_CLOSURE
+        source = "usage u JOIN closure m ON m.member_type = u.requester_type AND m.member = u.requester"
     sums = ", ".join(f"COALESCE(SUM(u.{c}), 0)" for c in _TOKEN_COLUMNS)
     order = "g" if group_by in ("hour", "day") else "requests DESC, g"
-    sql = (f"SELECT {key_sql} AS g, COUNT(*) AS requests, "
+    sql = (f"{with_}SELECT {key_sql} AS g, COUNT(*) AS requests, "
            "SUM(CASE WHEN u.status_code >= 400 THEN 1 ELSE 0 END), "
            "SUM(CASE WHEN u.usage_estimated <> 0 THEN 1 ELSE 0 END), "
-           f"{sums} FROM {source}{where} GROUP BY g ORDER BY {order} LIMIT ? OFFSET ?")
+           f"{sums}, COALESCE(SUM(u.cost_usd), 0), "
+           "SUM(CASE WHEN u.cost_usd IS NULL AND u.total_tokens > 0 THEN 1 ELSE 0 END) "
+           f"FROM {source}{where} GROUP BY g ORDER BY {order} LIMIT ? OFFSET ?")
     rows = store.execute(sql, [*args, f.limit, f.offset])
     groups: list[dict[str, Any]] = []
+    tokens = len(_TOKEN_COLUMNS)
     for r in rows:
         group: dict[str, Any] = {"key": r[0], group_by: r[0], "requests": r[1], "errors": r[2] or 0,
                                  "estimated": r[3] or 0}
-        group.update(zip(_TOKEN_COLUMNS, r[4:], strict=True))
+        group.update(zip(_TOKEN_COLUMNS, r[4:4 + tokens], strict=True))
+        group["cost_usd"] = round(float(r[4 + tokens]), COST_DIGITS)
+        group["unpriced"] = r[5 + tokens] or 0  # requests with tokens but no known price
         groups.append(group)
     return groups
 
 
-AGGREGATE_COLUMNS = ("key", "requests", "errors", "estimated", *_TOKEN_COLUMNS)
+COST_DIGITS = 10  # sums of float costs, rounded past any price's precision
+# Every group a principal is in, nested groups followed: group_members(group_name, member_type,
+# member) says the member is in the group; a group in a group brings its members along. UNION
+# (not UNION ALL) ends at a cycle.
+_GROUP_CLOSURE = ("WITH RECURSIVE closure(group_name, member_type, member) AS ("
+                  "SELECT group_name, member_type, member FROM group_members UNION "
+                  "SELECT gm.group_name, c.member_type, c.member FROM closure c JOIN group_members gm "
+                  "ON gm.member_type = 'group' AND gm.member = c.group_name) ")
+AGGREGATE_COLUMNS = ("key", "requests", "errors", "estimated", *_TOKEN_COLUMNS, "cost_usd", "unpriced")
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -12,6 +12,7 @@ from unigate.server.admin import (
     openapi,
     payloads,
     permissions,
+    prices,
     runtime,
     tokens,
     usage,
@@ -21,5 +22,5 @@ from unigate.server.http import Router
 
 def add_routes(router: Router) -> None:
     for module in (identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
-                   config_api, mcp_services, openapi):
+                   config_api, mcp_services, prices, openapi):
         module.add_routes(router)

@@ -15,6 +15,7 @@ from typing import Any
 from unigate.config import ConfigError, parse_config
 from unigate.errors import InvalidRequest, NotFound
 from unigate.governance.plan import hide_secrets, make_plan, spec_diff
+from unigate.governance.price_plan import label, price_changes, spec_key
 from unigate.server.admin.common import (
     PREFIX,
     Caller,
@@ -31,17 +32,20 @@ from unigate.store.config_store import (
     Statement,
     delete_endpoint_statements,
     delete_mcp_service_statements,
+    delete_price,
     delete_provider_statements,
     endpoint_spec,
     get_spec_row,
     insert,
     keep_hidden_headers,
     list_rows,
+    load_price_specs,
     load_specs,
     mcp_service_spec,
     provider_spec,
     update,
     upsert,
+    upsert_price,
 )
 
 READ_ONLY = ("created_at", "updated_at", "api_key_set")  # shown by reads, ignored on writes
@@ -65,7 +69,7 @@ def refuse_env_refs(value: Any, path: str = "") -> None:
             refuse_env_refs(v, f"{path}[{i}]")
 
 
-_ENTRY = re.compile(r"^(?P<entry>(?:providers|endpoints|mcp_services)\[\d+\])(?: \([^)]*\))?")
+_ENTRY = re.compile(r"^(?P<entry>(?:providers|endpoints|mcp_services|prices)\[\d+\])(?: \([^)]*\))?")
 _REST = re.compile(r"^(?P<path>(?:\.[A-Za-z_]+|\[\d+\])*): (?:(?P<key>[a-z_]+): )?(?P<msg>.*)$", re.S)
 _UNKNOWN = re.compile(r"^unknown field '([^']*)'")
 
@@ -336,9 +340,11 @@ _DELETE = {"endpoint": delete_endpoint_statements, "provider": delete_provider_s
 
 def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune: bool,
                  dry_run: bool, expect_plan: str | None,
-                 services: list[Any] | None = None, stdio_ok: bool = False) -> tuple[dict[str, Any], bool]:
+                 services: list[Any] | None = None, stdio_ok: bool = False,
+                 prices: list[Any] | None = None) -> tuple[dict[str, Any], bool]:
     """Validate the file's entries against what the result would be, plan, and (unless a dry
-    run) write the plan in one transaction. Synchronous: run in a thread."""
+    run) write the plan in one transaction. Synchronous: run in a thread. `prices` None leaves
+    the operator's prices alone; a list is planned like providers (pruned with `prune`)."""
     have_p, have_e = load_specs(store)
     have_s = list_rows(store, "mcp_services")
     for row in have_s:
@@ -349,13 +355,18 @@ def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune
     services = services or []
     try:
         cfg = parse_config({"providers": providers + kept, "endpoints": endpoints,
-                            "mcp_services": services}, "request")
+                            "mcp_services": services, "prices": prices or []}, "request")
     except ConfigError as e:
         raise config_invalid(e, "request", keep_entry=True) from None
     new_p = [provider_spec(p) for p in cfg.providers.values()][:len(providers)]
     new_e = [endpoint_spec(e) for e in cfg.endpoints.values()]
     new_s = [mcp_service_spec(m) for m in cfg.mcp_services.values()]
     plan = make_plan(new_p, new_e, have_p, have_e, prune, new_s, have_s)
+    new_prices = {label(e.spec()): e for e in cfg.prices}
+    stored_prices = load_price_specs(store) if prices is not None else []
+    have_prices = {label(s): spec_key(s) for s in stored_prices}
+    if prices is not None:
+        plan.changes += price_changes([e.spec() for e in cfg.prices], stored_prices, prune)
     stdio = {s["name"] for s in new_s if "command" in s}
     changed = [c.name for c in plan.changes if c.kind == "mcp_service" and c.action != "delete" and c.name in stdio]
     if changed and not stdio_ok:
@@ -370,7 +381,10 @@ def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune
              | {("mcp_service", s["name"]): s for s in new_s})
     statements: list[Statement] = []
     for c in plan.changes:
-        if c.action == "delete":
+        if c.kind == "price":
+            statements.append(upsert_price(new_prices[c.name]) if c.action != "delete"
+                              else delete_price(have_prices[c.name]))
+        elif c.action == "delete":
             statements += _DELETE[c.kind](c.name)
         else:
             statements.append(upsert(c.kind + "s", specs[(c.kind, c.name)]))
@@ -386,11 +400,12 @@ async def apply(request: Request, caller: Caller) -> Response:
     providers = field(body, "providers", list, required=False) or []
     endpoints = field(body, "endpoints", list, required=False) or []
     services = field(body, "mcp_services", list, required=False) or []
+    prices = field(body, "prices", list, required=False)  # absent: the stored prices stay as they are
     prune = field(body, "prune", bool, required=False) or False
     dry_run = field(body, "dry_run", bool, required=False) or False
     expect = field(body, "expect_plan", str, required=False)
     plan, applied = await run(apply_config, caller.state.store, providers, endpoints, prune, dry_run,
-                              expect, services, caller.state.file_config.mcp_stdio_from_api)
+                              expect, services, caller.state.file_config.mcp_stdio_from_api, prices)
     if applied:
         details = {"prune": prune, "summary": plan["summary"],
                    "changes": [{k: c[k] for k in ("kind", "name", "action", "diff") if k in c}

@@ -126,6 +126,22 @@ SCHEMAS: dict[str, Schema] = {
                                        "latency_ms", "request_body", "response_body", "not_stored_reason")}),
     "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": S,
                        "details": {"type": "object"}}),
+    "PriceSpec": obj({
+        "provider": {"type": "string", "description": "a provider's name (give provider or type, not both)"},
+        "type": {"type": "string", "enum": list(PROVIDER_TYPES), "description": "every provider of this type"},
+        "model": S,
+        "input": {"type": "number", "minimum": 0, "description": "USD per million input tokens (not cached)"},
+        "output": {"type": "number", "minimum": 0, "description": "USD per million output tokens"},
+        "cached_input": {"type": "number", "minimum": 0,
+                         "description": "USD per million cache-read tokens (absent: the input price)"},
+        "cache_write": {"type": "number", "minimum": 0,
+                        "description": "USD per million cache-creation tokens (absent: the input price)"},
+    }, ("model", "input", "output"), extra=False),
+    "Price": {"allOf": [ref("PriceSpec"), obj({
+        "origin": {"type": "string", "enum": ["operator", "shipped"]},
+        "overridden": {"type": "boolean", "description": "shipped: an operator entry for the type replaces it"}})]},
+    "Prices": obj({"as_of": {"type": "string", "description": "date of the shipped list prices"},
+                   "source": S, "prices": arr(ref("Price"))}),
 }
 
 
@@ -241,10 +257,14 @@ def paths() -> dict[str, Schema]:
                       params=[query("limit", INT), query("offset", INT), query("start"), query("end"),
                               query("request_id")])},
         f"{p}/apply": {
-            "post": op("Apply a configuration file's providers and endpoints (unigate apply)", "apply", ADMIN,
+            "post": op("Apply a configuration file's providers, endpoints, MCP services and prices "
+                       "(unigate apply)", "apply", ADMIN,
                        ok(obj({"plan": ref("Plan"), "applied": B})), errors="400 409",
                        request=obj({"providers": arr(ref("ProviderSpec")), "endpoints": arr(ref("EndpointSpec")),
-                                    "mcp_services": arr(ref("McpServiceSpec")), "prune": B, "dry_run": B,
+                                    "mcp_services": arr(ref("McpServiceSpec")),
+                                    "prices": {**arr(ref("PriceSpec")),
+                                               "description": "absent: the stored prices stay as they are"},
+                                    "prune": B, "dry_run": B,
                                     "expect_plan": {"type": "string",
                                                     "description": "plan_id of a dry run; 409 if it changed"}}))},
         f"{p}/mcp-services": {
@@ -322,13 +342,20 @@ def paths() -> dict[str, Schema]:
                       "administrators (all rows) and endpoint managers (their endpoints)",
                       ok(obj({"rows": arr(ref("UsageRow")), "limit": INT, "offset": INT}), csv=True),
                       errors="400", params=USAGE_QUERY)},
+        f"{p}/prices": {
+            "get": op("The effective price catalogue: shipped list prices and the operator's entries",
+                      "prices", ANY, ok(ref("Prices"))),
+            "put": op("Replace the operator's prices (workers use them within a second)", "prices", ADMIN,
+                      ok({"allOf": [ref("Prices"), obj({"changed": INT})]}), errors="400",
+                      request=obj({"prices": arr(ref("PriceSpec"))}, ("prices",), extra=False))},
         f"{p}/usage/aggregate": {
-            "get": op("Sums of requests and tokens by a key", "usage",
+            "get": op("Sums of requests, tokens and cost_usd by a key (group: by the requester's groups, "
+                      "a request counting in each)", "usage",
                       "administrators (all rows) and endpoint managers (their endpoints)",
                       ok(obj({"group_by": S, "groups": arr({"type": "object"})}), csv=True), errors="400",
                       params=[query("group_by", {"type": "string", "enum": [
-                          "endpoint", "requester", "tag", "hour", "day", "status", "model", "client",
-                          "session", "mcp_service", "mcp_tool"]}),
+                          "endpoint", "requester", "group", "tag", "hour", "day", "status", "model",
+                          "client", "session", "mcp_service", "mcp_tool"]}),
                           query("tag_key"), *USAGE_QUERY])},
         f"{p}/audit": {
             "get": op("The audit log: who changed what, when", "audit", ADMIN,
@@ -341,7 +368,8 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Unigate admin API", "version": __version__,
-                 "description": "Providers, endpoints, identities, tokens, permissions, usage and payloads. "
+                 "description": "Providers, endpoints, identities, tokens, permissions, prices, usage and "
+                                "payloads. "
                                 "Every route needs an administrator or endpoint-manager token "
                                 "(Authorization: Bearer ...). Errors: {\"error\": {\"code\", \"message\", "
                                 "\"field\"?}}."},
