@@ -266,3 +266,30 @@ def test_spooled_rows_carry_their_cost(tmp_path: Path) -> None:
     costs = _costs(store)
     assert costs["req-1"] == pytest.approx(1000 * 2 / 1e6)
     assert costs["req-2"] == pytest.approx(40 // CHARS_PER_TOKEN * 2 / 1e6)
+
+
+# --- docs/costs.md ---------------------------------------------------------------------------------
+
+def test_the_examples_in_costs_md_are_what_unigate_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    import yaml
+
+    from unigate.cli import build_parser
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "costs.md").read_text()
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("AZURE_KEY", "k")
+    [block] = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    cfg = parse_config(yaml.safe_load(block), "costs.md")
+    c = PriceCatalogue(cfg.prices)
+    assert c.price("openai-eu", "openai", "gpt-4o-2024-11-20") == Price(2.25, 9.0, cached_input=1.1)
+    assert c.price("other", "openai_compatible", "llama-3.1-8b") == Price(0.05, 0.1)
+    body = re.search(r"-d '(\{.*?\})'", text, re.S)
+    assert body is not None
+    parse_config(orjson.loads(body.group(1)), "costs.md")
+    parser = build_parser()
+    commands = re.findall(r"^unigate (prices .*?|usage aggregate .*?)(?:\s+#.*)?$", text, re.M)
+    assert len(commands) == 6, commands
+    for command in commands:
+        parser.parse_args(command.split())
