@@ -6,7 +6,9 @@ dialect renders it in its own error body (see `unigate.codecs.*.errors`).
     │   ├── InvalidRequest (400)
     │   │   └── UnsupportedParameter  (a destination that cannot take it is skipped, routing.outcome)
     │   ├── Unauthenticated (401), PermissionDenied (403), NotFound (404)
-    │   └── PayloadTooLarge (413), RateLimited (429: the gateway's own limits)
+    │   ├── PayloadTooLarge (413), RateLimited (429: the gateway's own limits)
+    │   ├── BudgetExceeded (429: a blocking spend budget has no room)
+    │   └── GuardrailBlocked (400: an endpoint's guardrail refused the request or answer)
     ├── ProviderError                 the provider failed: another destination may answer
     │   ├── UpstreamError             the provider's own error status (retryable on 429 and 5xx)
     │   ├── UpstreamUnreachable (502), UpstreamBadResponse (502), UpstreamTimeout (504)
@@ -84,6 +86,27 @@ class PayloadTooLarge(ClientError):
 class RateLimited(ClientError):
     status, code = 429, "rate_limited"
     limit: tuple[str, str, str] | None = None  # the refusing limit's (key, principal, measure)
+
+
+class BudgetExceeded(ClientError):
+    """A blocking budget (governance.budgets) has no room for the request's estimated cost;
+    the message names the budget, its limit and period, Retry-After says when it resets."""
+
+    status, code = 429, "budget_exceeded"
+    budget: str | None = None  # the refusing budget's name
+
+
+class GuardrailBlocked(ClientError):
+    """A guardrail of the endpoint refused the request or the answer (not an InvalidRequest:
+    a fallback destination would be refused the same way, it is not skipped to)."""
+
+    status, code = 400, "guardrail_blocked"
+
+    def __init__(self, name: str, phase: str, reason: str) -> None:
+        what = "request" if phase == "input" else "response"
+        super().__init__(f"the {what} was blocked by guardrail '{name}': {reason}")
+        # the `unigate_policy` object a blocked answer carries, whichever way it is given
+        self.policy = {"name": name, "action": "block", "phase": phase, "reason": reason}
 
 
 class UpstreamError(ProviderError):

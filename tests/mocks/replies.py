@@ -115,8 +115,43 @@ def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
     return text[:index], stop
 
 
+# A guardrail judge (unigate's evaluator prompt): the mock plays a classifier that flags texts
+# holding one of these phrases (a jailbreak judge only the first, a safety judge only the second),
+# and answers garbage for JUDGE-GARBAGE (an evaluator error).
+JUDGE_MARKER = "You are a guardrail judge"
+JUDGE_TRIGGERS = ("unsafe-content", "ignore previous instructions", "flag-me")
+_JUDGED = re.compile(r"<<<(?:TEXT|ANSWER)\n(.*?)\n(?:TEXT|ANSWER)>>>", re.S)
+
+
+def _judge_verdict(conv: Conversation) -> str | None:
+    if not any(JUDGE_MARKER in t for t in conv.texts):
+        return None
+    found = _JUDGED.findall(conv.last_user_text)
+    judged = found[-1] if found else conv.last_user_text
+    if "JUDGE-GARBAGE" in judged:
+        return "I would rather not say."
+    rules = " ".join(conv.texts[:-1]).lower()  # the judge's instructions: what it looks for
+    triggers = JUDGE_TRIGGERS
+    if "jailbreak" in rules:
+        triggers = ("ignore previous instructions", "flag-me")
+    elif "content safety" in rules:
+        triggers = ("unsafe-content", "flag-me")
+    hits = [t for t in triggers if t in judged.lower()]
+    verdict: dict[str, Any] = {"flagged": bool(hits), "confidence": 0.9 if hits else 0.05,
+                               "reason": f"contains {hits[0]}" if hits else "nothing found"}
+    if hits and any("sanitized_text" in t for t in conv.texts):
+        clean = judged
+        for t in hits:
+            clean = re.sub(re.escape(t), "[removed]", clean, flags=re.I)
+        verdict["sanitized_text"] = clean
+    return "```json\n" + json.dumps(verdict) + "\n```"
+
+
 def reply_to(conv: Conversation) -> Reply:
     input_tokens = sum(count_words(t) for t in conv.texts) + 3
+    verdict = _judge_verdict(conv)
+    if verdict is not None:
+        return Reply(verdict, [], None, "stop", None, input_tokens, count_words(verdict), 0)
     thought = None
     if conv.thinking:
         thought = "Thinking about: " + (conv.tool_result or conv.last_user_text)[:MAX_ECHO_CHARS]

@@ -502,6 +502,9 @@ async def run_agent_loop(ctx: RequestContext, fmt: WireFormat,
     if background and body.get("store") is False:
         raise InvalidRequest("background mode needs store: a background response is stored", param="store")
     t = await resolve(ctx, body.get("model"), body=body)
+    if t.endpoint.guardrails is not None:  # the loop's model calls and tool results are not checked yet
+        raise InvalidRequest(f"endpoint '{t.endpoint.name}' has guardrails: hosted tools (MCP) are not "
+                             "available on it; run the tools in the client", param="tools")
     previous = None
     if body.get("previous_response_id") is not None:
         previous = await stored_for(ctx, body["previous_response_id"], "previous_response_id")

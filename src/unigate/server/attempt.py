@@ -4,13 +4,17 @@ the translated path need, as two objects instead of eight parameters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unigate.codecs.wire_format import ClientOptions, WireFormat
 from unigate.config import Destination, EndpointConfig
 from unigate.errors import GatewayError
+from unigate.ir import IRRequest
 from unigate.providers import Provider
 from unigate.server.context import RequestContext
+
+if TYPE_CHECKING:
+    from unigate.server.guardrails import RequestGuard
 
 
 @dataclass(slots=True)
@@ -42,3 +46,13 @@ class Generation:
     body: dict[str, Any]
     opts: ClientOptions
     stream: bool
+    guard: RequestGuard | None = None  # the endpoint's guardrails at work on this request
+    # the request as the input guardrails left it (sanitized): sent from here, not from `body`
+    ir: IRRequest | None = None
+
+    def same_format(self, provider_formats: tuple[str, ...] | list[str]) -> bool:
+        """Whether the fast path may relay the body as it came: the provider speaks the client's
+        format and no guardrail changed the request or has to read the answer."""
+        if self.client.name not in provider_formats or not self.opts.sse or self.ir is not None:
+            return False
+        return self.guard is None or not self.guard.rails.reads_output

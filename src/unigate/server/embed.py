@@ -18,6 +18,7 @@ from unigate.server.attempts import try_in_order
 from unigate.server.context import RequestContext
 from unigate.server.fastpath import rewrite_request_model
 from unigate.server.guard import guarded, resolve
+from unigate.server.guardrails import RequestGuard
 from unigate.server.http import AnyResponse
 
 
@@ -33,13 +34,18 @@ async def embed(ctx: RequestContext, dialect: EmbedDialect, url_model: str | Non
                 decoded.append(dialect.decode_request(body, url_model or ""))
             return decoded[0]
 
+        sanitized = False
+        rails = t.endpoint.guardrails
+        if rails is not None and rails.input:  # (vectors have no text for output guardrails to read)
+            sanitized = await RequestGuard(ctx, rails).check_embed_input(request())
+
         async def try_one(a: Attempt) -> AnyResponse:
             dest, provider = a.dest, a.provider
             if provider.embed_format is None:
                 raise InvalidRequest(f"endpoint '{t.endpoint.name}' is served by provider "
                                      f"'{provider.name}' ({provider.type}), which has no embeddings API")
             fmt = EMBED_FORMATS[provider.embed_format]
-            same = provider.embed_format == dialect.relay_as
+            same = provider.embed_format == dialect.relay_as and not sanitized
             if same:
                 payload = rewrite_request_model(ctx.raw_body, body, dest.model)
             else:

@@ -1,0 +1,1 @@
+"""Guardrails: checks on what goes to a model and what comes back."""
