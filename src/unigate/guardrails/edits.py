@@ -64,13 +64,16 @@ class Placeholders:
     def __bool__(self) -> bool:
         return bool(self._values)
 
-    def mask(self, kind: str, value: str) -> str:
+    def mask(self, kind: str, value: str, restorable: bool = True) -> str:
+        """The value's placeholder. Only input values are `restorable`: a value the model wrote,
+        masked on its way out, must not be given back by the restore step after it."""
         key = (kind, value)
         found = self._by_value.get(key)
         if found is None:
             n = self._counts[kind] = self._counts.get(kind, 0) + 1
             found = self._by_value[key] = f"<{kind}_{n}>"
-            self._values[found] = value
+            if restorable:
+                self._values[found] = value
         return found
 
     def restore_edits(self, text: str) -> list[Edit]:

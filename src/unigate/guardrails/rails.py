@@ -56,7 +56,7 @@ class PiiRail(LocalRail):
         return Check(True, f"found {', '.join(kinds)}", found)
 
     def replacement(self, finding: Finding, text: str, placeholders: Placeholders) -> str:
-        return placeholders.mask(finding.kind, text[finding.start:finding.end])
+        return placeholders.mask(finding.kind, text[finding.start:finding.end], self.spec.phase == "input")
 
 
 class KeywordRail(LocalRail):

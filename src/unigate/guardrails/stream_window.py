@@ -27,21 +27,24 @@ class StreamWindow:
         self._margin = margin
         self._whole = whole  # hold everything to the end (an enforcing judge reads the whole answer)
         self._held: list[StreamEvent] = []
+        self._chars = 0  # text characters held (counted as events come: no rebuild per delta)
         self.started = False  # the Start event has been released
 
     async def feed(self, events: list[StreamEvent], last: bool) -> list[StreamEvent]:
         """What may go to the client now; `last`: the provider's stream has ended."""
         self._held.extend(events)
+        for e in events:
+            if isinstance(e, TextDelta):
+                self._chars += len(e.text)
         if last:
             return await self._release(final=True)
         if self._whole:
             return []
-        text, _ = self._text()
-        if not text:  # nothing to check yet: pass what came, but keep a lone Start back
+        if not self._chars:  # nothing to check yet: pass what came, but keep a lone Start back
             if any(not isinstance(e, Start) for e in self._held):
                 return self._take(len(self._held))
             return []
-        if len(text) < self._window + self._margin:
+        if self._chars < self._window + self._margin:
             return []
         return await self._release(final=False)
 
@@ -109,6 +112,7 @@ class StreamWindow:
                 rest.append(TextDelta(e.index, text[cut:b]))
                 offset = cut
         self._held = rest
+        self._chars = sum(len(e.text) for e in rest if isinstance(e, TextDelta))
         if any(isinstance(e, Start) for e in out):
             self.started = True
         return out
