@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 import yaml
 
 from unigate.accounting.prices import Price, PriceEntry
+from unigate.governance.budgets.spec import Budget, BudgetSpecError, parse_budget
 from unigate.governance.ratelimit.spec import RateLimitSpecError, parse_rate_limits
 from unigate.governance.retention import inference_table_error
 from unigate.providers import PROVIDER_TYPES, ProviderConfig
@@ -149,6 +150,8 @@ class GatewayConfig:
     tracing: TracingConfig | None = None
     # the operator's prices (USD per million tokens), over the shipped catalogue (accounting.prices)
     prices: list[PriceEntry] = field(default_factory=list)
+    # spend limits per endpoint, principal, group or tag (governance.budgets)
+    budgets: list[Budget] = field(default_factory=list)
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -170,7 +173,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
         raw = {}
     if not isinstance(raw, dict):
         p.fail("", "the file must hold a mapping with 'providers' and 'endpoints'")
-    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services", "redis", "store", "prices"})
+    p.no_unknown(raw, "", {"providers", "endpoints", "settings", "mcp_services", "redis", "store", "prices",
+                           "budgets"})
     store_url = p.env(raw.get("store"), "store") or None
     if store_url is not None and not isinstance(store_url, str):
         p.fail("store", "must be a PostgreSQL URL such as postgresql://unigate@db:5432/unigate, or an SQLite file")
@@ -204,7 +208,7 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
                          stdio_from_api, redis_url, failure, store_url,
                          p.metrics_access(settings.get("metrics")), p.tracing(settings.get("tracing")),
-                         p.prices(raw))
+                         p.prices(raw), p.budgets(raw))
 
 
 class _Parser:
@@ -314,6 +318,35 @@ class _Parser:
             self.fail(where, "service_name: must be a non-empty string")
         return TracingConfig(endpoint, {k: str(self.env(v, f"{where}.headers.{k}")) for k, v in headers.items()},
                              sample_ratio, name)
+
+    def budgets(self, raw: dict[str, Any]) -> list[Budget]:
+        """`budgets:` entries, checked by the budgets' own parser (the admin API uses it too)."""
+        out: list[Budget] = []
+        seen: set[str] = set()
+        for i, entry in enumerate(self.list_of(raw, "budgets", "")):
+            where = f"budgets[{i}]"
+            entry = self._resolved(entry, where)
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name:
+                where = f"{where} ({name})"
+            try:
+                budget = parse_budget(entry)
+            except BudgetSpecError as e:
+                self.fail(where, f"{e.field}: {e.message}" if e.field else e.message)
+                continue
+            if budget.name in seen:
+                self.fail(where, "name: a budget of this name is already defined")
+            seen.add(budget.name)
+            out.append(budget)
+        return out
+
+    def _resolved(self, value: Any, where: str) -> Any:
+        """`${VAR}` references resolved in every string of an entry (webhook URLs and headers)."""
+        if isinstance(value, dict):
+            return {k: self._resolved(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._resolved(v, where) for v in value]
+        return self.env(value, where)
 
     def prices(self, raw: dict[str, Any]) -> list[PriceEntry]:
         """`prices:` entries; one (provider or type, model) given twice is an error."""

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from unigate import __version__
-from unigate.cli import agents, config, identities, mcp_services, prices, store_cmds, usage
+from unigate.cli import agents, budgets, config, identities, mcp_services, prices, store_cmds, usage
 from unigate.config import ConfigError, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
 from unigate.observability.logs import FORMATS, LEVELS, setup_logging
@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.register(sub)
     mcp_services.register(sub)
     prices.register(sub)
+    budgets.register(sub)
     store_cmds.register(sub)
     agents.register(sub)
     return parser

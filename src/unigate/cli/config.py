@@ -23,8 +23,8 @@ from unigate.store.config_store import endpoint_spec, mcp_service_spec, provider
 Specs = list[dict[str, Any]]
 
 
-def file_specs(path: str) -> tuple[Specs, Specs, Specs, Specs]:
-    """The file's providers, endpoints, MCP services and prices, in the stored shape."""
+def file_specs(path: str) -> tuple[Specs, Specs, Specs, Specs, Specs]:
+    """The file's providers, endpoints, MCP services, prices and budgets, in the stored shape."""
     try:
         cfg = load_config(path)
     except ConfigError as e:
@@ -32,7 +32,8 @@ def file_specs(path: str) -> tuple[Specs, Specs, Specs, Specs]:
     return ([provider_spec(p) for p in cfg.providers.values()],
             [endpoint_spec(e) for e in cfg.endpoints.values()],
             [mcp_service_spec(m) for m in cfg.mcp_services.values()],
-            [e.spec() for e in cfg.prices])
+            [e.spec() for e in cfg.prices],
+            [b.to_spec() for b in cfg.budgets])
 
 
 def confirm(prompt: str) -> bool:
@@ -45,9 +46,9 @@ def confirm(prompt: str) -> bool:
 
 
 def apply_cmd(a: argparse.Namespace) -> int:
-    providers, endpoints, services, prices = file_specs(a.file)
+    providers, endpoints, services, prices, budgets = file_specs(a.file)
     body = {"providers": providers, "endpoints": endpoints, "mcp_services": services, "prices": prices,
-            "prune": a.prune, "dry_run": True}
+            "budgets": budgets, "prune": a.prune, "dry_run": True}
     planned = call(a, "POST", "/apply", body)
     plan = planned["plan"]
     if not a.json:
@@ -182,11 +183,12 @@ def providers_get(a: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     c = connection_parent()
     p = sub.add_parser("apply", parents=[c], help="apply a configuration file to a running gateway",
-                       description="Creates and updates the file's providers, endpoints, MCP services and "
-                                   "prices (and with --prune deletes the others), after showing the plan.")
+                       description="Creates and updates the file's providers, endpoints, MCP services, "
+                                   "prices and budgets (and with --prune deletes the others), after showing "
+                                   "the plan.")
     p.add_argument("-f", "--file", required=True, help="configuration file (YAML)")
     p.add_argument("--prune", action="store_true",
-                   help="delete providers, endpoints, MCP services and prices the file does not name")
+                   help="delete providers, endpoints, MCP services, prices and budgets the file does not name")
     p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     p.add_argument("--dry-run", action="store_true", help="show the plan only")
     p.set_defaults(func=guarded(apply_cmd))

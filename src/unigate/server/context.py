@@ -13,6 +13,7 @@ import orjson
 from unigate.accounting.usage import UsageRecord
 from unigate.codecs.registry import FORMATS
 from unigate.errors import GatewayError, parse_json_object
+from unigate.governance.budgets.engine import BudgetHold
 from unigate.governance.payloads import BodyCapture, PayloadRecord
 from unigate.governance.ratelimit import Reservation
 from unigate.ir.parameters import ParameterReport
@@ -45,9 +46,9 @@ def new_request_id() -> str:
 
 
 class RequestContext:
-    __slots__ = ("capture", "clock", "deadline", "error", "fmt_name", "overhead_ms", "principal", "raw_body",
-                 "record", "report", "request", "request_id", "reservation", "span", "state", "stream_open",
-                 "t0", "trace_headers")
+    __slots__ = ("budget_hold", "capture", "clock", "deadline", "error", "fmt_name", "overhead_ms", "principal",
+                 "raw_body", "record", "report", "request", "request_id", "reservation", "span", "state",
+                 "stream_open", "t0", "trace_headers")
 
     def __init__(self, request: Request, state: GatewayState, api_type: str) -> None:
         self.request = request
@@ -74,6 +75,7 @@ class RequestContext:
         self.fmt_name = api_type  # the client's wire format, once known (for payload folding)
         self.capture: BodyCapture | None = None  # set when the endpoint logs payloads
         self.reservation: Reservation | None = None  # rate-limit counters taken for this request
+        self.budget_hold: BudgetHold | None = None  # spend budgets' reservation (governance.budgets)
         self.deadline: float | None = None  # perf_counter() by which every attempt must be done
         # what the translation of the current attempt dropped or emulated (None: fast path)
         self.report: ParameterReport | None = None
@@ -175,6 +177,8 @@ class RequestContext:
             if used is None and self.record.ttfb_ms is None:
                 used = 0  # nothing reached the client: nothing was generated for it
             self.state.limiter.settle(self.reservation, used)
+        if self.budget_hold is not None:  # budgets settle on the real cost (sets record.cost_usd)
+            self.state.budgets.settle(self.budget_hold, self.record)
         self.state.usage.put(self.record)
         if self.capture is not None and self.state.payloads is not None:
             self.state.payloads.put(PayloadRecord(

@@ -63,8 +63,8 @@ def authorize(ctx: RequestContext, name: Any, where: str = "model") -> EndpointC
 
 
 async def reserve(ctx: RequestContext, endpoint: EndpointConfig, body: dict[str, Any] | None) -> None:
-    """Take this request's share of the endpoint's rate limits (429 when one is spent); settled
-    on real usage when the request ends."""
+    """Take this request's share of the endpoint's rate limits and of the budgets that apply
+    (429 when one is spent); settled on real usage and cost when the request ends."""
     limits = ctx.state.snap.limits.get(endpoint.name)
     if limits:
         p = ctx.principal
@@ -72,6 +72,8 @@ async def reserve(ctx: RequestContext, endpoint: EndpointConfig, body: dict[str,
         ctx.reservation = await ctx.state.limiter.acquire(
             endpoint.name, limits, p.type, p.name, ctx.state.snap.groups_of.get((p.type, p.name), frozenset()),
             ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body, FORMATS.get(ctx.fmt_name)))
+    if ctx.state.budgets.index:  # spend budgets: the estimated cost reserved, 429 when it does not fit
+        await ctx.state.budgets.reserve(ctx, endpoint, body)
 
 
 def plan(ctx: RequestContext, endpoint: EndpointConfig) -> Target:

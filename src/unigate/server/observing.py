@@ -58,6 +58,8 @@ class WorkerObservability:
             "unigate_payload_queue_rows": lambda: {(): float(state.payloads.queued if state.payloads else 0)},
             "unigate_upstream_connections": connections,
             "unigate_build_info": lambda: {(__version__,): 1.0},
+            "unigate_budget_spend_usd": lambda: {(name,): v[0] for name, v in state.budgets.spend.items()},
+            "unigate_budget_limit_usd": lambda: {(name,): v[1] for name, v in state.budgets.spend.items()},
         }
         if exporter is not None:
             sources["unigate_trace_spans_dropped_total"] = lambda: {(): float(exporter.dropped + exporter.failed)}

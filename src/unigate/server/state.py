@@ -17,6 +17,8 @@ from unigate.accounting.prices import Pricing
 from unigate.accounting.usage import UsageRecord, UsageWriter
 from unigate.agent.mcp_client import McpSession
 from unigate.config import EndpointConfig, GatewayConfig
+from unigate.governance.budgets.engine import Budgets
+from unigate.governance.budgets.ledger import Ledger, LocalLedger
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, LocalBackend, RateLimiter
 from unigate.governance.ratelimit.resp import RespClient
@@ -45,7 +47,7 @@ class Principal:
 
 class GatewayState:
     def __init__(self, config: GatewayConfig, store: Store, usage: UsageWriter,
-                 counters: CounterBackend | None = None) -> None:
+                 counters: CounterBackend | None = None, ledger: Ledger | None = None) -> None:
         self.file_config = config
         # Counters shared by every worker of this host (created before the fork).
         self.limiter = RateLimiter(counters or LocalBackend())
@@ -69,6 +71,8 @@ class GatewayState:
         self._wake = threading.Event()  # a change notice: check the version now
         self.reload_interval = RELOAD_INTERVAL
         self._watcher: threading.Thread | None = None
+        # Spend budgets, counted in `ledger`: shared memory for this host's workers, or Redis.
+        self.budgets = Budgets(self, ledger or LocalLedger(), config.rate_limit_failure)
 
     # --- the snapshot ------------------------------------------------------------------
 

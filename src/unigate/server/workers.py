@@ -20,6 +20,9 @@ from unigate.accounting.spool import UsageSpool, replay_spools
 from unigate.accounting.usage import UsageWriter
 from unigate.agent.mcp_governance import payload_key
 from unigate.config import GatewayConfig
+from unigate.governance.budgets.ledger import Ledger
+from unigate.governance.budgets.redis_ledger import RedisLedger
+from unigate.governance.budgets.shared_ledger import SharedLedger
 from unigate.governance.payload_spool import PayloadSpool
 from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
@@ -65,16 +68,17 @@ async def _wait_for_store(store: Store) -> None:
 
 
 async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend,
-                 board: MetricsBoard, slot: int) -> None:
+                 board: MetricsBoard, slot: int, ledger: Ledger | None = None) -> None:
     if config.redis:  # counters every instance shares; a client per worker, on its own loop
         counters = RedisBackend(config.redis, config.rate_limit_failure)
+        ledger = RedisLedger(counters.client)  # budgets ride on the same connection
     store = open_store(opts.store)
     await _wait_for_store(store)
     spool = UsageSpool(opts.data_dir / "spool")  # answered requests' rows survive a killed worker
     replay_spools(store, spool.directory, spool.token)
     usage = UsageWriter(store, spool=spool)
     usage.start()
-    state = GatewayState(config, store, usage, counters)
+    state = GatewayState(config, store, usage, counters, ledger)
     payload_spool = PayloadSpool(opts.data_dir / "spool")
     PayloadSpool.replay_gone(store, payload_spool.directory, payload_spool.token)
     payloads = state.payloads = PayloadWriter(store, spool=payload_spool)
@@ -84,6 +88,7 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     await state.start()
     observing = WorkerObservability(state, board, slot)
     observing.start()
+    await state.budgets.start()  # the budgets' counters seeded from the usage table
     shared_health = notices = None
     if isinstance(counters, RedisBackend):
         state.redis = counters.client
@@ -101,6 +106,7 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
     # Stop accepting, let in-flight requests and streams finish (bounded by opts.grace).
     await server.shutdown(opts.grace)
     await observing.stop()
+    await state.budgets.close()  # settlements and alert webhooks under way
     await state.close()
     if shared_health is not None:
         await shared_health.stop()
@@ -114,8 +120,8 @@ async def _serve(config: GatewayConfig, opts: ServeOptions, counters: CounterBac
 
 
 def run_worker(config: GatewayConfig, opts: ServeOptions, counters: CounterBackend,
-               board: MetricsBoard, slot: int = 0) -> None:
-    uvloop.run(_serve(config, opts, counters, board, slot))
+               board: MetricsBoard, slot: int = 0, ledger: Ledger | None = None) -> None:
+    uvloop.run(_serve(config, opts, counters, board, slot, ledger))
 
 
 def check_port(host: str, port: int) -> None:
@@ -130,9 +136,10 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     # Rate-limit counters live in memory every worker shares: made here, before the fork, so
     # workers (and restarted ones) inherit the same table.
     counters = SharedMemoryBackend()
+    ledger = SharedLedger()  # budget counters, likewise
     board = MetricsBoard(opts.workers)  # where workers post their metrics for each other
     if opts.workers <= 1:
-        run_worker(config, opts, counters, board)
+        run_worker(config, opts, counters, board, 0, ledger)
         return
     children: dict[int, int] = {}  # pid -> worker slot
     stopping = False
@@ -143,7 +150,7 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
-                run_worker(config, opts, counters, board, slot)
+                run_worker(config, opts, counters, board, slot, ledger)
             except BaseException:
                 log.exception("worker %d failed", slot)
                 flush_logs()

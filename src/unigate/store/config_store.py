@@ -12,6 +12,7 @@ from unigate.accounting.prices import PriceEntry
 from unigate.config import EndpointConfig, GatewayConfig, McpServiceConfig, ProviderConfig, parse_config
 from unigate.providers import PROVIDER_TYPES
 from unigate.store.base import Store
+from unigate.store.budgets import load_budget_specs, upsert_budget
 
 
 def provider_spec(p: ProviderConfig) -> dict[str, Any]:
@@ -192,7 +193,8 @@ def load_config_from_store(store: Store, max_body_bytes: int, source: str) -> Ga
     providers, endpoints = load_specs(store)
     services = [json.loads(r[0]) for r in store.execute("SELECT spec FROM mcp_services ORDER BY name")]
     cfg = parse_config({"providers": providers, "endpoints": endpoints, "mcp_services": services,
-                        "prices": load_price_specs(store)}, f"{source} (stored)")
+                        "prices": load_price_specs(store), "budgets": load_budget_specs(store)},
+                       f"{source} (stored)")
     cfg.max_body_bytes = max_body_bytes
     return cfg
 
@@ -211,6 +213,7 @@ def upsert_statements(cfg: GatewayConfig) -> list[tuple[str, tuple[Any, ...]]]:
                 f"WHERE {table}.spec != excluded.spec",
                 (spec["name"], json.dumps(spec, sort_keys=True), now, now)))
     statements += [upsert_price(e, only_if_changed=True) for e in cfg.prices]
+    statements += [upsert_budget(b.to_spec(), only_if_changed=True) for b in cfg.budgets]
     return statements
 
 

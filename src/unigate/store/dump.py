@@ -25,7 +25,8 @@ FORMAT = "unigate-export"
 VERSION = 1
 # Referenced tables first (group_members -> groups).
 TABLES = ("users", "service_principals", "groups", "group_members", "tokens", "providers", "endpoints",
-          "grants", "mcp_services", "mcp_grants", "prices", "audit_log", "responses", "usage", "payloads",
+          "grants", "mcp_services", "mcp_grants", "prices", "budgets", "budget_alerts",
+          "audit_log", "responses", "usage", "payloads",
           "config_version")
 BUILT_IN = {"groups": "name = 'admins'", "config_version": "id = 1"}  # rows every new store has
 

@@ -174,4 +174,26 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (scope, owner, model)
         );
     """),
+    # Spend budgets (governance.budgets): specs in the file's entry shape; the alerts each
+    # period has had (the primary key lets one worker of one instance send each).
+    ("0010_budgets", """
+        CREATE TABLE budgets (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE budget_alerts (
+            budget TEXT NOT NULL,
+            period_start INTEGER NOT NULL,
+            threshold REAL NOT NULL,
+            limit_usd REAL NOT NULL,
+            spent_usd REAL NOT NULL,
+            claimed_at REAL NOT NULL,
+            delivered_at REAL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            PRIMARY KEY (budget, period_start, threshold, limit_usd)
+        );
+    """),
 ]

@@ -100,8 +100,9 @@ class RedisLedger:
         args: list[Any] = []
         for _, expires, limit, cost, seed in items:
             args += [expires + 86_400, limit, cost, seed]
-        status, index = await self._reserve(keys, args)  # type: ignore[misc]
-        return _STATUS[int(status)], int(index) - 1
+        reply = await self._reserve(keys, args)
+        assert isinstance(reply, list)
+        return _STATUS[int(reply[0])], int(reply[1]) - 1
 
     async def settle_async(self, items: Sequence[SettleItem]) -> list[int | None]:
         keys = [PREFIX + item[0] for item in items]
@@ -109,12 +110,14 @@ class RedisLedger:
         for _, reserved, actual in items:
             args += [actual - reserved, actual]
         spent = await self._settle(keys, args)
-        return [None if int(s) < 0 else int(s) for s in spent]  # type: ignore[union-attr]
+        assert isinstance(spent, list)
+        return [None if int(s) < 0 else int(s) for s in spent]
 
     async def read_async(self, keys: Sequence[str]) -> list[tuple[int, int] | None]:
         rows = await self._read([PREFIX + k for k in keys], [])
+        assert isinstance(rows, list)
         out: list[tuple[int, int] | None] = []
-        for c, s in rows:  # type: ignore[union-attr]
+        for c, s in rows:
             out.append(None if c is None else (int(c), int(s or 0)))
         return out
 

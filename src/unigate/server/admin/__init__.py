@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from unigate.server.admin import (
     audit_log,
+    budgets,
     config_api,
     groups,
     identities,
@@ -22,5 +23,5 @@ from unigate.server.http import Router
 
 def add_routes(router: Router) -> None:
     for module in (identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
-                   config_api, mcp_services, prices, openapi):
+                   config_api, mcp_services, prices, budgets, openapi):
         module.add_routes(router)

@@ -14,6 +14,8 @@ from typing import Any
 
 from unigate.config import ConfigError, parse_config
 from unigate.errors import InvalidRequest, NotFound
+from unigate.governance.budgets.plan import budget_changes
+from unigate.governance.budgets.spec import BudgetSpecError, parse_budgets
 from unigate.governance.plan import hide_secrets, make_plan, spec_diff
 from unigate.governance.price_plan import label, price_changes, spec_key
 from unigate.server.admin.common import (
@@ -27,6 +29,7 @@ from unigate.server.admin.common import (
     read_json,
 )
 from unigate.server.http import Request, Response, Router
+from unigate.store import budgets as budget_db
 from unigate.store.base import Duplicate, Store
 from unigate.store.config_store import (
     Statement,
@@ -341,10 +344,12 @@ _DELETE = {"endpoint": delete_endpoint_statements, "provider": delete_provider_s
 def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune: bool,
                  dry_run: bool, expect_plan: str | None,
                  services: list[Any] | None = None, stdio_ok: bool = False,
-                 prices: list[Any] | None = None) -> tuple[dict[str, Any], bool]:
+                 prices: list[Any] | None = None,
+                 budgets: list[Any] | None = None) -> tuple[dict[str, Any], bool]:
     """Validate the file's entries against what the result would be, plan, and (unless a dry
     run) write the plan in one transaction. Synchronous: run in a thread. `prices` None leaves
-    the operator's prices alone; a list is planned like providers (pruned with `prune`)."""
+    the operator's prices alone; a list is planned like providers (pruned with `prune`); so are
+    `budgets`."""
     have_p, have_e = load_specs(store)
     have_s = list_rows(store, "mcp_services")
     for row in have_s:
@@ -367,6 +372,13 @@ def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune
     have_prices = {label(s): spec_key(s) for s in stored_prices}
     if prices is not None:
         plan.changes += price_changes([e.spec() for e in cfg.prices], stored_prices, prune)
+    new_b: dict[str, dict[str, Any]] = {}
+    if budgets is not None:
+        try:
+            new_b = {b.name: b.to_spec() for b in parse_budgets(budgets, "budgets")}
+        except BudgetSpecError as e:
+            raise InvalidRequest(f"{e.field}: {e.message}", param=e.field) from None
+        plan.changes += budget_changes(list(new_b.values()), budget_db.load_budget_specs(store), prune)
     stdio = {s["name"] for s in new_s if "command" in s}
     changed = [c.name for c in plan.changes if c.kind == "mcp_service" and c.action != "delete" and c.name in stdio]
     if changed and not stdio_ok:
@@ -384,6 +396,9 @@ def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune
         if c.kind == "price":
             statements.append(upsert_price(new_prices[c.name]) if c.action != "delete"
                               else delete_price(have_prices[c.name]))
+        elif c.kind == "budget":
+            statements += ([budget_db.upsert_budget(new_b[c.name])] if c.action != "delete"
+                           else budget_db.delete_budget_statements(c.name))
         elif c.action == "delete":
             statements += _DELETE[c.kind](c.name)
         else:
@@ -401,11 +416,12 @@ async def apply(request: Request, caller: Caller) -> Response:
     endpoints = field(body, "endpoints", list, required=False) or []
     services = field(body, "mcp_services", list, required=False) or []
     prices = field(body, "prices", list, required=False)  # absent: the stored prices stay as they are
+    budgets = field(body, "budgets", list, required=False)  # likewise the budgets
     prune = field(body, "prune", bool, required=False) or False
     dry_run = field(body, "dry_run", bool, required=False) or False
     expect = field(body, "expect_plan", str, required=False)
     plan, applied = await run(apply_config, caller.state.store, providers, endpoints, prune, dry_run,
-                              expect, services, caller.state.file_config.mcp_stdio_from_api, prices)
+                              expect, services, caller.state.file_config.mcp_stdio_from_api, prices, budgets)
     if applied:
         details = {"prune": prune, "summary": plan["summary"],
                    "changes": [{k: c[k] for k in ("kind", "name", "action", "diff") if k in c}

@@ -101,7 +101,8 @@ SCHEMAS: dict[str, Schema] = {
         "tools": {"type": "array", "items": S, "minItems": 1,
                   "description": "only these tools (absent: every tool)"}})]},
     "McpPermissions": obj({"object_id": S, "object_type": S, "access_control_list": arr(ref("McpGrant"))}),
-    "PlanChange": obj({"kind": {"type": "string", "enum": ["provider", "endpoint", "mcp_service"]}, "name": S,
+    "PlanChange": obj({"kind": {"type": "string", "enum": ["provider", "endpoint", "mcp_service", "price",
+                                                           "budget"]}, "name": S,
                        "action": {"type": "string", "enum": ["create", "update", "delete"]},
                        "diff": arr(obj({"field": S, "old": {}, "new": {}})),
                        "spec": {"type": "object"}}),
@@ -142,6 +143,36 @@ SCHEMAS: dict[str, Schema] = {
         "overridden": {"type": "boolean", "description": "shipped: an operator entry for the type replaces it"}})]},
     "Prices": obj({"as_of": {"type": "string", "description": "date of the shipped list prices"},
                    "source": S, "prices": arr(ref("Price"))}),
+    "BudgetSpec": obj({
+        "name": S,
+        "scope": {"description": "absent: every request. One of {endpoint: E}, {principal: email or "
+                                 "application id}, {group: G} (members of nested groups too), {tag: {key: value}}",
+                  "oneOf": [obj({"endpoint": S}, ("endpoint",), extra=False),
+                            obj({"principal": S}, ("principal",), extra=False),
+                            obj({"group": S}, ("group",), extra=False),
+                            obj({"tag": {"type": "object", "additionalProperties": S, "minProperties": 1,
+                                         "maxProperties": 1}}, ("tag",), extra=False)]},
+        "period": {"type": "string", "enum": ["daily", "monthly"], "description": "UTC calendar day or month"},
+        "limit_usd": {"type": "number", "minimum": 0, "maximum": 9_000_000},
+        "block": {"type": "boolean", "default": False,
+                  "description": "429 (budget_exceeded) once a request's estimated cost no longer fits"},
+        "alerts": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+                   "description": "percentages of limit_usd; each reached once per period is alerted once"},
+        "webhook": {"description": "POSTed a JSON alert (type budget.alert) for each threshold reached",
+                    "oneOf": [S, obj({"url": S, "headers": {
+                        "type": "object", "additionalProperties": S, "writeOnly": True,
+                        "description": "reads show '(hidden)', which a write may send back to keep the value"}},
+                        ("url",), extra=False)]},
+    }, ("name", "period", "limit_usd"), extra=False),
+    "Budget": {"allOf": [ref("BudgetSpec"), obj({
+        "created_at": N, "updated_at": N,
+        "period_start": {"type": "string", "description": "ISO 8601, UTC"}, "period_end": S,
+        "spent_usd": {"type": "number", "description": "finished requests of the current period"},
+        "reserved_usd": {"type": "number", "description": "estimated cost of the requests in flight"},
+        "remaining_usd": {"type": "number", "description": "limit_usd - spent_usd - reserved_usd, at least 0"},
+        "percent_used": N, "resets_in_seconds": INT,
+        "alerts_sent": arr(obj({"threshold_percent": N, "limit_usd": N, "spent_usd": N, "at": N,
+                                "delivered_at": N, "attempts": INT, "error": S}))})]},
 }
 
 
@@ -257,13 +288,15 @@ def paths() -> dict[str, Schema]:
                       params=[query("limit", INT), query("offset", INT), query("start"), query("end"),
                               query("request_id")])},
         f"{p}/apply": {
-            "post": op("Apply a configuration file's providers, endpoints, MCP services and prices "
-                       "(unigate apply)", "apply", ADMIN,
+            "post": op("Apply a configuration file's providers, endpoints, MCP services, prices and "
+                       "budgets (unigate apply)", "apply", ADMIN,
                        ok(obj({"plan": ref("Plan"), "applied": B})), errors="400 409",
                        request=obj({"providers": arr(ref("ProviderSpec")), "endpoints": arr(ref("EndpointSpec")),
                                     "mcp_services": arr(ref("McpServiceSpec")),
                                     "prices": {**arr(ref("PriceSpec")),
                                                "description": "absent: the stored prices stay as they are"},
+                                    "budgets": {**arr(ref("BudgetSpec")),
+                                                "description": "absent: the stored budgets stay as they are"},
                                     "prune": B, "dry_run": B,
                                     "expect_plan": {"type": "string",
                                                     "description": "plan_id of a dry run; 409 if it changed"}}))},
@@ -357,6 +390,19 @@ def paths() -> dict[str, Schema]:
                           "endpoint", "requester", "group", "tag", "hour", "day", "status", "model",
                           "client", "session", "mcp_service", "mcp_tool"]}),
                           query("tag_key"), *USAGE_QUERY])},
+        f"{p}/budgets": {
+            "get": op("List spend budgets with their current period's figures", "budgets", ADMIN,
+                      ok(obj({"budgets": arr(ref("Budget"))}))),
+            "post": op("Create a budget", "budgets", ADMIN, ok(ref("Budget"), "201"), errors="400 409",
+                       request=ref("BudgetSpec"))},
+        f"{p}/budgets/{{name}}": {
+            "parameters": EP,
+            "get": op("Get a budget, its spend and the alerts of its current period", "budgets", ADMIN,
+                      ok(ref("Budget")), errors="404"),
+            "put": op("Replace a budget, or create it (201)", "budgets", ADMIN, ok(ref("Budget")), errors="400",
+                      request=ref("BudgetSpec")),
+            "delete": op("Delete a budget (and its alert records)", "budgets", ADMIN, ok(obj({"deleted": S})),
+                         errors="404")},
         f"{p}/audit": {
             "get": op("The audit log: who changed what, when", "audit", ADMIN,
                       ok(obj({"entries": arr(ref("AuditEntry"))})), errors="400",
@@ -368,8 +414,8 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Unigate admin API", "version": __version__,
-                 "description": "Providers, endpoints, identities, tokens, permissions, prices, usage and "
-                                "payloads. "
+                 "description": "Providers, endpoints, identities, tokens, permissions, prices, budgets, "
+                                "usage and payloads. "
                                 "Every route needs an administrator or endpoint-manager token "
                                 "(Authorization: Bearer ...). Errors: {\"error\": {\"code\", \"message\", "
                                 "\"field\"?}}."},
