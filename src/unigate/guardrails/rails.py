@@ -119,9 +119,8 @@ class EndpointGuardrails:
             except (GuardrailSpecError, ValueError) as e:  # a pattern that does not compile
                 message = e.message if isinstance(e, GuardrailSpecError) else str(e)
                 raise GuardrailSpecError(f"guardrails[{i}] ({spec.name})", message) from None
-        # input placeholders given back in the answer: the answer must be read, as output rails do
+        # input placeholders given back in the answer (the answer is then read, as output rails do)
         self.restore = any(r.spec.options.get("restore") and r.spec.enforced for r in self.input.local)
-        self.reads_output = bool(self.output) or self.restore
         self.margin = max([PLACEHOLDER_MAX + 1] + [r.margin for r in self.output.local])
         # an enforcing judge or off-topic test of the answer sees it whole: a stream is held to its end
         self.holds_whole_stream = any(j.enforced for j in self.output.judges) or any(

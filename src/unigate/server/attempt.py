@@ -55,4 +55,4 @@ class Generation:
         format and no guardrail changed the request or has to read the answer."""
         if self.client.name not in provider_formats or not self.opts.sse or self.ir is not None:
             return False
-        return self.guard is None or not self.guard.rails.reads_output
+        return self.guard is None or not self.guard.reads_output

@@ -61,6 +61,13 @@ class RequestGuard:
         self._verdicts: dict[str, dict[str, Any]] = {}
         ctx.record.guardrails = []
 
+    @property
+    def reads_output(self) -> bool:
+        """Whether the answer must be read: output guardrails, or placeholders to give back (only
+        when the input really had some: otherwise the fast path stays open)."""
+        rails = self.rails
+        return bool(rails.output) or (rails.restore and bool(self.placeholders))
+
     # --- verdicts ------------------------------------------------------------------------------
 
     def _note(self, spec: GuardrailSpec, outcome: str, reason: str = "", started: float | None = None,

@@ -79,7 +79,7 @@ async def _translate_unary(gen: Generation, a: Attempt, target: WireFormat,
         raise upstream.map_read_error(e, provider) from None
     ir_resp = target.decode_response(upstream.parse_object(data, provider))
     ctx.record.usage = ir_resp.usage
-    if gen.guard is not None and gen.guard.rails.reads_output:
+    if gen.guard is not None and gen.guard.reads_output:
         try:
             await gen.guard.check_output(ir_resp)
         except GuardrailBlocked as blocked:
@@ -98,7 +98,7 @@ async def _translate_stream(gen: Generation, a: Attempt, target: WireFormat,
     encoder = gen.client.stream_encoder(a.endpoint.name, gen.opts, ir)
     usage = Usage()
     seen_usage = False
-    guard = gen.guard if gen.guard is not None and gen.guard.rails.reads_output else None
+    guard = gen.guard if gen.guard is not None and gen.guard.reads_output else None
     window = guard.stream_window() if guard is not None else None
     blocked: GuardrailBlocked | None = None
 
