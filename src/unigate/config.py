@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import yaml
 
@@ -19,7 +19,11 @@ from unigate.accounting.prices import Price, PriceEntry
 from unigate.governance.budgets.spec import Budget, BudgetSpecError, parse_budget
 from unigate.governance.ratelimit.spec import RateLimitSpecError, parse_rate_limits
 from unigate.governance.retention import inference_table_error
+from unigate.guardrails.spec import BLOCK_RESPONSES, DEFAULT_WINDOW, GuardrailSpecError, parse_guardrails
 from unigate.providers import PROVIDER_TYPES, ProviderConfig
+
+if TYPE_CHECKING:
+    from unigate.guardrails.rails import EndpointGuardrails
 
 # Defaults of `settings:`, the one place they are written.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -89,6 +93,8 @@ class EndpointConfig:
     # (reported in x-unigate-dropped-parameters). Advisory ones are always dropped (ir.parameters).
     unsupported_parameters: str = "refuse"
     agent: AgentPolicy = field(default_factory=AgentPolicy)
+    # checks on input and output (unigate.guardrails), compiled; None: the endpoint has none
+    guardrails: EndpointGuardrails | None = None
 
 
 UNSUPPORTED_PARAMETERS = ("refuse", "drop")
@@ -461,7 +467,8 @@ class _Parser:
         where = f"{where} ({name})"
         self.no_unknown(entry, where, {"name", "destinations", "fallbacks", "timeout",
                                        "first_token_timeout", "rate_limits", "inference_table",
-                                       "max_attempts", "unsupported_parameters", "agent"})
+                                       "max_attempts", "unsupported_parameters", "agent", "guardrails",
+                                       "guardrail_response", "guardrail_window"})
         if not _NAME.match(name):
             self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
         raw_dests = self.list_of(entry, "destinations", f"{where}.")
@@ -490,7 +497,29 @@ class _Parser:
             self.fail(where, f"unsupported_parameters: must be 'refuse' or 'drop', got {policy!r}")
         return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
                               self.duration(entry, "first_token_timeout", where), limits, table,
-                              max_attempts, policy, self.agent(entry.get("agent"), f"{where}.agent"))
+                              max_attempts, policy, self.agent(entry.get("agent"), f"{where}.agent"),
+                              self.guardrails(entry, where))
+
+    def guardrails(self, entry: dict[str, Any], where: str) -> EndpointGuardrails | None:
+        """Checked by the guardrails' own parser and compiled here, once per configuration."""
+        try:
+            specs = parse_guardrails(entry.get("guardrails"))
+        except GuardrailSpecError as e:
+            path, _, last = e.where.partition(" ")
+            self.fail(f"{where}.{path}", e.message)
+        response = entry.get("guardrail_response", "error")
+        if response not in BLOCK_RESPONSES:
+            self.fail(where, f"guardrail_response: must be 'error' or 'content_filter', got {response!r}")
+        window = self.int_field(entry, "guardrail_window", where, DEFAULT_WINDOW, 16, 65536) or DEFAULT_WINDOW
+        if not specs:
+            return None
+        from unigate.guardrails.rails import EndpointGuardrails  # the detectors, only when used
+        try:
+            return EndpointGuardrails(specs, response, window)
+        except GuardrailSpecError as e:
+            path, _, _ = e.where.partition(" ")
+            self.fail(f"{where}.{path}", e.message)
+            return None
 
     def mcp_service(self, entry: Any, where: str) -> McpServiceConfig:
         if not isinstance(entry, dict):

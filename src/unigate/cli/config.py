@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+import yaml
+
 from unigate.cli.common import CliError, call, connection_parent, guarded, q, show, table
 from unigate.config import UNSUPPORTED_PARAMETERS, ConfigError, load_config
 from unigate.governance.plan import render_plan
@@ -131,6 +133,32 @@ def endpoints_rate_limits(a: argparse.Namespace) -> None:
     show(a, data, lambda d: "\n".join(limit_text(x) for x in d["rate_limits"]) or "(no rate limits)")
 
 
+def guardrail_text(g: dict[str, Any]) -> str:
+    extra = {k: v for k, v in g.items() if k not in ("name", "type", "phase", "action", "mode")}
+    return (f"{g['name']}: {g['type']} on {g['phase']}, {g.get('action', 'block')}"
+            f"{' (log only)' if g.get('mode') == 'log' else ''}" + (f" {json.dumps(extra)}" if extra else ""))
+
+
+def endpoints_guardrails(a: argparse.Namespace) -> None:
+    """Show the guardrails, or replace them with --set FILE (a YAML or JSON list) or --clear."""
+    path = f"/endpoints/{q(a.name)}/guardrails"
+    if a.set is not None or a.clear:
+        rails: Any = []
+        if a.set is not None:
+            try:
+                with open(a.set) as f:
+                    rails = yaml.safe_load(f)
+            except (OSError, yaml.YAMLError) as e:
+                raise CliError(f"--set: cannot read {a.set}: {e}") from None
+        body: dict[str, Any] = {"guardrails": rails.get("guardrails", []) if isinstance(rails, dict) else rails}
+        if isinstance(rails, dict):
+            body.update({k: rails[k] for k in ("guardrail_response", "guardrail_window") if k in rails})
+        data = call(a, "PUT", path, body)
+    else:
+        data = call(a, "GET", path)
+    show(a, data, lambda d: "\n".join(guardrail_text(g) for g in d["guardrails"]) or "(no guardrails)")
+
+
 def endpoints_inference_table(a: argparse.Namespace) -> None:
     """Show payload logging, or change it with --enable/--disable [--retention-days N]."""
     path = f"/endpoints/{q(a.name)}/inference-table"
@@ -207,6 +235,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                                       '"renewal_period": "minute"}]\'')
     limits.add_argument("--clear", action="store_true", help="remove every limit")
     limits.set_defaults(func=guarded(endpoints_rate_limits))
+    rails = eps.add_parser("guardrails", parents=[c], help="show or replace an endpoint's guardrails")
+    rails.add_argument("name")
+    rails.add_argument("--set", metavar="FILE", help="a YAML (or JSON) file: a list of guardrails, or a mapping "
+                                                    "with guardrails, guardrail_response and guardrail_window")
+    rails.add_argument("--clear", action="store_true", help="remove every guardrail")
+    rails.set_defaults(func=guarded(endpoints_guardrails))
     tables = eps.add_parser("inference-table", parents=[c], help="show or change payload logging")
     tables.add_argument("name")
     on_off = tables.add_mutually_exclusive_group()

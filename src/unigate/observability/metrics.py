@@ -60,6 +60,9 @@ CATALOGUE: tuple[MetricDef, ...] = (
     MetricDef("unigate_rate_limit_refusals_total", "counter",
               "Requests refused by a rate limit, by endpoint and the limit's key, principal and measure.",
               ("endpoint", "key", "principal", "measure")),
+    MetricDef("unigate_guardrail_verdicts_total", "counter",
+              "Guardrail verdicts by endpoint, guardrail, phase (input, output) and outcome (passed, flagged, "
+              "sanitized, blocked, error).", ("endpoint", "guardrail", "phase", "outcome")),
     MetricDef("unigate_budget_refusals_total", "counter",
               "Requests refused because a blocking budget had no room for their estimated cost, by budget.",
               ("budget",)),

@@ -161,7 +161,11 @@ class RequestContext:
         raw = getattr(err, "raw", None)
         if raw is not None and getattr(err, "raw_format", None) == self.fmt_name:
             return self.json_response(raw, err.status, err.headers)  # the provider's own words
-        return self.json_response(orjson.dumps(render(err)), err.status, err.headers)
+        body = render(err)
+        policy = getattr(err, "policy", None)
+        if policy is not None:  # a guardrail's block says which guardrail, in every dialect
+            body["unigate_policy"] = policy
+        return self.json_response(orjson.dumps(body), err.status, err.headers)
 
     def finish(self) -> None:
         if self.record.status_code == 0:  # the handler was cancelled: the client went away
@@ -197,6 +201,9 @@ class RequestContext:
         limit = getattr(self.error, "limit", None)
         if limit is not None:  # RateLimited: which limit refused it
             m.add("unigate_rate_limit_refusals_total", (r.endpoint_name or "", *limit))
+        if r.guardrails:
+            for v in r.guardrails:
+                m.add("unigate_guardrail_verdicts_total", (r.endpoint_name or "", v["name"], v["phase"], v["outcome"]))
         if self.span is not None:
             self._end_span()
         if ACCESS.isEnabledFor(logging.INFO):

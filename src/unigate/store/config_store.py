@@ -10,6 +10,7 @@ from typing import Any
 
 from unigate.accounting.prices import PriceEntry
 from unigate.config import EndpointConfig, GatewayConfig, McpServiceConfig, ProviderConfig, parse_config
+from unigate.guardrails.spec import DEFAULT_WINDOW
 from unigate.providers import PROVIDER_TYPES
 from unigate.store.base import Store
 from unigate.store.budgets import load_budget_specs, upsert_budget
@@ -75,6 +76,13 @@ def endpoint_spec(e: EndpointConfig) -> dict[str, Any]:
         spec["unsupported_parameters"] = e.unsupported_parameters
     if not e.agent.is_default():
         spec["agent"] = e.agent.to_spec()
+    g = e.guardrails
+    if g is not None:
+        spec["guardrails"] = [s.to_spec() for s in g.specs]
+        if g.response != "error":
+            spec["guardrail_response"] = g.response
+        if g.window != DEFAULT_WINDOW:
+            spec["guardrail_window"] = g.window
     return spec
 
 

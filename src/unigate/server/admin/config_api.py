@@ -18,6 +18,7 @@ from unigate.governance.budgets.plan import budget_changes
 from unigate.governance.budgets.spec import BudgetSpecError, parse_budgets
 from unigate.governance.plan import hide_secrets, make_plan, spec_diff
 from unigate.governance.price_plan import label, price_changes, spec_key
+from unigate.guardrails.spec import DEFAULT_WINDOW
 from unigate.server.admin.common import (
     PREFIX,
     Caller,
@@ -312,6 +313,40 @@ async def put_rate_limits(request: Request, caller: Caller) -> Response:
     return json_response({"rate_limits": spec.get("rate_limits", [])})
 
 
+_GUARDRAIL_FIELDS = ("guardrails", "guardrail_response", "guardrail_window")
+
+
+def _guardrails_of(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"guardrails": spec.get("guardrails", []), "guardrail_response": spec.get("guardrail_response", "error"),
+            "guardrail_window": spec.get("guardrail_window", DEFAULT_WINDOW)}
+
+
+@admin_route
+async def get_guardrails(request: Request, caller: Caller) -> Response:
+    _, spec = await endpoint_for_update(request, caller)
+    return json_response(_guardrails_of(spec))
+
+
+@admin_route
+async def put_guardrails(request: Request, caller: Caller) -> Response:
+    """Replace the endpoint's guardrails (and, when given, how blocks answer and the stream window)."""
+    name, spec = await endpoint_for_update(request, caller)
+    body = writable(await read_json(request))
+    unknown = set(body) - set(_GUARDRAIL_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"unknown field '{sorted(unknown)[0]}' (expected {', '.join(_GUARDRAIL_FIELDS)})",
+                             param=sorted(unknown)[0])
+    new = {**spec, "guardrails": field(body, "guardrails", list)}
+    for key in _GUARDRAIL_FIELDS[1:]:
+        if key in body:
+            new[key] = body[key]
+    if not new["guardrails"]:
+        for key in _GUARDRAIL_FIELDS:
+            new.pop(key, None)
+    spec = await replace_endpoint(caller, name, new, "endpoint.guardrails")
+    return json_response(_guardrails_of(spec))
+
+
 @admin_route
 async def get_inference_table(request: Request, caller: Caller) -> Response:
     _, spec = await endpoint_for_update(request, caller)
@@ -432,7 +467,7 @@ async def apply(request: Request, caller: Caller) -> Response:
 
 # Endpoint names may hold "/" (as in "team-a/chat"); the pattern stops short of the
 # sub-resources so `/endpoints/{name}/permissions` etc. still reach their own handlers.
-SUBRESOURCES = ("permissions", "payloads", "rate-limits", "inference-table")
+SUBRESOURCES = ("permissions", "payloads", "rate-limits", "inference-table", "guardrails")
 EP = f"{PREFIX}/endpoints/{{name:(?:(?!/(?:{'|'.join(SUBRESOURCES)})$).)+}}"
 
 
@@ -448,6 +483,8 @@ def add_routes(router: Router) -> None:
     router.add_put(f"{EP}/rate-limits", put_rate_limits)
     router.add_get(f"{EP}/inference-table", get_inference_table)
     router.add_put(f"{EP}/inference-table", put_inference_table)
+    router.add_get(f"{EP}/guardrails", get_guardrails)
+    router.add_put(f"{EP}/guardrails", put_guardrails)
     router.add_get(EP, get_endpoint)
     router.add_put(EP, put_endpoint)
     router.add_patch(EP, patch_endpoint)
