@@ -122,9 +122,28 @@ endpoints:
 """
 
 
+# The matrix: every type x phase x action (topics only block), each on an endpoint of its own,
+# with the text that sets it off and what a sanitized answer or request holds instead.
+MATRIX_TRIGGERS = {"pii": EMAIL, "keywords": FORBIDDEN, "topics": "election", "judge": "unsafe-content"}
+MATRIX_MASKS = {"pii": "<EMAIL_1>", "keywords": "[REDACTED]", "judge": "[removed]"}
+MATRIX = [(kind, phase, action) for kind in MATRIX_TRIGGERS for phase in ("input", "output")
+          for action in ("block", "sanitize") if not (kind == "topics" and action == "sanitize")]
+
+
+def matrix_endpoints() -> str:
+    options = {"pii": "entities: [email]", "keywords": f"words: [{FORBIDDEN}]",
+               "topics": "denied: {politics: [election]}", "judge": "endpoint: judge, template: unsafe"}
+    return "".join(f"""
+  - name: m-{kind}-{phase}-{action}
+    guardrail_window: 16
+    destinations: [{{provider: openai-main, model: gpt-4o-mini}}]
+    guardrails: [{{name: m-{kind}, type: {kind}, phase: {phase}, action: {action}, {options[kind]}}}]"""
+                   for kind, phase, action in MATRIX)
+
+
 @pytest.fixture(scope="module")
 def gw(mock_url: str) -> Iterator[Gateway]:
-    g = start_gateway(guardrails_config(mock_url))
+    g = start_gateway(guardrails_config(mock_url) + matrix_endpoints())
     yield g
     g.stop()
 
@@ -440,8 +459,12 @@ def test_admin_api_cli_and_apply(gw: Gateway, mock_url: str, tmp_path: Any) -> N
     wait_for(filtered)
     # a user with CAN_QUERY only cannot change them
     token = make_user(gw, f"q-{secrets.token_hex(4)}@example.com", "g-admin")
-    wait_for(lambda: call("GET", f"{gw.url}/api/v1/usage", headers=bearer(token)).status != 401 or 1 / 0)
-    assert call("PUT", ep + "/guardrails", {"guardrails": []}, bearer(token)).status == 403
+    def put_as_user() -> int:
+        status = call("PUT", ep + "/guardrails", {"guardrails": []}, bearer(token)).status
+        if status == 401:  # a new token reaches each worker within a second or so
+            raise AssertionError("the token is not known yet")
+        return status
+    assert [wait_for(put_as_user) for _ in range(4)] == [403] * 4  # (both workers)
     # the CLI shows and replaces them from a YAML file
     shown = cli(gw, "endpoints", "guardrails", "g-admin")
     assert shown.returncode == 0 and "k: keywords on input, block" in shown.stdout, shown
@@ -465,3 +488,31 @@ def test_admin_api_cli_and_apply(gw: Gateway, mock_url: str, tmp_path: Any) -> N
 def cli(gw: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "unigate.cli", *args, "--url", gw.url, "--token", gw.token],
                           capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("kind", "phase", "action"), MATRIX, ids=["-".join(m) for m in MATRIX])
+@DIALECTS
+@STREAMS
+def test_matrix(gw: Gateway, mock_url: str, kind: str, phase: str, action: str, cls: type, stream: bool) -> None:
+    nonce = secrets.token_hex(6)
+    d = driver(gw, cls, nonce)
+    endpoint, trigger = f"m-{kind}-{phase}-{action}", MATRIX_TRIGGERS[kind]
+    prompt = f"{nonce} about {trigger} now"
+    sent = lambda: [p for p in mock_prompts(mock_url, nonce) if "guardrail judge" not in p]  # noqa: E731
+    if action == "block":
+        status, message = refused(lambda: d.ask(endpoint, prompt, stream, False))
+        assert status == 400 and f"m-{kind}" in message
+        assert kind != "pii" or trigger not in message  # (a keyword's reason names the configured word)
+        assert len(sent()) == (0 if phase == "input" else 1)
+        outcome = "blocked"
+    else:
+        ans = d.ask(endpoint, prompt, stream, False)
+        assert trigger not in ans.text.lower() and MATRIX_MASKS[kind] in ans.text, ans.text
+        assert ans.text.startswith("MOCK-UPSTREAM-OK:") and ans.text.rstrip().endswith("now")
+        (request,) = sent()
+        assert (trigger in request) == (phase == "output")
+        outcome = "sanitized"
+    rows = [r for r in rows_with(gw, nonce, 2 if kind == "judge" else 1) if r["api_type"] != "guardrail"]
+    assert verdicts(rows[0])[f"m-{kind}"]["outcome"] == outcome
+    # the same endpoint lets a clean prompt through as it came
+    assert d.ask(endpoint, f"{nonce} all clear", stream, False).text.endswith("all clear")
