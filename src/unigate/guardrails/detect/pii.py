@@ -327,6 +327,8 @@ _TOKENS = tuple((label, re.compile(pattern)) for label, pattern in (
     ("stripe_secret_key", r"sk_live_(?<![A-Za-z0-9_]sk_live_)[0-9A-Za-z]{16,}"),
     ("stripe_secret_key", r"rk_live_(?<![A-Za-z0-9_]rk_live_)[0-9A-Za-z]{16,}"),
 ))
+# every token above starts with one of these: one scan tells whether any pattern can match at all
+_TOKEN_PREFIXES = re.compile(r"eyJ|sk-|[sr]k_live_|A[KS]IA|gh[pousr]_|github_pat_|xox[abpors]-|AIza")
 _PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 _PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s]*")
@@ -423,7 +425,7 @@ def _secrets(scan: _Scan) -> Iterator[Finding]:
     text = scan.text
     if "-----BEGIN " in text:
         yield from _private_keys(text)
-    for label, pattern in _TOKENS:
+    for label, pattern in (_TOKENS if _TOKEN_PREFIXES.search(text) else ()):
         for m in pattern.finditer(text):
             if pattern.groups and not _mixed(m.group(1)):
                 continue
