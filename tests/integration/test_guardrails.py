@@ -516,3 +516,14 @@ def test_matrix(gw: Gateway, mock_url: str, kind: str, phase: str, action: str, 
     assert verdicts(rows[0])[f"m-{kind}"]["outcome"] == outcome
     # the same endpoint lets a clean prompt through as it came
     assert d.ask(endpoint, f"{nonce} all clear", stream, False).text.endswith("all clear")
+
+
+def test_hosted_tools_are_refused_on_a_guarded_endpoint(gw: Gateway) -> None:
+    """The agent loop's own model calls and tool results are not checked: no way around the guardrails."""
+    client = openai.OpenAI(api_key=gw.token, base_url=gw.base + "/openai/v1", max_retries=0)
+    try:
+        client.responses.create(model="g-in-block", input="hi", tools=[
+            {"type": "mcp", "server_label": "docs", "server_url": "http://127.0.0.1:9/mcp", "require_approval": "never"}])
+        raise AssertionError("not refused")
+    except openai.BadRequestError as e:
+        assert "has guardrails" in str(e) and e.response.json()["error"]["param"] == "tools"
