@@ -523,7 +523,8 @@ def test_hosted_tools_are_refused_on_a_guarded_endpoint(gw: Gateway) -> None:
     client = openai.OpenAI(api_key=gw.token, base_url=gw.base + "/openai/v1", max_retries=0)
     try:
         client.responses.create(model="g-in-block", input="hi", tools=[
-            {"type": "mcp", "server_label": "docs", "server_url": "http://127.0.0.1:9/mcp", "require_approval": "never"}])
+            {"type": "mcp", "server_label": "docs", "server_url": "http://127.0.0.1:9/mcp",
+             "require_approval": "never"}])
         raise AssertionError("not refused")
     except openai.BadRequestError as e:
         assert "has guardrails" in str(e) and e.response.json()["error"]["param"] == "tools"
