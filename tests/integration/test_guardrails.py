@@ -114,6 +114,10 @@ endpoints:
   - name: g-judge-closed
     destinations: [{{provider: openai-main, model: gpt-4o-mini}}]
     guardrails: [{{name: strict, type: judge, phase: input, endpoint: judge, template: unsafe, timeout: 1s}}]
+  - {{name: judge-broke, destinations: [{{provider: openai-main, model: gpt-4o-mini}}]}}
+  - name: g-judge-broke
+    destinations: [{{provider: openai-main, model: gpt-4o-mini}}]
+    guardrails: [{{name: pricey, type: judge, phase: input, endpoint: judge-broke, template: unsafe}}]
   - name: g-judge-open
     destinations: [{{provider: openai-main, model: gpt-4o-mini}}]
     guardrails:
@@ -141,9 +145,17 @@ def matrix_endpoints() -> str:
                    for kind, phase, action in MATRIX)
 
 
+# a budget with no room for the judge-broke evaluator's calls
+SPEND = """
+prices: [{provider: openai-main, model: gpt-4o-mini, input: 1.0, output: 2.0}]
+budgets:
+  - {name: judge-money, scope: {endpoint: judge-broke}, period: daily, limit_usd: 0.0000001, block: true}
+"""
+
+
 @pytest.fixture(scope="module")
 def gw(mock_url: str) -> Iterator[Gateway]:
-    g = start_gateway(guardrails_config(mock_url) + matrix_endpoints())
+    g = start_gateway(guardrails_config(mock_url) + matrix_endpoints() + SPEND)
     yield g
     g.stop()
 
@@ -528,3 +540,16 @@ def test_hosted_tools_are_refused_on_a_guarded_endpoint(gw: Gateway) -> None:
         raise AssertionError("not refused")
     except openai.BadRequestError as e:
         assert "has guardrails" in str(e) and e.response.json()["error"]["param"] == "tools"
+
+
+def test_the_evaluator_counts_against_budgets(gw: Gateway, mock_url: str) -> None:
+    """A judge's call is a model call like any other: a budget with no room refuses it, and the
+    guardrail fails closed."""
+    nonce = secrets.token_hex(6)
+    status, message = refused(lambda: driver(gw, DRIVERS[0], nonce).ask("g-judge-broke", f"{nonce} hello",
+                                                                       False, False))
+    assert status == 400 and "pricey" in message and "evaluator failed" in message and "judge-money" in message
+    assert mock_prompts(mock_url, nonce) == []
+    rows = rows_with(gw, nonce, 2)
+    assert sorted((r["api_type"], r["status_code"], r["error_code"]) for r in rows) == [
+        ("chat", 400, "guardrail_blocked"), ("guardrail", 429, "budget_exceeded")]

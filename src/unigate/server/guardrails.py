@@ -12,6 +12,8 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
+
 from unigate.errors import GatewayError, GuardrailBlocked
 from unigate.guardrails.edits import Edit, Placeholders, apply_edits, non_overlapping
 from unigate.guardrails.judge import JudgeError, JudgeVerdict, parse_verdict, system_prompt, threshold, user_prompt
@@ -203,12 +205,18 @@ class RequestGuard:
         r, p = child.record, parent.record
         r.endpoint_name, r.requester, r.requester_type = name, p.requester, p.requester_type
         r.request_tags, r.session_id = p.request_tags, p.session_id
+        system, user = system_prompt(spec), user_prompt(spec, text, context)
         ir = IRRequest(model=name, max_tokens=JUDGE_MAX_TOKENS, temperature=0.0, messages=[
-            Message("system", [TextPart(system_prompt(spec))]),
-            Message("user", [TextPart(user_prompt(spec, text, context))])])
+            Message("system", [TextPart(system)]), Message("user", [TextPart(user)])])
+        # the call as a chat request would be: what budgets estimate it at (and the row, if unreported)
+        body = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                "max_tokens": JUDGE_MAX_TOKENS}
+        child.fmt_name, child.raw_body = "openai_chat", orjson.dumps(body)
         timeout = judge_timeout(spec)
         try:
             try:
+                if parent.state.budgets.index:  # the evaluator's spend counts against budgets too
+                    await parent.state.budgets.reserve(child, endpoint, body)
                 resp = await asyncio.wait_for(call_model(child, plan(child, endpoint), FORMATS["openai_chat"], ir),
                                               timeout)
             except TimeoutError:
