@@ -12,6 +12,9 @@ request costs exactly 0.002 USD, and with max_tokens 2 its estimate is exactly t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -33,9 +36,10 @@ from tests.integration.gateway import ADMIN_TOKEN, Gateway, start_gateway
 from tests.integration.postgres_server import schema_url, shared_postgres
 from tests.integration.rawhttp import bearer, call
 from tests.integration.redis_server import start_redis
-from unigate.governance.budgets.ledger import NO_LIMIT, LocalLedger
+from unigate.governance.budgets.ledger import NO_LIMIT, OK, REFUSED, UNSEEDED, LocalLedger
 from unigate.governance.budgets.period import period_bounds
-from unigate.governance.budgets.redis_ledger import RedisLedger
+from unigate.governance.budgets.redis_ledger import RATE_LIMITED, RedisLedger
+from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.ratelimit.resp import RespClient
 
 COST = 0.002  # USD, one "hi" answered with max_tokens 2 on gpt-4o-mini at the test prices
@@ -111,6 +115,10 @@ endpoints:
   - {{name: grouped, {ep}}}
   - {{name: periods, {ep}}}
   - {{name: closed-chat, {ep}}}
+  - name: both
+    {ep}
+    rate_limits: [{{key: endpoint, requests: 6, renewal_period: hour}}, {{key: endpoint, tokens: 100000,
+                   renewal_period: hour}}]
   - {{name: closed-claude, destinations: [{{provider: c, model: claude-haiku-4-5}}]}}
   - {{name: closed-gemini, destinations: [{{provider: g, model: gemini-2.5-flash}}]}}
 prices:
@@ -133,6 +141,7 @@ budgets:
   - {{name: raised, scope: {{endpoint: raised}}, period: monthly, limit_usd: 0.006, block: true}}
   - {{name: org, scope: {{group: org}}, period: monthly, limit_usd: 0.004, block: true}}
   - {{name: closed, scope: {{tag: {{budget: none}}}}, period: daily, limit_usd: 0, block: true}}
+  - {{name: both, scope: {{endpoint: both}}, period: monthly, limit_usd: 0.008, block: true}}
 """
 
 
@@ -232,6 +241,27 @@ def test_estimates_above_the_real_cost_never_let_the_spend_pass_the_limit(gw: Ga
     assert 0.05 - spent < 0.01  # refused only once what was left could not take one more estimate
     b = budget(gw, "padded-cap")
     assert b["spent_usd"] == pytest.approx(spent, abs=1e-9) and b["reserved_usd"] == 0.0
+
+
+def test_budgets_and_rate_limits_take_their_shares_all_or_nothing(gw: Gateway) -> None:
+    """6 requests an hour, 4 requests' worth of budget: 10 at once get 4 answers and 6 budget
+    refusals, and the refused ones took nothing from the rate limit (with Redis both are taken in
+    one round trip; on one host the rate limits' share is given back): once the budget is raised,
+    the rate limit still has 2 requests for the hour."""
+    into = time.time() % 3600
+    if into > 3600 - 30:  # a burst across the hour would rightly see two windows
+        time.sleep(3600 - into + 1)
+    first = burst(gw, "both", 10)
+    if os.environ.get("UNIGATE_TEST_REDIS") == "1":  # one script: never a transient hold
+        assert first == Counter({"ok": 4, "budget_exceeded": 6})
+    else:  # another worker may see a request's rate-limit share for the microseconds it is held
+        assert first["ok"] == 4 and first["budget_exceeded"] + first["rate_limited"] == 6, first
+    r = call("PUT", f"{gw.url}/api/v1/budgets/both", {"scope": {"endpoint": "both"}, "period": "monthly",
+                                                       "limit_usd": 1, "block": True}, bearer(ADMIN_TOKEN))
+    assert r.status == 200
+    time.sleep(1.5)  # every worker has the new limit
+    assert burst(gw, "both", 5) == Counter({"ok": 2, "rate_limited": 3})
+    assert budget(gw, "both")["spent_usd"] == pytest.approx(6 * COST, abs=1e-12)
 
 
 # --- dialects --------------------------------------------------------------------------------------
@@ -490,6 +520,30 @@ def test_two_instances_sharing_postgresql_and_redis_share_a_budget(mock_url: str
 
 # --- the Redis ledger -------------------------------------------------------------------------------
 
+async def test_one_round_trip_takes_rate_limits_and_budgets_all_or_nothing() -> None:
+    url, stop = start_redis()
+    backend = RedisBackend(url)
+    ledger = RedisLedger(backend.client)
+    window = int(time.time() // 3600) * 3600
+    end = int(time.time()) + 3600
+    rl = [("fold-rl", window, 3600, 2, 1)]
+    try:
+        assert await ledger.reserve_with_limits_async(rl, [("fold-b", end, 100, 60, 0)]) == (OK, -1)
+        assert await ledger.reserve_with_limits_async(rl, [("fold-b", end, 100, 60, 0)]) == (REFUSED, 0)
+        assert await ledger.read_async(["fold-b"]) == [(60, 0)]
+        assert await ledger.reserve_with_limits_async(rl, [("fold-b", end, 100, 40, 0)]) == (OK, -1)
+        # the budget refusal took no request: the rate limit had room for this second one
+        assert await ledger.reserve_with_limits_async(rl, [("fold-c", end, 100, 1, 0)]) == (RATE_LIMITED, 0)
+        assert await ledger.read_async(["fold-b", "fold-c"]) == [(100, 0), None]  # nothing taken for c
+        assert await backend.try_acquire_async(rl) == 0  # the rate limiter sees the same counter: full
+        assert await ledger.reserve_with_limits_async([], [("fold-u", end, 100, 1, -1)]) == (UNSEEDED, 0)
+    finally:
+        for key in ("unigate:rl:fold-rl", "unigate:budget:fold-b"):
+            await backend.client.call("DEL", key)
+        await backend.close()
+        stop()
+
+
 async def test_the_redis_ledger_follows_the_local_ledger() -> None:
     url, stop = start_redis()
     client = RespClient(url)
@@ -526,3 +580,73 @@ async def test_the_redis_ledger_follows_the_local_ledger() -> None:
             await client.call("DEL", f"unigate:budget:{key}")
         await client.close()
         stop()
+
+
+# --- the CLI and unigate apply ---------------------------------------------------------------------
+
+def unigate(gw: Gateway, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "UNIGATE_URL": gw.url, "UNIGATE_TOKEN": ADMIN_TOKEN, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "unigate.cli", *args], text=True, capture_output=True,
+                          env=full, timeout=60)
+
+
+def test_the_budgets_commands(gw: Gateway, tmp_path: Path) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text("""
+budgets:
+  - {name: cli-a, scope: {tag: {team: cli}}, period: daily, limit_usd: 2.5, alerts: [80],
+     webhook: {url: "${CLI_HOOK}", headers: {X-Key: "${CLI_HOOK_KEY}"}}}
+  - {name: cli-b, period: monthly, limit_usd: 1000}
+""")
+    done = unigate(gw, "budgets", "set", str(path), env={"CLI_HOOK": "https://hooks.example.com/cli",
+                                                        "CLI_HOOK_KEY": "cli-secret"})
+    assert done.returncode == 0, done.stderr
+    assert "cli-a" in done.stdout and "tag team=cli" in done.stdout and "everything" in done.stdout
+    stored = json.loads(gw.query("SELECT spec FROM budgets WHERE name = 'cli-a'")[0][0])
+    assert stored["webhook"] == {"url": "https://hooks.example.com/cli", "headers": {"X-Key": "cli-secret"}}
+    listed = unigate(gw, "budgets", "list")
+    assert listed.returncode == 0 and "cli-b" in listed.stdout and "SPENT_USD" in listed.stdout
+    shown = unigate(gw, "budgets", "get", "cli-a")
+    assert shown.returncode == 0, shown.stderr
+    assert "2.5 USD per day (UTC), alerts only" in shown.stdout
+    assert "80% -> https://hooks.example.com/cli" in shown.stdout
+    assert "cli-secret" not in unigate(gw, "budgets", "get", "cli-a", "--json").stdout
+    assert unigate(gw, "budgets", "delete", "cli-b").stdout.strip() == "Deleted budget cli-b."
+    missing = unigate(gw, "budgets", "get", "cli-b")
+    assert missing.returncode == 1 and "404" in missing.stderr
+    path.write_text("budgets: [{name: cli-c, period: yearly, limit_usd: 1}]")
+    bad = unigate(gw, "budgets", "set", str(path))
+    assert bad.returncode == 1 and "budgets[0] (cli-c): period: must be daily or monthly" in bad.stderr
+    assert unigate(gw, "budgets", "delete", "cli-a").returncode == 0
+
+
+def test_unigate_apply_plans_creates_updates_and_prunes_budgets(mock_url: str, tmp_path: Path) -> None:
+    g = start_gateway(_restart_config(mock_url), workers=1)
+    try:
+        path = tmp_path / "apply.yaml"
+        base = _restart_config(mock_url)
+        path.write_text(base.replace("limit_usd: 0.01", "limit_usd: 0.02") + """
+  - {name: applied, scope: {endpoint: chat}, period: daily, limit_usd: 5, block: true}
+""")
+        plan = unigate(g, "apply", "-f", str(path), "--dry-run")
+        assert plan.returncode == 0, plan.stderr
+        assert "+ create budget applied" in plan.stdout and "~ update budget everything" in plan.stdout
+        assert "limit_usd: 0.01 -> 0.02" in plan.stdout
+        assert call("GET", f"{g.url}/api/v1/budgets/applied", None, bearer(ADMIN_TOKEN)).status == 404
+        done = unigate(g, "apply", "-f", str(path), "--yes")
+        assert done.returncode == 0, done.stderr
+        assert budget(g, "applied")["limit_usd"] == 5 and budget(g, "everything")["limit_usd"] == 0.02
+        again = unigate(g, "apply", "-f", str(path), "--dry-run")
+        assert "No changes" in again.stdout
+        path.write_text(base.split("budgets:")[0] + "budgets:\n  - {name: applied, scope: {endpoint: chat}, "
+                                                   "period: daily, limit_usd: 5, block: true}\n")
+        pruned = unigate(g, "apply", "-f", str(path), "--prune", "--yes")
+        assert pruned.returncode == 0, pruned.stderr
+        assert call("GET", f"{g.url}/api/v1/budgets/everything", None, bearer(ADMIN_TOKEN)).status == 404
+        r = call("POST", f"{g.url}/api/v1/apply", {"budgets": [{"name": "x", "period": "daily", "limit_usd": -1}],
+                                                   "dry_run": True}, bearer(ADMIN_TOKEN))
+        assert r.status == 400 and r.json()["error"]["field"] == "budgets[0].limit_usd"
+        entries = call("GET", f"{g.url}/api/v1/audit?action=config.apply", None, bearer(ADMIN_TOKEN)).json()["entries"]
+        assert any(c["kind"] == "budget" for e in entries for c in e["details"]["changes"])
+    finally:
+        g.stop()

@@ -66,14 +66,19 @@ async def reserve(ctx: RequestContext, endpoint: EndpointConfig, body: dict[str,
     """Take this request's share of the endpoint's rate limits and of the budgets that apply
     (429 when one is spent); settled on real usage and cost when the request ends."""
     limits = ctx.state.snap.limits.get(endpoint.name)
+    budgets = ctx.state.budgets
+    if limits and budgets.index and budgets.folds:  # with Redis: both in one round trip
+        tokens = estimate_tokens(ctx.raw_body, body, FORMATS.get(ctx.fmt_name))
+        await budgets.reserve(ctx, endpoint, body, limits, tokens)
+        return
     if limits:
         p = ctx.principal
         assert p is not None
         ctx.reservation = await ctx.state.limiter.acquire(
             endpoint.name, limits, p.type, p.name, ctx.state.snap.groups_of.get((p.type, p.name), frozenset()),
             ctx.record.request_tags or {}, estimate_tokens(ctx.raw_body, body, FORMATS.get(ctx.fmt_name)))
-    if ctx.state.budgets.index:  # spend budgets: the estimated cost reserved, 429 when it does not fit
-        await ctx.state.budgets.reserve(ctx, endpoint, body)
+    if budgets.index:  # spend budgets: the estimated cost reserved, 429 when it does not fit
+        await budgets.reserve(ctx, endpoint, body)
 
 
 def plan(ctx: RequestContext, endpoint: EndpointConfig) -> Target:

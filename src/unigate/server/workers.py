@@ -20,7 +20,7 @@ from unigate.accounting.spool import UsageSpool, replay_spools
 from unigate.accounting.usage import UsageWriter
 from unigate.agent.mcp_governance import payload_key
 from unigate.config import GatewayConfig
-from unigate.governance.budgets.ledger import Ledger
+from unigate.governance.budgets.ledger import Ledger, LocalLedger
 from unigate.governance.budgets.redis_ledger import RedisLedger
 from unigate.governance.budgets.shared_ledger import SharedLedger
 from unigate.governance.payload_spool import PayloadSpool
@@ -136,7 +136,8 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     # Rate-limit counters live in memory every worker shares: made here, before the fork, so
     # workers (and restarted ones) inherit the same table.
     counters = SharedMemoryBackend()
-    ledger = SharedLedger()  # budget counters, likewise
+    # budget counters, likewise (one worker: in its own memory, without a cross-process lock)
+    ledger: Ledger = SharedLedger() if opts.workers > 1 else LocalLedger()
     board = MetricsBoard(opts.workers)  # where workers post their metrics for each other
     if opts.workers <= 1:
         run_worker(config, opts, counters, board, 0, ledger)

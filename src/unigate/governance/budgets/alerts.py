@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -81,6 +82,11 @@ class AlertSender:
             task = asyncio.get_running_loop().create_task(self._alert(budget, t, start, end, spent))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def forget_all_but(self, names: Container[str]) -> None:
+        """Forget the claims tried for budgets that no longer exist."""
+        if self._tried:
+            self._tried = {key for key in self._tried if key[0] in names}
 
     async def _alert(self, budget: Budget, threshold: float, start: int, end: int, spent: int) -> None:
         store = self.state.store

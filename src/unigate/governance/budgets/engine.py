@@ -7,7 +7,8 @@ admin API and the metrics read.
               token; output: the client's max tokens; priced at the dearest destination of the
               endpoint) reserved from all of them at once, or a 429 naming the first blocking
               budget without room. No database access: the ledger is shared memory or Redis.
-    settle    the real cost (the usage row's cost_usd) replaces the reservation; the spend
+    settle    the real cost (the usage row's cost_usd) replaces the reservation (the requests
+              that end in one turn of the event loop together, right after it); the spend
               after it is compared with the alert thresholds.
     seeds     a counter that does not exist yet (a restart, a new budget) starts from the usage
               table's spend for the period, summed in a thread before the worker serves and
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +39,11 @@ from unigate.governance.budgets.ledger import (
     to_usd,
 )
 from unigate.governance.budgets.period import PeriodClock, iso, period_bounds, retry_after
+from unigate.governance.budgets.redis_ledger import RATE_LIMITED
 from unigate.governance.budgets.spec import Budget, BudgetIndex
+from unigate.governance.ratelimit import RateLimit
+from unigate.governance.ratelimit.limiter import _Planned
+from unigate.governance.ratelimit.redis_backend import RedisUnavailable
 from unigate.governance.ratelimit.resp import RedisConnectionError, RedisError
 from unigate.store import budgets as db
 
@@ -53,6 +59,7 @@ SEP = "\x1f"
 FRESH_PERIOD = 10.0  # seconds into a period during which a missing counter starts at 0
 SEED_WAIT = 5.0  # seconds a request waits for a seed before the failure policy decides
 REFRESH_INTERVAL = 1.0  # seconds between reads of the counters (metrics, new periods, new budgets)
+SKIPPED = "skipped"  # the ledger did not answer and the failure policy lets the request through
 
 
 @dataclass(slots=True)
@@ -87,12 +94,14 @@ class Budgets:
         self._reserve_async = getattr(ledger, "reserve_async", None)
         self._settle_async = getattr(ledger, "settle_async", None)
         self._read_async = getattr(ledger, "read_async", None)
+        self._reserve_folded = getattr(ledger, "reserve_with_limits_async", None)
         self.clock = PeriodClock()
         self.alerts = AlertSender(state)
         self._view = _View(None, BudgetIndex())
         self._seeds: dict[str, tuple[int, float]] = {}  # counter key -> (nano-dollars, when summed)
         self._seeding: dict[str, asyncio.Future[int | None]] = {}
         self._pending: set[asyncio.Task[Any]] = set()
+        self._batch: list[tuple[BudgetHold, list[SettleItem]]] = []  # settlements of this loop turn
         self._refresher: asyncio.Task[None] | None = None
         self.spend: dict[str, tuple[float, float]] = {}  # budget -> (spent, limit) USD, for the metrics
         self._logged = 0.0
@@ -105,6 +114,7 @@ class Budgets:
         if view.snap is not snap:
             budgets = getattr(snap.config, "budgets", None) or []
             view = self._view = _View(snap, BudgetIndex(budgets))
+            self.alerts.forget_all_but(view.index.by_name)  # a budget deleted and made again alerts afresh
         return view
 
     @property
@@ -113,18 +123,37 @@ class Budgets:
 
     # --- the request path -----------------------------------------------------------------------
 
-    async def reserve(self, ctx: RequestContext, endpoint: EndpointConfig, body: dict[str, Any] | None) -> None:
+    @property
+    def folds(self) -> bool:
+        """Whether the ledger takes the rate limits' counters in the same round trip (Redis)."""
+        return self._reserve_folded is not None
+
+    async def reserve(self, ctx: RequestContext, endpoint: EndpointConfig, body: dict[str, Any] | None,
+                      limits: Sequence[RateLimit] | None = None, tokens: int = 0) -> None:
         """Reserve the request's estimated cost from every budget that applies; 429 naming the
-        first blocking one without room (the request's rate-limit tokens are given back)."""
+        first blocking one without room (what the rate limits took is given back). With
+        `limits` (the endpoint's rate limits and the request's token estimate, when the ledger
+        `folds`), the rate limits' share is taken in the same round trip, all or nothing, and
+        `ctx.reservation` set as the rate limiter would."""
         view = self.view()
-        if not view.index:
-            return
         p = ctx.principal
         assert p is not None
         groups = ctx.state.snap.groups_of.get((p.type, p.name), frozenset())
-        matching = view.index.matching(endpoint.name, p.name, groups, ctx.record.request_tags)
+        tags = ctx.record.request_tags
+        matching = view.index.matching(endpoint.name, p.name, groups, tags) if view.index else []
         if not matching:
+            if limits:  # no budget applies: the rate limits alone
+                ctx.reservation = await ctx.state.limiter.acquire(endpoint.name, limits, p.type, p.name, groups,
+                                                                  tags or {}, tokens)
             return
+        planned = None
+        if limits and self.folds:
+            planned = ctx.state.limiter.plan(endpoint.name, limits, p.type, p.name, groups, tags or {}, tokens)
+        elif limits:  # a ledger that cannot fold them: the rate limits first
+            ctx.reservation = await ctx.state.limiter.acquire(endpoint.name, limits, p.type, p.name, groups,
+                                                              tags or {}, tokens)
+        if planned is not None and not planned.items:
+            ctx.reservation, planned = planned.reservation, None  # no rate limit applies to this caller
         now = time.time()
         cost = to_nanos(self.estimate(view, endpoint, ctx.raw_body, body, ctx.fmt_name))
         keys: list[str] = []
@@ -136,39 +165,53 @@ class Budgets:
             keys.append(key)
             bounds.append((start, end))
             items.append((key, end, to_nanos(b.limit_usd) if b.block else NO_LIMIT, cost, self.seed(key, start, now)))
-        status, i = await self._call_reserve(items)
+        status, i = await self._call_reserve(items, planned)
         if status == UNSEEDED:
             unseeded = [(b, key, start, end) for b, key, (start, end) in zip(matching, keys, bounds, strict=True)
                         if self.seed(key, start, now) < 0]
             await self._seed_all(unseeded)
             later = time.time()
             items = [(k, e, lim, c, self.seed(k, bounds[j][0], later)) for j, (k, e, lim, c, _) in enumerate(items)]
-            status, i = await self._call_reserve(items)
+            status, i = await self._call_reserve(items, planned)
             if status == UNSEEDED:
+                if self.failure == "closed" and ctx.reservation is not None:
+                    ctx.state.limiter.release(ctx.reservation)  # refused below: give the rate limits back
                 self._unavailable("the usage table's spend could not be read")
+                if planned is not None:  # the rate limits alone, then
+                    ctx.reservation = await ctx.state.limiter.acquire(endpoint.name, limits or (), p.type, p.name,
+                                                                      groups, tags or {}, tokens)
                 return
+        if status == RATE_LIMITED:
+            assert planned is not None
+            ctx.state.limiter.refuse(planned, i)
         if status == REFUSED:
             b = matching[i]
-            if ctx.reservation is not None:
-                ctx.state.limiter.settle(ctx.reservation, 0)  # the rate limits' tokens go back
+            if ctx.reservation is not None:  # what the rate limits took goes back (as when folded)
+                ctx.state.limiter.release(ctx.reservation)
             ctx.state.metrics.add("unigate_budget_refusals_total", (b.name,))
             start, end = bounds[i]
             err = BudgetExceeded(refusal_message(b, end), headers={"Retry-After": str(retry_after(end, now))})
             err.budget = b.name
             raise err
+        if planned is not None and status in (OK, SKIPPED):
+            ctx.reservation = planned.reservation
         if status == OK:
             ctx.budget_hold = BudgetHold(matching, keys, bounds, cost)
 
-    async def _call_reserve(self, items: list[ReserveItem]) -> tuple[str, int]:
-        remote = self._reserve_async
+    async def _call_reserve(self, items: list[ReserveItem], planned: _Planned | None) -> tuple[str, int]:
+        """The ledger's answer; with `planned` rate-limit counters, from the folded call."""
+        remote = self._reserve_async if planned is None else self._reserve_folded
         if remote is None:
             return self.ledger.reserve(items)
         try:
-            result: tuple[str, int] = await remote(items)
+            result: tuple[str, int] = await (remote(items) if planned is None else remote(planned.items, items))
             return result
         except (RedisError, RedisConnectionError) as e:
+            what = "budgets" if planned is None else "rate limits and budgets"
+            if self.failure == "closed":
+                raise RedisUnavailable(f"{what} cannot be checked: Redis does not answer") from None
             self._unavailable(f"Redis does not answer ({e})")
-            return "skipped", -1
+            return SKIPPED, -1
 
     def _unavailable(self, why: str) -> None:
         """Budgets cannot be checked: let the request through (and say so now and then), or
@@ -224,22 +267,45 @@ class Budgets:
         else:
             actual = hold.cost if record.status_code == 200 else 0
         items: list[SettleItem] = [(key, hold.cost, actual) for key in hold.keys]
-        remote = self._settle_async
-        if remote is None:
-            self._settled(hold, self.ledger.settle(items))
-        else:  # in the background: the request is done
-            task = asyncio.get_running_loop().create_task(self._settle_remote(hold, items))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop (tools, tests): now
+            self._settle_batch([(hold, items)])
+            return
+        # Settlements of the requests that end in one turn of the event loop go to the ledger
+        # together, after it: one lock (shared memory) or one script (Redis) for all of them.
+        self._batch.append((hold, items))
+        if len(self._batch) == 1:
+            loop.call_soon(self._flush_settlements)
+
+    def _flush_settlements(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            self._settle_batch(batch)
+
+    def _settle_batch(self, batch: list[tuple[BudgetHold, list[SettleItem]]]) -> None:
+        items = [item for _, held in batch for item in held]
+        if self._settle_async is None:
+            self._distribute(batch, self.ledger.settle(items))
+        else:  # in the background: the requests are done
+            task = asyncio.get_running_loop().create_task(self._settle_remote(batch, items))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
-    async def _settle_remote(self, hold: BudgetHold, items: list[SettleItem]) -> None:
+    async def _settle_remote(self, batch: list[tuple[BudgetHold, list[SettleItem]]], items: list[SettleItem]) -> None:
         assert self._settle_async is not None
         try:
             spent = await self._settle_async(items)
         except (RedisError, RedisConnectionError) as e:
             self._unavailable_quietly(e)
             return
-        self._settled(hold, spent)
+        self._distribute(batch, spent)
+
+    def _distribute(self, batch: list[tuple[BudgetHold, list[SettleItem]]], spent: list[int | None]) -> None:
+        at = 0
+        for hold, held in batch:
+            self._settled(hold, spent[at:at + len(held)])
+            at += len(held)
 
     def _unavailable_quietly(self, e: Exception) -> None:
         now = time.monotonic()
@@ -380,6 +446,7 @@ class Budgets:
                 "resets_in_seconds": retry_after(end, now)}
 
     async def close(self) -> None:
+        self._flush_settlements()
         if self._refresher is not None:
             self._refresher.cancel()
             await asyncio.gather(self._refresher, return_exceptions=True)

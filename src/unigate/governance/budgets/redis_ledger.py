@@ -9,7 +9,10 @@ bound, spec.MAX_LIMIT_USD).
 
 A counter that is missing (a new period, a Redis that restarted) starts from the seed the
 worker sends, when that seed is fresh (`seed_max_age`); otherwise the call says UNSEEDED and
-the worker computes the seed from the usage table and asks again."""
+the worker computes the seed from the usage table and asks again.
+
+A request with rate limits too takes both in one round trip (`reserve_with_limits_async`): the
+rate limiter's acquire script and this one's reserve in one script, all or nothing across both."""
 
 from __future__ import annotations
 
@@ -17,11 +20,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from unigate.governance.budgets.ledger import OK, REFUSED, UNSEEDED, ReserveItem, SettleItem
+from unigate.governance.ratelimit.backend import CounterItem
+from unigate.governance.ratelimit.redis_backend import PREFIX as RATE_LIMIT_PREFIX
 from unigate.governance.ratelimit.redis_backend import _Script
 from unigate.governance.ratelimit.resp import RespClient
 
 PREFIX = "unigate:budget:"
 _STATUS = {0: OK, 1: REFUSED, 2: UNSEEDED}
+RATE_LIMITED = "rate_limited"
 
 # KEYS: counters; ARGV per item: expires_at, limit (< 0: none), cost, seed (< 0: unknown).
 # Returns {status, 1-based index}: 0 every item taken, 1 item refused, 2 item unseeded.
@@ -53,6 +59,62 @@ for i = 1, #KEYS do
 end
 return {0, 0}
 """
+
+# The rate limiter's acquire (governance.ratelimit.redis_backend._ACQUIRE, the same semantics) and
+# _RESERVE in one script. KEYS: the rate-limit counters, then the budget counters; ARGV[1]: how many
+# rate-limit counters; then per rate-limit item start, seconds, limit, cost; then per budget item
+# expires_at, limit, cost, seed. Returns {0, 0} when everything was taken, {1, i} when rate-limit
+# item i has no room, {2, i} when budget item i has none, {3, i} when budget item i is unseeded.
+_RESERVE_WITH_LIMITS = """
+local n = tonumber(ARGV[1])
+local plan = {}
+for i = 1, n do
+  local b = 1 + (i - 1) * 4
+  local start, seconds = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
+  local limit, cost = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local cur = redis.call('HMGET', KEYS[i], 's', 'c')
+  local count = 0
+  if cur[1] and tonumber(cur[1]) >= start then
+    start = tonumber(cur[1])
+    count = tonumber(cur[2]) or 0
+  end
+  if limit <= 0 or count + cost > limit then
+    return {1, i}
+  end
+  plan[i] = {start, seconds, count + cost}
+end
+local fresh = {}
+for j = n + 1, #KEYS do
+  local b = 1 + n * 4 + (j - n - 1) * 4
+  local limit, cost, seed = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local c = redis.call('HGET', KEYS[j], 'c')
+  if c then
+    c = tonumber(c)
+  elseif seed < 0 then
+    return {3, j - n}
+  else
+    c = seed
+    fresh[j] = true
+  end
+  if limit >= 0 and (c >= limit or c + cost > limit) then
+    return {2, j - n}
+  end
+end
+for i = 1, n do
+  redis.call('HSET', KEYS[i], 's', plan[i][1], 'c', plan[i][3])
+  redis.call('EXPIREAT', KEYS[i], plan[i][1] + plan[i][2] + 60)
+end
+for j = n + 1, #KEYS do
+  local b = 1 + n * 4 + (j - n - 1) * 4
+  if fresh[j] then
+    redis.call('HSET', KEYS[j], 'c', ARGV[b + 4], 's', ARGV[b + 4])
+    redis.call('EXPIREAT', KEYS[j], ARGV[b + 1])
+  end
+  redis.call('HINCRBY', KEYS[j], 'c', ARGV[b + 3])
+end
+return {0, 0}
+"""
+_FOLDED = {0: OK, 1: RATE_LIMITED, 2: REFUSED, 3: UNSEEDED}
 
 # KEYS: counters; ARGV per item: committed delta (actual - reserved), actual. Returns each
 # counter's spent after, or -1 where it is gone.
@@ -94,6 +156,7 @@ class RedisLedger:
         self._reserve = _Script(client, _RESERVE)
         self._settle = _Script(client, _SETTLE)
         self._read = _Script(client, _READ)
+        self._reserve_with_limits = _Script(client, _RESERVE_WITH_LIMITS)
 
     async def reserve_async(self, items: Sequence[ReserveItem]) -> tuple[str, int]:
         keys = [PREFIX + item[0] for item in items]
@@ -103,6 +166,21 @@ class RedisLedger:
         reply = await self._reserve(keys, args)
         assert isinstance(reply, list)
         return _STATUS[int(reply[0])], int(reply[1]) - 1
+
+    async def reserve_with_limits_async(self, limits: Sequence[CounterItem],
+                                        items: Sequence[ReserveItem]) -> tuple[str, int]:
+        """The rate-limit counters (the rate limiter's items) and the budgets' in one round trip,
+        all or nothing: (OK, -1); (RATE_LIMITED, i) for rate-limit item i without room; (REFUSED,
+        i) or (UNSEEDED, i) for budget item i. Only OK changes anything."""
+        keys = [RATE_LIMIT_PREFIX + item[0] for item in limits] + [PREFIX + item[0] for item in items]
+        args: list[Any] = [len(limits)]
+        for _, start, seconds, limit, cost in limits:
+            args += [start, seconds, limit, cost]
+        for _, expires, limit, cost, seed in items:
+            args += [expires + 86_400, limit, cost, seed]
+        reply = await self._reserve_with_limits(keys, args)
+        assert isinstance(reply, list)
+        return _FOLDED[int(reply[0])], int(reply[1]) - 1
 
     async def settle_async(self, items: Sequence[SettleItem]) -> list[int | None]:
         keys = [PREFIX + item[0] for item in items]

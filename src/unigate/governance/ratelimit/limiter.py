@@ -18,10 +18,12 @@ _SUFFIX = {(m, p): f"{SEP}{m}{SEP}{p}" for m in ("requests", "tokens") for p in 
 
 @dataclass(slots=True)
 class Reservation:
-    """What a granted check took from token counters, to be corrected by `settle`."""
+    """What a granted check took from token counters, to be corrected by `settle` (or given back
+    whole, request counters too, by `release`)."""
 
     endpoint: str
     tokens: list[tuple[str, int, int]] = field(default_factory=list)  # (counter key, window_start, reserved)
+    requests: list[tuple[str, int]] = field(default_factory=list)  # (counter key, window_start)
     settled: bool = False
 
 
@@ -66,6 +68,18 @@ class RateLimiter:
             self._verdict(planned, refused, target)
         return planned.reservation
 
+    def plan(self, endpoint_name: str, limits: Sequence[RateLimit], principal_type: str, principal: str,
+             groups: frozenset[str], tags: Mapping[str, str], estimated_tokens: int,
+             now: float | None = None) -> _Planned:
+        """The counters `check` would take, for a caller that takes them with others of its own in
+        one call (budgets, in one Redis round trip); `refuse` then raises what `check` would have."""
+        return self._plan(endpoint_name, limits, principal_type, principal, groups, tags, estimated_tokens, now)
+
+    @staticmethod
+    def refuse(planned: _Planned, index: int, target: str | None = None) -> None:
+        """Raise RateLimited for the planned counter `index` that had no room."""
+        RateLimiter._verdict(planned, index, target)
+
     def _plan(self, endpoint_name: str, limits: Sequence[RateLimit], principal_type: str, principal: str,
               groups: frozenset[str], tags: Mapping[str, str], estimated_tokens: int,
               now: float | None) -> _Planned:
@@ -87,6 +101,7 @@ class RateLimiter:
             key = prefix + scope + _SUFFIX[lim.measure, lim.renewal_period]
             if lim.measure == "requests":
                 cost = 1
+                reservation.requests.append((key, start))
             else:
                 # An estimate above the whole limit reserves the whole limit (so the request can
                 # pass when the window is untouched instead of never); settle charges the truth.
@@ -130,14 +145,27 @@ class RateLimiter:
         reservation.settled = True
         if actual_tokens is None:
             return
-        remote = self._adjust_async
         for key, start, reserved in reservation.tokens:
             delta = max(0, actual_tokens) - reserved
-            if not delta:
-                continue
-            if remote is None:
-                self.backend.adjust(key, start, delta)
-            else:  # a network backend: corrected in the background, the request is done
-                task = asyncio.get_running_loop().create_task(remote(key, start, delta))
-                self._pending.add(task)
-                task.add_done_callback(self._pending.discard)
+            if delta:
+                self._adjust(key, start, delta)
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back everything a granted check took, its request counts and its tokens: the
+        request was refused after it (by a budget), as if the check had refused it. Settles it."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        for key, start in reservation.requests:
+            self._adjust(key, start, -1)
+        for key, start, reserved in reservation.tokens:
+            self._adjust(key, start, -reserved)
+
+    def _adjust(self, key: str, start: int, delta: int) -> None:
+        remote = self._adjust_async
+        if remote is None:
+            self.backend.adjust(key, start, delta)
+        else:  # a network backend: corrected in the background, the request is done
+            task = asyncio.get_running_loop().create_task(remote(key, start, delta))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
