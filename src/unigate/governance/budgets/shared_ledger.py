@@ -12,19 +12,13 @@ not enforced for that request (logged at most once a minute)."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import logging
-import mmap
-import os
 import struct
-import tempfile
-import threading
 import time
-import weakref
 from collections.abc import Sequence
 
 from unigate.governance.budgets.ledger import OK, REFUSED, UNSEEDED, ReserveItem, SettleItem, has_room
+from unigate.governance.shared_table import SharedTable
 
 log = logging.getLogger("unigate.budgets")
 
@@ -35,56 +29,14 @@ _USED = struct.Struct("<Q")
 _USED_AT = 8
 
 
-class SharedLedger:
+class SharedLedger(SharedTable):
     """A `Ledger` for the processes forked from the one that made it. Thread-safe."""
 
     seed_max_age: float | None = None  # counters last as long as the supervisor
 
     def __init__(self, capacity: int = 8192, lock_dir: str | None = None) -> None:
-        size = 16
-        while size < capacity:
-            size <<= 1
-        self._capacity, self._mask, self._max_used = size, size - 1, size * 3 // 4
-        self._mm = mmap.mmap(-1, _HEADER + size * _SIZE)
-        self._owner = os.getpid()
-        fd, self._lock_path = tempfile.mkstemp(prefix="unigate-budgets-", suffix=".lock", dir=lock_dir)
-        self._base_fd = self._fd = fd
-        if os.path.isdir("/proc/self/fd"):
-            os.unlink(self._lock_path)
-            self._reopen = f"/proc/self/fd/{fd}"
-        else:
-            self._reopen = self._lock_path
-        self._tlock = threading.Lock()
-        self._hashes: dict[str, int] = {}
+        super().__init__(capacity, _HEADER, _SIZE, "unigate-budgets-", lock_dir, hash_cache=10_000)
         self._warned = 0.0
-        ref = weakref.ref(self)
-
-        def after_fork() -> None:
-            ledger = ref()
-            if ledger is not None:
-                ledger._tlock = threading.Lock()
-                ledger._fd = -1  # a flock is per open file: the child opens its own
-
-        os.register_at_fork(after_in_child=after_fork)
-
-    # -- the lock ---------------------------------------------------------------------------
-
-    def _enter(self) -> int:
-        self._tlock.acquire()
-        try:
-            if self._fd < 0:
-                self._fd = os.open(self._reopen, os.O_RDWR)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._tlock.release()
-            raise
-        return self._fd
-
-    def _leave(self, fd: int) -> None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            self._tlock.release()
 
     # -- Ledger -------------------------------------------------------------------------------
 
@@ -144,23 +96,7 @@ class SharedLedger:
         finally:
             self._leave(fd)
 
-    def close(self) -> None:
-        self._mm.close()
-        if os.getpid() == self._owner:
-            os.close(self._base_fd)
-            if self._reopen == self._lock_path and os.path.exists(self._lock_path):
-                os.unlink(self._lock_path)
-
     # -- the table ----------------------------------------------------------------------------
-
-    def _hash(self, key: str) -> int:
-        h = self._hashes.get(key)
-        if h is None:
-            h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
-            if len(self._hashes) >= 10_000:
-                self._hashes.clear()
-            self._hashes[key] = h
-        return h
 
     def _probe(self, h: int) -> tuple[int, int, int, int]:
         """(offset, slot hash, committed, spent) of h's slot, or of the empty slot ending its probe."""

@@ -17,19 +17,13 @@ live in one hour (65,536 slots = 2 MiB by default)."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import logging
-import mmap
-import os
 import struct
-import tempfile
-import threading
 import time
-import weakref
 from collections.abc import Sequence
 
 from unigate.governance.ratelimit.backend import CounterItem
+from unigate.governance.shared_table import SharedTable
 
 log = logging.getLogger("unigate.ratelimit")
 
@@ -43,47 +37,14 @@ _USED_AT, _EVICT_AT = 16, 24
 _WARN_EVERY = 60.0
 
 
-class SharedMemoryBackend:
+class SharedMemoryBackend(SharedTable):
     """A `CounterBackend` for every process forked from the one that created it (create it in the
     supervisor before forking; workers restarted later inherit it too). Thread-safe."""
 
     def __init__(self, capacity: int = 1 << 16, lock_dir: str | None = None) -> None:
-        size = 16
-        while size < capacity:
-            size <<= 1
-        self._capacity = size
-        self._mask = size - 1
-        self._max_used = size * 3 // 4  # linear probing stays short below this load
-        self._mm = mmap.mmap(-1, _HEADER_SIZE + size * _SLOT_SIZE)
-        struct.pack_into("<QQQq", self._mm, 0, _MAGIC, size, 0, 0)
-        self._owner = os.getpid()
-        fd, self._lock_path = tempfile.mkstemp(prefix="unigate-ratelimit-", suffix=".lock", dir=lock_dir)
-        self._base_fd = fd  # inherited by the children, who reopen it (a flock is per open file)
-        if os.path.isdir("/proc/self/fd"):  # Linux: reopen through /proc, so no file need stay behind
-            os.unlink(self._lock_path)
-            self._reopen = f"/proc/self/fd/{fd}"
-        else:
-            self._reopen = self._lock_path
-        self._fd = fd
-        self._tlock = threading.Lock()
-        self._hashes: dict[str, int] = {}
+        super().__init__(capacity, _HEADER_SIZE, _SLOT_SIZE, "unigate-ratelimit-", lock_dir)
+        struct.pack_into("<QQQq", self._mm, 0, _MAGIC, self._capacity, 0, 0)
         self._warned = 0.0
-        ref = weakref.ref(self)
-
-        def after_fork() -> None:
-            backend = ref()
-            if backend is not None:
-                backend._forked()
-
-        os.register_at_fork(after_in_child=after_fork)
-
-    def _forked(self) -> None:
-        # The parent's thread lock may have been held by one of its threads at fork time, and its
-        # fd shares the parent's open file description: take fresh ones.
-        self._tlock = threading.Lock()
-        if self._fd != self._base_fd:
-            os.close(self._fd)
-        self._fd = -1
 
     @property
     def capacity(self) -> int:
@@ -91,26 +52,6 @@ class SharedMemoryBackend:
 
     def used(self) -> int:
         return int(_U64.unpack_from(self._mm, _USED_AT)[0])
-
-    # -- the lock -------------------------------------------------------------------------------
-
-    def _enter(self) -> int:
-        self._tlock.acquire()
-        try:
-            fd = self._fd
-            if fd < 0:
-                fd = self._fd = os.open(self._reopen, os.O_RDWR)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._tlock.release()
-            raise
-        return fd
-
-    def _leave(self, fd: int) -> None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            self._tlock.release()
 
     # -- CounterBackend ---------------------------------------------------------------------------
 
@@ -135,24 +76,7 @@ class SharedMemoryBackend:
         finally:
             self._leave(fd)
 
-    def close(self) -> None:
-        """Release the mapping; the creating process also removes its lock file."""
-        self._mm.close()
-        if os.getpid() == self._owner:
-            os.close(self._base_fd)
-            if self._reopen == self._lock_path and os.path.exists(self._lock_path):
-                os.unlink(self._lock_path)
-
     # -- the table --------------------------------------------------------------------------------
-
-    def _hash(self, key: str) -> int:
-        h = self._hashes.get(key)
-        if h is None:
-            h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
-            if len(self._hashes) >= 100_000:
-                self._hashes.clear()
-            self._hashes[key] = h
-        return h
 
     def _probe(self, h: int) -> tuple[int, int, int, int]:
         """(offset, slot hash, window start, count) of h's slot, or of the empty slot ending its
