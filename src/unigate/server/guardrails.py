@@ -112,11 +112,7 @@ class RequestGuard:
         for rail in self.rails.input.local:
             started = time.perf_counter()
             if rail.whole_text or rail.spec.type == "topics":
-                check = rail.check(self.prompt)
-                if check.flagged:
-                    self._flagged(rail.spec, check.reason, started)  # topics only block
-                else:
-                    self._note(rail.spec, "passed", started=started)
+                self._check_whole(rail, self.prompt, started)
                 continue
             changed = self._check_parts(rail, everything, started) or changed
         if self.rails.input.judges:
@@ -132,6 +128,14 @@ class RequestGuard:
         for i, part in parts.items():
             req.inputs[i] = part.text
         return changed
+
+    def _check_whole(self, rail: LocalRail, text: str, started: float) -> None:
+        """A guardrail that judges a text as a whole (topics): it passes or blocks, nothing to edit."""
+        check = rail.check(text)
+        if check.flagged:
+            self._flagged(rail.spec, check.reason, started)
+        else:
+            self._note(rail.spec, "passed", started=started)
 
     def _check_parts(self, rail: LocalRail, parts: list[TextPart], started: float) -> bool:
         found: list[tuple[TextPart, Check]] = []
@@ -242,11 +246,7 @@ class RequestGuard:
         for rail in self.rails.output.local:
             started = time.perf_counter()
             if rail.whole_text:
-                check = rail.check(whole)
-                if check.flagged:
-                    self._flagged(rail.spec, check.reason, started)
-                else:
-                    self._note(rail.spec, "passed", started=started)
+                self._check_whole(rail, whole, started)
                 continue
             if self._check_parts(rail, parts, started):
                 whole = "\n".join(p.text for p in parts)
@@ -270,11 +270,7 @@ class RequestGuard:
             started = time.perf_counter()
             if rail.whole_text:
                 if final:
-                    check = rail.check("".join(self.answer) + text)
-                    if check.flagged:
-                        self._flagged(rail.spec, check.reason, started)
-                    else:
-                        self._note(rail.spec, "passed", started=started)
+                    self._check_whole(rail, "".join(self.answer) + text, started)
                 continue
             check = rail.check(text)
             if not check.flagged:
