@@ -10,6 +10,7 @@ from unigate.server.admin import (
     groups,
     identities,
     mcp_services,
+    me,
     openapi,
     payloads,
     permissions,
@@ -22,6 +23,6 @@ from unigate.server.http import Router
 
 
 def add_routes(router: Router) -> None:
-    for module in (identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
+    for module in (me, identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
                    config_api, mcp_services, prices, budgets, openapi):
         module.add_routes(router)

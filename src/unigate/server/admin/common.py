@@ -97,13 +97,23 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], requir
 
 def admin_route(handler: AdminHandler) -> Callable[[Request], Awaitable[AnyResponse]]:
     """Authenticates the caller, requires some admin right, and renders errors."""
+    return _route(handler, admin_rights=True)
 
+
+def self_service_route(handler: AdminHandler) -> Callable[[Request], Awaitable[AnyResponse]]:
+    """Like `admin_route`, for the few routes any signed-in principal may call about itself
+    (who am I, my tokens, my usage): the handler narrows what a non-admin sees."""
+    return _route(handler, admin_rights=False)
+
+
+def _route(handler: AdminHandler, admin_rights: bool) -> Callable[[Request], Awaitable[AnyResponse]]:
     async def wrapped(request: Request) -> AnyResponse:
         state = request.app[STATE_KEY]
         try:
             try:
                 caller = Caller(state, authenticate(request, state))
-                caller.require_some_admin_right()
+                if admin_rights:
+                    caller.require_some_admin_right()
                 return await handler(request, caller)
             except GatewayError:
                 raise

@@ -253,6 +253,10 @@ def paths() -> dict[str, Schema]:
     p = PREFIX
     return {
         f"{p}/openapi.json": {"get": op("This document", "meta", ANY, ok({"type": "object"}))},
+        f"{p}/me": {"get": op("Who the caller is: principal, groups, admin or not, the endpoints it may manage "
+                              "and query", "meta", "every signed-in principal", ok(obj({
+                                  "principal": S, "principal_type": S, "token_id": S, "is_admin": B,
+                                  "groups": arr(S), "can_manage": arr(S), "can_query": arr(S), "version": S})))},
         f"{p}/runtime": {"get": op("This worker's live counts: tasks, upstream connections, sockets",
                                    "meta", ADMIN, ok({"type": "object"}))},
         f"{p}/providers": {
