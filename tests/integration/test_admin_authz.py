@@ -165,17 +165,19 @@ OPS: dict[str, Op] = {
                                                {"access_control_list": []}),
     "audit.list": lambda w, r: ("GET", "/audit?limit=5", None),
 }
-# What an endpoint manager (not an admin) may do: read identities, manage its own tokens and its
+# What every signed-in principal may do, a plain user and a service principal too: manage its
+# own tokens.
+ANYONE_MAY = {"tokens.list", "tokens.create_for_self", "tokens.revoke_own"}
+# What an endpoint manager (not an admin) may do besides: read identities and manage its
 # endpoint's grants.
-MANAGER_MAY = {"users.list", "users.get", "service_principals.list", "groups.list", "tokens.list",
-               "tokens.create_for_self", "tokens.revoke_own", "permissions.get", "permissions.put",
-               "permissions.patch"}
+MANAGER_MAY = ANYONE_MAY | {"users.list", "users.get", "service_principals.list", "groups.list",
+                            "permissions.get", "permissions.put", "permissions.patch"}
 
 
 def expected(op: str, role: str) -> int:
     if role in UNAUTHENTICATED:
         return 401
-    if role in ("user", "service_principal"):
+    if role in ("user", "service_principal") and op not in ANYONE_MAY:
         return 403  # neither an admin nor a manager of anything
     if role == "manager" and op not in MANAGER_MAY:
         return 403
@@ -193,10 +195,19 @@ def test_admin_operation(world: World, op: str, role: str) -> None:
         assert set(answer["error"]) >= {"code", "message"}
 
 
-def test_a_manager_does_not_see_other_peoples_tokens(world: World) -> None:
-    _token_of(world, fresh_user(world.gw))
-    tokens = call(world.gw, "GET", "/api/v1/tokens", token=world.roles["manager"].token)[1]["tokens"]
-    assert tokens and {t["principal"] for t in tokens} == {world.manager}
+@pytest.mark.parametrize("role", ("manager", "user", "service_principal"))
+def test_a_non_admin_sees_and_touches_only_its_own_tokens(world: World, role: str) -> None:
+    r, other = world.roles[role], fresh_user(world.gw)
+    others_token = _token_of(world, other)
+    status, answer = call(world.gw, "GET", "/api/v1/tokens", token=r.token)
+    assert status == 200 and answer["tokens"] and {t["principal"] for t in answer["tokens"]} == {r.principal}
+    assert call(world.gw, "GET", f"/api/v1/tokens?principal={other}", token=r.token)[1]["tokens"] == []
+    assert call(world.gw, "GET", f"/api/v1/tokens/{others_token}", token=r.token)[0] == 404
+    assert call(world.gw, "GET", f"/api/v1/tokens/{_token_of(world, str(r.principal))}", token=r.token)[0] == 200
+    # Refused alike whether or not the principal named exists: no probing for who exists.
+    for principal in (other, "nobody-" + uuid.uuid4().hex[:8]):
+        status, answer = call(world.gw, "POST", "/api/v1/tokens", {"principal": principal}, r.token)
+        assert status == 403 and answer["error"]["code"] == "permission_denied", answer
 
 
 @pytest.mark.parametrize("role", ROLES)

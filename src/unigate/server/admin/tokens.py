@@ -1,6 +1,6 @@
 """Admin API for personal access tokens. A token is shown once, in the creation answer; only its
-hash is stored. Admins manage everyone's tokens; an endpoint manager (who is not an admin) may
-create, list and revoke its own tokens only."""
+hash is stored. Admins manage everyone's tokens; every other signed-in principal (an endpoint
+manager, a plain user, a service principal) may create, list, read and revoke its own only."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from unigate.server.admin.common import (
     PREFIX,
     Caller,
     Conflict,
-    admin_route,
     field,
     json_response,
     read_json,
     record,
     run,
+    self_service_route,
 )
 from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
@@ -39,7 +39,7 @@ async def _principal_type(caller: Caller, principal: str) -> str:
     return ptype
 
 
-@admin_route
+@self_service_route
 async def create_token(request: Request, caller: Caller) -> Response:
     body = await read_json(request)
     principal = field(body, "principal", str).strip()
@@ -49,8 +49,11 @@ async def create_token(request: Request, caller: Caller) -> Response:
     comment = field(body, "comment", str, required=False)
     if comment is not None and len(comment) > MAX_COMMENT:
         raise InvalidRequest(f"'comment' is longer than {MAX_COMMENT} characters", param="comment")
+    # A non-admin is refused before the lookup, so it cannot probe which principals exist.
+    if not caller.is_admin and principal != caller.name:
+        raise PermissionDenied("only administrators may create tokens for someone else")
     ptype = await _principal_type(caller, principal)
-    if not caller.is_admin and (principal, ptype) != (caller.name, caller.principal.type):
+    if not caller.is_admin and ptype != caller.principal.type:
         raise PermissionDenied("only administrators may create tokens for someone else")
     token = await run(db.create_token, caller.state.store, principal, ptype, comment, lifetime)
     await record(caller, "token.create", token["token_id"],
@@ -58,7 +61,7 @@ async def create_token(request: Request, caller: Caller) -> Response:
     return json_response(token, 201)
 
 
-@admin_route
+@self_service_route
 async def list_tokens(request: Request, caller: Caller) -> Response:
     principal = request.query.get("principal")
     include_revoked = request.query.get("include_revoked", "").lower() in ("1", "true", "yes")
@@ -75,12 +78,12 @@ async def _visible_token(caller: Caller, token_id: str) -> dict[str, Any]:
     return token
 
 
-@admin_route
+@self_service_route
 async def get_token(request: Request, caller: Caller) -> Response:
     return json_response(await _visible_token(caller, request.match_info["token_id"]))
 
 
-@admin_route
+@self_service_route
 async def revoke_token(request: Request, caller: Caller) -> Response:
     token_id = request.match_info["token_id"]
     token = await run(db.get_token, caller.state.store, token_id)
