@@ -148,11 +148,13 @@ def test_a_manager_sees_only_the_endpoints_they_manage(traffic: Gateway) -> None
     admin = bearer(traffic.token)
     assert call("POST", traffic.url + "/api/v1/users", {"email": email}, admin).status in (200, 201)
     token = call("POST", traffic.url + "/api/v1/tokens", {"principal": email}, admin).json()["token"]
-    # A user with a token but no CAN_MANAGE anywhere has no admin API at all.
-    until_stable(lambda: usage(traffic, token=token).status == 403)
+    # A user with a token but no CAN_MANAGE anywhere sees its own requests only: none here.
+    until_stable(lambda: usage(traffic, token=token).status == 200)
+    assert usage(traffic, token=token, tag=f"run={RUN}").json()["rows"] == []
     acl = {"access_control_list": [{"user_name": email, "permission_level": "CAN_MANAGE"}]}
     assert call("PUT", traffic.url + "/api/v1/endpoints/chat-openai/permissions", acl, admin).status == 200
-    until_stable(lambda: usage(traffic, token=token, tag=f"run={RUN}").status == 200)
+    # as a manager now (on every worker), it sees the endpoint's rows, not only its own
+    until_stable(lambda: bool(usage(traffic, token=token, tag=f"run={RUN}").json()["rows"]))
     r = usage(traffic, token=token, tag=f"run={RUN}")
     assert r.status == 200, r.body
     assert {row["endpoint_name"] for row in r.json()["rows"]} == {"chat-openai"}
@@ -182,3 +184,100 @@ def test_rows_match_the_store(traffic: Gateway) -> None:
     """The API serves exactly what the usage writer stored."""
     stored = {r[0] for r in traffic.query("SELECT request_id FROM usage")}
     assert {r["request_id"] for r in wait_rows(traffic, 6, tag=f"run={RUN}")} <= stored
+
+
+def nearest_rank(values: list[float], p: int) -> float | None:
+    """The p-th percentile by nearest rank: the ceil(p * n / 100)-th smallest value."""
+    ordered = sorted(values)
+    return ordered[-(-p * len(ordered) // 100) - 1] if ordered else None
+
+
+def test_aggregates_carry_latency_percentiles_of_the_rows(traffic: Gateway) -> None:
+    rows = wait_rows(traffic, 6, tag=f"run={RUN}")
+    groups = usage(traffic, "/aggregate", group_by="endpoint", tag=f"run={RUN}").json()["groups"]
+    assert groups, groups
+    for g in groups:
+        mine = [r for r in rows if r["endpoint_name"] == g["endpoint"]]
+        latencies = [r["latency_ms"] for r in mine if r["latency_ms"] is not None]
+        assert g["latency_p50_ms"] == nearest_rank(latencies, 50), (g, latencies)
+        assert g["latency_p95_ms"] == nearest_rank(latencies, 95), (g, latencies)
+        firsts = [r["time_to_first_byte_ms"] for r in mine
+                  if r["streaming"] and r["time_to_first_byte_ms"] is not None]
+        assert g["ttfb_p50_ms"] == nearest_rank(firsts, 50), (g, firsts)
+    openai = next(g for g in groups if g["endpoint"] == "chat-openai")
+    assert openai["latency_p50_ms"] > 0 and openai["ttfb_p50_ms"] is not None  # it had a stream
+    agg = usage(traffic, "/aggregate", group_by="endpoint", tag=f"run={RUN}", format="csv")
+    lines = list(csv.DictReader(io.StringIO(agg.body.decode())))
+    by_key = {line["key"]: line for line in lines}
+    assert float(by_key["chat-openai"]["latency_p95_ms"]) == openai["latency_p95_ms"]
+
+
+def test_a_bucket_gives_one_series_per_group_over_time(traffic: Gateway) -> None:
+    tag = f"run={RUN}"
+    rows = wait_rows(traffic, 6, tag=tag)
+    r = usage(traffic, "/aggregate", group_by="endpoint", bucket="minute", tag=tag)
+    assert r.status == 200, r.body
+    body = r.json()
+    assert body["bucket"] == "minute"
+    points = body["groups"]
+    minute = {r["request_id"]: time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime(r["event_time"])) for r in rows}
+    expected: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (minute[row["request_id"]], row["endpoint_name"])
+        expected[key] = expected.get(key, 0) + 1
+    assert {(p["bucket"], p["endpoint"]): p["requests"] for p in points} == expected
+    assert [p["bucket"] for p in points] == sorted(p["bucket"] for p in points)
+    assert all("latency_p50_ms" in p for p in points)
+    hours = usage(traffic, "/aggregate", group_by="tag", tag_key="team", bucket="hour", tag=tag).json()["groups"]
+    assert sum(p["requests"] for p in hours) == 6 and all(p["bucket"].endswith(":00:00Z") for p in hours)
+    minutes = usage(traffic, "/aggregate", group_by="minute", tag=tag).json()["groups"]
+    assert sum(g["requests"] for g in minutes) == 6 and all(g["minute"].endswith(":00Z") for g in minutes)
+    text = usage(traffic, "/aggregate", group_by="endpoint", bucket="day", tag=tag, format="csv").body.decode()
+    assert text.splitlines()[0].startswith("key,bucket,requests")
+    for params in ({"bucket": "week"}, {"bucket": "hour", "group_by": "day"}):
+        bad = usage(traffic, "/aggregate", **({"group_by": "endpoint"} | params))
+        assert bad.status == 400 and bad.json()["error"]["field"] == "bucket"
+
+
+def test_a_plain_user_sees_only_its_own_requests(traffic: Gateway) -> None:
+    email = f"user-{RUN}@example.com"
+    admin = bearer(traffic.token)
+    assert call("POST", traffic.url + "/api/v1/users", {"email": email}, admin).status in (200, 201)
+    token = call("POST", traffic.url + "/api/v1/tokens", {"principal": email}, admin).json()["token"]
+    acl = {"access_control_list": [{"user_name": email, "permission_level": "CAN_QUERY"}]}
+    assert call("PATCH", traffic.url + "/api/v1/endpoints/chat-anthropic/permissions", acl, admin).status == 200
+    own_tag = {"Unigate-Request-Tags": json.dumps({"run": RUN + "-own"})}
+
+    def ask() -> Reply:
+        body = {"model": "chat-anthropic", "messages": [{"role": "user", "content": "mine"}]}
+        return call("POST", traffic.base + "/mlflow/v1/chat/completions", body, bearer(token) | own_tag)
+
+    statuses: list[int] = []
+
+    def answered() -> bool:
+        statuses.append(ask().status)
+        return statuses[-1] == 200
+
+    until_stable(answered)  # the grant and the token reached every worker
+    answers = statuses.count(200)
+    deadline = time.monotonic() + 10
+    while (len(usage(traffic, tag=f"run={RUN}-own", status=200).json()["rows"]) < answers
+           and time.monotonic() < deadline):
+        time.sleep(0.2)
+    r = usage(traffic, token=token)
+    assert r.status == 200, r.body
+    own = r.json()["rows"]
+    # exactly the rows the administrator sees for this requester
+    assert own == usage(traffic, requester=email).json()["rows"]
+    assert sum(x["status_code"] == 200 for x in own) == answers
+    assert {(x["requester"], x["requester_type"]) for x in own} == {(email, "user")}
+    sent = len(own)
+    people = usage(traffic, "/aggregate", token=token, group_by="requester").json()["groups"]
+    assert [(g["requester"], g["requests"]) for g in people] == [(email, sent)]
+    # nothing of the administrator's traffic, even asked for by tag or endpoint
+    assert usage(traffic, token=token, tag=f"run={RUN}").json()["rows"] == []
+    assert len(usage(traffic, token=token, endpoint="chat-anthropic").json()["rows"]) == sent
+    assert usage(traffic, token=token, endpoint="chat-openai").json()["rows"] == []
+    other = usage(traffic, token=token, requester="admin")
+    assert other.status == 403, other.body
+    assert usage(traffic, token=token, requester=email).status == 200

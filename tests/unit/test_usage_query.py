@@ -11,6 +11,7 @@ from unigate.errors import InvalidRequest
 from unigate.ir.usage import Usage
 from unigate.store.sqlite import SQLiteStore
 from unigate.store.usage_query import (
+    AGGREGATE_COLUMNS,
     COLUMNS,
     aggregate_usage,
     parse_time,
@@ -131,3 +132,59 @@ def test_rows_carry_the_client_session_and_parameter_lists(tmp_path: Path) -> No
     assert [(g["key"], g["requests"]) for g in by_client] == [("claude-code", 2), ("codex", 1)]
     by_session = aggregate_usage(s, parse_usage_filter({}), "session")
     assert [(g["key"], g["requests"]) for g in by_session] == [("s-1", 2), ("s-2", 1)]
+
+
+def nearest_rank(values: list[float], p: int) -> float | None:
+    """The p-th percentile by nearest rank: the ceil(p * n / 100)-th smallest value."""
+    ordered = sorted(values)
+    return ordered[-(-p * len(ordered) // 100) - 1] if ordered else None
+
+
+def test_latency_percentiles_are_nearest_rank_per_group(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "lat.db")
+    s.migrate()
+    e1 = [float(v) for v in (120, 5, 33, 7, 250, 91, 14, 60, 8, 300, 42)]
+    records = [UsageRecord(f"a{i}", T0 + i, "chat", "/x", endpoint_name="e1", status_code=200,
+                           latency_ms=v, streaming=i % 2 == 0, ttfb_ms=v / 2) for i, v in enumerate(e1)]
+    records.append(UsageRecord("none", T0, "chat", "/x", endpoint_name="e1", status_code=500))
+    records.append(UsageRecord("b", T0, "chat", "/x", endpoint_name="e2", status_code=200, latency_ms=9.5))
+    records.append(UsageRecord("c", T0, "chat", "/x", endpoint_name="e3", status_code=404))
+    s.insert_usage([r.as_row() for r in records])
+    groups = {g["key"]: g for g in aggregate_usage(s, parse_usage_filter({}), "endpoint")}
+    assert groups["e1"]["requests"] == 12  # the row without a latency counts, but has no rank
+    assert groups["e1"]["latency_p50_ms"] == nearest_rank(e1, 50) == 42.0
+    assert groups["e1"]["latency_p95_ms"] == nearest_rank(e1, 95) == 300.0
+    streamed = [v / 2 for i, v in enumerate(e1) if i % 2 == 0]
+    assert groups["e1"]["ttfb_p50_ms"] == nearest_rank(streamed, 50)
+    assert groups["e2"]["latency_p50_ms"] == groups["e2"]["latency_p95_ms"] == 9.5
+    assert groups["e2"]["ttfb_p50_ms"] is None  # not a stream
+    assert groups["e3"]["latency_p50_ms"] is None
+    header = to_csv(list(groups.values()), AGGREGATE_COLUMNS).splitlines()[0].split(",")
+    assert header[-5:-2] == ["latency_p50_ms", "latency_p95_ms", "ttfb_p50_ms"]
+
+
+def test_a_bucket_splits_each_group_by_time(store: SQLiteStore) -> None:
+    rows = aggregate_usage(store, parse_usage_filter({}), "endpoint", bucket="hour")
+    assert [(g["bucket"], g["endpoint"], g["requests"]) for g in rows] == [
+        ("2024-06-10T06:00:00Z", "e1", 1), ("2024-06-10T07:00:00Z", "e1", 1), ("2024-06-10T08:00:00Z", "e2", 1)]
+    minutes = aggregate_usage(store, parse_usage_filter({}), "minute")
+    assert [g["minute"] for g in minutes] == ["2024-06-10T06:13:00Z", "2024-06-10T07:13:00Z",
+                                              "2024-06-10T08:13:00Z"]
+    days = aggregate_usage(store, parse_usage_filter({}), "tag", bucket="day")
+    assert {(g["bucket"], g["key"]) for g in days} == {("2024-06-10", "team=search"), ("2024-06-10", "team=ads"),
+                                                       ("2024-06-10", "env=prod")}
+    for bucket, group_by in (("week", "endpoint"), ("hour", "day")):
+        with pytest.raises(InvalidRequest) as info:
+            aggregate_usage(store, parse_usage_filter({}), group_by, bucket=bucket)
+        assert info.value.param == "bucket"
+
+
+
+def test_own_rows_match_requester_and_its_type(store: SQLiteStore) -> None:
+    store.insert_usage([UsageRecord("d", T0, "chat", "/x", endpoint_name="e1", requester="u1",
+                                    requester_type="user", status_code=200).as_row(),
+                        UsageRecord("e", T0, "chat", "/x", endpoint_name="e1", requester="u1",
+                                    requester_type="service_principal", status_code=200).as_row()])
+    f = parse_usage_filter({})
+    f.requester, f.requester_type = "u1", "user"
+    assert ids(query_usage(store, f)) == ["d"]

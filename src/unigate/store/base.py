@@ -80,7 +80,9 @@ class Store(ABC):
     USAGE_ROWS_PER_STATEMENT = 64
     # The (key, value) rows of a JSON object column, for FROM/JOIN; `{}` is the column.
     TAGS_OF = "json_each({})"
-    # A unix-seconds column as an ISO 8601 hour ('2024-06-10T08:00:00Z') and day ('2024-06-10').
+    # A unix-seconds column as an ISO 8601 minute ('2024-06-10T08:13:00Z'), hour
+    # ('2024-06-10T08:00:00Z') and day ('2024-06-10'), in UTC.
+    MINUTE_OF = "strftime('%Y-%m-%dT%H:%M:00Z', {}, 'unixepoch')"
     HOUR_OF = "strftime('%Y-%m-%dT%H:00:00Z', {}, 'unixepoch')"
     DAY_OF = "strftime('%Y-%m-%d', {}, 'unixepoch')"
     # Run first in the migration transaction, so instances starting together migrate in turn.

@@ -92,6 +92,7 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 class PostgresStore(Store):
     kind = "postgresql"
     TAGS_OF = "jsonb_each_text(CAST({} AS jsonb))"
+    MINUTE_OF = "to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:00\"Z\"')"
     HOUR_OF = "to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')"
     DAY_OF = "to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
     MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(7311)"  # any constant all instances share

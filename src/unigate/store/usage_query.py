@@ -1,5 +1,6 @@
 """Reading the usage table: filters (time range, endpoint, requester, tags, status), rows and
-aggregates (requests, token and cost sums by endpoint, requester, group, tag, hour or day).
+aggregates (requests, token and cost sums and latency percentiles by endpoint, requester, group,
+tag, minute, hour or day; optionally per time bucket as well, for charts).
 
 Parameters arrive as query strings; `parse_usage_filter` checks them and raises
 `InvalidRequest` naming the parameter, so the API and the CLI share one set of rules."""
@@ -21,7 +22,8 @@ from unigate.store.base import Store
 COLUMNS: tuple[str, ...] = Store.USAGE_COLUMNS
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
-GROUP_BY = ("endpoint", "requester", "group", "tag", "hour", "day", "status", "model", "client", "session",
+TIME_GROUPS = ("minute", "hour", "day")
+GROUP_BY = ("endpoint", "requester", "group", "tag", *TIME_GROUPS, "status", "model", "client", "session",
             "mcp_service", "mcp_tool")
 _BOOL_COLUMNS = ("streaming", "usage_estimated")
 _JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters",
@@ -59,6 +61,8 @@ class UsageFilter:
     offset: int = 0
     # None: every endpoint (admins); otherwise only rows of these endpoints (managers).
     visible_endpoints: frozenset[str] | None = None
+    # Set for a caller who is neither an administrator nor a manager: only its own rows.
+    requester_type: str | None = None
 
 
 def parse_time(value: str, name: str) -> float:
@@ -123,11 +127,15 @@ def parse_usage_filter(params: Mapping[str, str], tags: Sequence[str] = ()) -> U
 
 
 def _group_sql(store: Store, group_by: str) -> str:
-    if group_by == "hour":
-        return store.HOUR_OF.format("u.event_time")
-    if group_by == "day":
-        return store.DAY_OF.format("u.event_time")
+    if group_by in TIME_GROUPS:
+        return _time_sql(store, group_by)
     return _GROUP_SQL[group_by]
+
+
+def _time_sql(store: Store, unit: str) -> str:
+    """The event time's UTC bucket as ISO 8601 text (2024-06-10T08:13:00Z, ...T08:00:00Z, 2024-06-10)."""
+    template = {"minute": store.MINUTE_OF, "hour": store.HOUR_OF, "day": store.DAY_OF}[unit]
+    return template.format("u.event_time")
 
 
 def _where(store: Store, f: UsageFilter) -> tuple[str, list[Any]]:
@@ -139,7 +147,8 @@ def _where(store: Store, f: UsageFilter) -> tuple[str, list[Any]]:
     if f.end is not None:
         clauses.append("u.event_time < ?")
         args.append(f.end)
-    for column, value in (("endpoint_name", f.endpoint), ("requester", f.requester), ("status_code", f.status),
+    for column, value in (("endpoint_name", f.endpoint), ("requester", f.requester),
+                          ("requester_type", f.requester_type), ("status_code", f.status),
                           ("client_name", f.client), ("session_id", f.session),
                           ("mcp_service", f.mcp_service)):
         if value is not None:
@@ -188,46 +197,107 @@ def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-def aggregate_usage(store: Store, f: UsageFilter, group_by: str,
-                    tag_key: str | None = None) -> list[dict[str, Any]]:
-    """Requests, token and cost sums per group, largest first (time groups in time order). With
-    group_by=tag a request counts once for each of its tags (`tag_key` keeps one tag name); with
-    group_by=group once for each group its requester is in (at query time, nesting followed)."""
+def aggregate_usage(store: Store, f: UsageFilter, group_by: str, tag_key: str | None = None,
+                    bucket: str | None = None) -> list[dict[str, Any]]:
+    """Requests, token and cost sums and latency percentiles per group, largest first (time
+    groups in time order). With group_by=tag a request counts once for each of its tags (`tag_key`
+    keeps one tag name); with group_by=group once for each group its requester is in (at query
+    time, nesting followed). With `bucket` (minute, hour, day) each group is split by time bucket
+    as well, ordered by bucket then key: one series per key, for charts."""
     if group_by not in GROUP_BY:
         raise InvalidRequest(f"'group_by' must be one of {', '.join(GROUP_BY)}, got {group_by!r}",
                              param="group_by")
+    if bucket is not None and bucket not in TIME_GROUPS:
+        raise InvalidRequest(f"'bucket' must be one of {', '.join(TIME_GROUPS)}, got {bucket!r}",
+                             param="bucket")
+    if bucket is not None and group_by in TIME_GROUPS:
+        raise InvalidRequest("'bucket' splits a non-time grouping by time; group_by is already a time",
+                             param="bucket")
+    with_, source, where, args = _aggregate_source(store, f, group_by, tag_key)
+    keys = [_group_sql(store, group_by)] + ([_time_sql(store, bucket)] if bucket else [])
+    select_keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+    group_keys = ", ".join(f"k{i}" for i in range(len(keys)))
+    sums = ", ".join(f"COALESCE(SUM(u.{c}), 0)" for c in _TOKEN_COLUMNS)
+    if bucket:
+        order = "k1, requests DESC, k0"
+    else:
+        order = "k0" if group_by in TIME_GROUPS else "requests DESC, k0"
+    sql = (f"{with_}SELECT {select_keys}, COUNT(*) AS requests, "
+           "SUM(CASE WHEN u.status_code >= 400 THEN 1 ELSE 0 END), "
+           "SUM(CASE WHEN u.usage_estimated <> 0 THEN 1 ELSE 0 END), "
+           f"{sums}, COALESCE(SUM(u.cost_usd), 0), "
+           "SUM(CASE WHEN u.cost_usd IS NULL AND u.total_tokens > 0 THEN 1 ELSE 0 END) "
+           f"FROM {source}{where} GROUP BY {group_keys} ORDER BY {order} LIMIT ? OFFSET ?")
+    rows = store.execute(sql, [*args, f.limit, f.offset])
+    percentiles = _percentiles(store, with_, source, where, args, keys)
+    groups: list[dict[str, Any]] = []
+    width = len(keys)
+    tokens = len(_TOKEN_COLUMNS)
+    for r in rows:
+        key, counts = r[:width], r[width:]
+        group: dict[str, Any] = {"key": key[0], group_by: key[0]}
+        if bucket:
+            group["bucket"] = key[1]
+        group.update({"requests": counts[0], "errors": counts[1] or 0, "estimated": counts[2] or 0})
+        group.update(zip(_TOKEN_COLUMNS, counts[3:3 + tokens], strict=True))
+        group["cost_usd"] = round(float(counts[3 + tokens]), COST_DIGITS)
+        group["unpriced"] = counts[4 + tokens] or 0  # requests with tokens but no known price
+        group.update(percentiles.get(tuple(key), _NO_PERCENTILES))
+        groups.append(group)
+    return groups
+
+
+def _aggregate_source(store: Store, f: UsageFilter, group_by: str,
+                      tag_key: str | None) -> tuple[str, str, str, list[Any]]:
+    """(WITH prefix, FROM source, WHERE clause, its arguments) of an aggregate over `u`."""
     where, args = _where(store, f)
-    key_sql = _group_sql(store, group_by)
+    with_ = ""
     source = "usage u"
     if group_by == "tag":
         source = f"usage u JOIN {store.TAGS_OF.format('u.request_tags')} t ON TRUE"
         if tag_key:
             where += (" AND " if where else " WHERE ") + "t.key = ?"
             args.append(tag_key)
-    with_ = ""
     if group_by == "group":
         # a request counts once in each group its requester is in now (nested groups followed)
         with_ = _GROUP_CLOSURE
         source = "usage u JOIN closure m ON m.member_type = u.requester_type AND m.member = u.requester"
-    sums = ", ".join(f"COALESCE(SUM(u.{c}), 0)" for c in _TOKEN_COLUMNS)
-    order = "g" if group_by in ("hour", "day") else "requests DESC, g"
-    sql = (f"{with_}SELECT {key_sql} AS g, COUNT(*) AS requests, "
-           "SUM(CASE WHEN u.status_code >= 400 THEN 1 ELSE 0 END), "
-           "SUM(CASE WHEN u.usage_estimated <> 0 THEN 1 ELSE 0 END), "
-           f"{sums}, COALESCE(SUM(u.cost_usd), 0), "
-           "SUM(CASE WHEN u.cost_usd IS NULL AND u.total_tokens > 0 THEN 1 ELSE 0 END) "
-           f"FROM {source}{where} GROUP BY g ORDER BY {order} LIMIT ? OFFSET ?")
-    rows = store.execute(sql, [*args, f.limit, f.offset])
-    groups: list[dict[str, Any]] = []
-    tokens = len(_TOKEN_COLUMNS)
-    for r in rows:
-        group: dict[str, Any] = {"key": r[0], group_by: r[0], "requests": r[1], "errors": r[2] or 0,
-                                 "estimated": r[3] or 0}
-        group.update(zip(_TOKEN_COLUMNS, r[4:4 + tokens], strict=True))
-        group["cost_usd"] = round(float(r[4 + tokens]), COST_DIGITS)
-        group["unpriced"] = r[5 + tokens] or 0  # requests with tokens but no known price
-        groups.append(group)
-    return groups
+    return with_, source, where, args
+
+
+# Percentiles are nearest-rank: the p-th percentile of n values is the k-th smallest, with
+# k = ceil(p * n / 100), written (p * n + 99) / 100 in integer arithmetic (SQLite and PostgreSQL
+# both divide integers as integers). Only rows with a value count; the others have no rank.
+PERCENTILES = (("latency_p50_ms", "latency", 50), ("latency_p95_ms", "latency", 95),
+               ("ttfb_p50_ms", "ttfb", 50))
+_NO_PERCENTILES: dict[str, Any] = {name: None for name, _, _ in PERCENTILES}
+# The measured values: every row's total latency; the time to first byte of streams only (a
+# unary answer's first byte is its last).
+_MEASURES = {"latency": "u.latency_ms",
+             "ttfb": "CASE WHEN u.streaming <> 0 THEN u.time_to_first_byte_ms END"}
+
+
+def _percentiles(store: Store, with_: str, source: str, where: str, args: list[Any],
+                 keys: list[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Latency percentiles per group (the same groups as the aggregate), by group key."""
+    partition = ", ".join(keys)
+    inner: list[str] = [f"{k} AS k{i}" for i, k in enumerate(keys)]
+    for measure, expr in _MEASURES.items():
+        # NULLs ranked last on both stores (SQLite sorts them first, PostgreSQL last)
+        inner += [f"{expr} AS {measure}",
+                  f"ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY CASE WHEN {expr} IS NULL "
+                  f"THEN 1 ELSE 0 END, {expr}) AS {measure}_rank",
+                  f"COUNT({expr}) OVER (PARTITION BY {partition}) AS {measure}_n"]
+    picks = [f"MAX(CASE WHEN {m}_rank = ({p} * {m}_n + 99) / 100 THEN {m} END)" for _, m, p in PERCENTILES]
+    group_keys = ", ".join(f"k{i}" for i in range(len(keys)))
+    sql = (f"{with_}SELECT {group_keys}, {', '.join(picks)} FROM (SELECT {', '.join(inner)} "
+           f"FROM {source}{where}) ranked GROUP BY {group_keys}")
+    width = len(keys)
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in store.execute(sql, args):
+        out[tuple(r[:width])] = {name: (None if v is None else float(v))
+                                 for (name, _, _), v in zip(PERCENTILES, r[width:], strict=True)}
+    return out
 
 
 COST_DIGITS = 10  # sums of float costs, rounded past any price's precision
@@ -238,7 +308,10 @@ _GROUP_CLOSURE = ("WITH RECURSIVE closure(group_name, member_type, member) AS ("
                   "SELECT group_name, member_type, member FROM group_members UNION "
                   "SELECT gm.group_name, c.member_type, c.member FROM closure c JOIN group_members gm "
                   "ON gm.member_type = 'group' AND gm.member = c.group_name) ")
-AGGREGATE_COLUMNS = ("key", "requests", "errors", "estimated", *_TOKEN_COLUMNS, "cost_usd", "unpriced")
+AGGREGATE_COLUMNS = ("key", "requests", "errors", "estimated", *_TOKEN_COLUMNS,
+                     *(name for name, _, _ in PERCENTILES), "cost_usd", "unpriced")
+# With a bucket, each line names its time bucket too (after the key).
+BUCKETED_COLUMNS = ("key", "bucket", *AGGREGATE_COLUMNS[1:])
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:

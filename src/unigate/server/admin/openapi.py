@@ -144,6 +144,22 @@ SCHEMAS: dict[str, Schema] = {
         "cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_tokens", "usage_estimated",
         "request_tags", "routing_information", "client_name", "client_version", "session_id",
         "dropped_parameters", "emulated_parameters", "mcp_service", "mcp_tool", "guardrails", "cost_usd")}),
+    "UsageGroup": obj({
+        "key": {"description": "the group's value (also under the group_by name, e.g. endpoint)"},
+        "bucket": {"type": "string", "description": "with bucket=: the UTC time bucket, ISO 8601 "
+                                                    "(2024-06-10T08:13:00Z, 2024-06-10T08:00:00Z, 2024-06-10)"},
+        "requests": INT, "errors": {"type": "integer", "description": "status 400 or above"},
+        "estimated": {"type": "integer", "description": "requests whose tokens were estimated"},
+        **{k: INT for k in ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
+                            "cache_creation_input_tokens", "reasoning_tokens")},
+        "cost_usd": N, "unpriced": {"type": "integer", "description": "requests with tokens but no price"},
+        "latency_p50_ms": {"type": ["number", "null"],
+                           "description": "nearest-rank median of latency_ms over the group's rows that have "
+                                          "one (null: none)"},
+        "latency_p95_ms": {"type": ["number", "null"], "description": "nearest-rank 95th percentile"},
+        "ttfb_p50_ms": {"type": ["number", "null"],
+                        "description": "nearest-rank median time to first byte of the group's streams"},
+    }),
     "PayloadRow": obj({k: {} for k in ("request_id", "event_time", "endpoint_name", "requester", "status_code",
                                        "latency_ms", "request_body", "response_body", "not_stored_reason")}),
     "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": S,
@@ -239,6 +255,9 @@ def query(name: str, schema: Schema = S, description: str = "") -> Schema:
 
 ADMIN, MANAGER = "administrators", "administrators and managers (CAN_MANAGE) of the endpoint"
 ANY = "administrators and endpoint managers"
+USAGE_READERS = ("every signed-in principal: administrators see all rows, endpoint managers the rows of "
+                 "their endpoints (another endpoint: 403), anyone else its own requests (another "
+                 "requester: 403)")
 EP = [path_param("name")]
 USAGE_QUERY = [query("start", description="unix seconds or ISO 8601"), query("end"), query("endpoint"),
                query("requester"), query("tag", description="key=value or key; repeatable"),
@@ -402,8 +421,7 @@ def paths() -> dict[str, Schema]:
             "get": op("Get a token's metadata", "tokens", ANY, ok(ref("Token")), errors="404"),
             "delete": op("Revoke a token", "tokens", ANY, ok(ref("Token")), errors="404 409")},
         f"{p}/usage": {
-            "get": op("Usage rows (JSON, or CSV with format=csv / Accept: text/csv)", "usage",
-                      "administrators (all rows) and endpoint managers (their endpoints)",
+            "get": op("Usage rows (JSON, or CSV with format=csv / Accept: text/csv)", "usage", USAGE_READERS,
                       ok(obj({"rows": arr(ref("UsageRow")), "limit": INT, "offset": INT}), csv=True),
                       errors="400", params=USAGE_QUERY)},
         f"{p}/prices": {
@@ -413,14 +431,19 @@ def paths() -> dict[str, Schema]:
                       ok({"allOf": [ref("Prices"), obj({"changed": INT})]}), errors="400",
                       request=obj({"prices": arr(ref("PriceSpec"))}, ("prices",), extra=False))},
         f"{p}/usage/aggregate": {
-            "get": op("Sums of requests, tokens and cost_usd by a key (group: by the requester's groups, "
-                      "a request counting in each)", "usage",
-                      "administrators (all rows) and endpoint managers (their endpoints)",
-                      ok(obj({"group_by": S, "groups": arr({"type": "object"})}), csv=True), errors="400",
+            "get": op("Sums of requests, tokens and cost_usd and latency percentiles by a key (group: by "
+                      "the requester's groups, a request counting in each); with bucket, per key and time "
+                      "bucket", "usage", USAGE_READERS,
+                      ok(obj({"group_by": S, "bucket": {"type": "string", "description": "when asked for"},
+                              "groups": arr(ref("UsageGroup"))}), csv=True), errors="400",
                       params=[query("group_by", {"type": "string", "enum": [
-                          "endpoint", "requester", "group", "tag", "hour", "day", "status", "model",
+                          "endpoint", "requester", "group", "tag", "minute", "hour", "day", "status", "model",
                           "client", "session", "mcp_service", "mcp_tool"]}),
-                          query("tag_key"), *USAGE_QUERY])},
+                          query("tag_key"),
+                          query("bucket", {"type": "string", "enum": ["minute", "hour", "day"]},
+                                "also split each group by this UTC time bucket (not with a time group_by); "
+                                "ordered by bucket, then requests"),
+                          *USAGE_QUERY])},
         f"{p}/budgets": {
             "get": op("List spend budgets with their current period's figures", "budgets", ADMIN,
                       ok(obj({"budgets": arr(ref("Budget"))}))),
@@ -448,8 +471,9 @@ def document() -> dict[str, Any]:
                  "description": "Providers, endpoints, identities, tokens, permissions, prices, budgets, "
                                 "usage and payloads. "
                                 "Every route needs an administrator or endpoint-manager token "
-                                "(Authorization: Bearer ...). Errors: {\"error\": {\"code\", \"message\", "
-                                "\"field\"?}}."},
+                                "(Authorization: Bearer ...), except the few any signed-in principal may "
+                                "call about itself (/me, its tokens, its usage). "
+                                "Errors: {\"error\": {\"code\", \"message\", \"field\"?}}."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths(),
