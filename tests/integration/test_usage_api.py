@@ -107,6 +107,8 @@ def test_aggregates_by_endpoint_tag_requester_and_hour(traffic: Gateway) -> None
     assert {g["tag"]: g["requests"] for g in teams} == {"team=a": 3, "team=b": 3}
     people = usage(traffic, "/aggregate", group_by="requester", tag=tag).json()["groups"]
     assert [(g["requester"], g["requests"]) for g in people] == [("admin", 6)]
+    [total] = usage(traffic, "/aggregate", group_by="all", tag=tag).json()["groups"]
+    assert total["requests"] == 6 and total["errors"] == 2 and total["latency_p95_ms"] is not None
     hours = usage(traffic, "/aggregate", group_by="hour", tag=tag).json()["groups"]
     assert sum(g["requests"] for g in hours) == 6 and hours[0]["hour"].endswith(":00:00Z")
 
@@ -230,6 +232,8 @@ def test_a_bucket_gives_one_series_per_group_over_time(traffic: Gateway) -> None
     assert all("latency_p50_ms" in p for p in points)
     hours = usage(traffic, "/aggregate", group_by="tag", tag_key="team", bucket="hour", tag=tag).json()["groups"]
     assert sum(p["requests"] for p in hours) == 6 and all(p["bucket"].endswith(":00:00Z") for p in hours)
+    series = usage(traffic, "/aggregate", group_by="all", bucket="minute", tag=tag).json()["groups"]
+    assert sum(p["requests"] for p in series) == 6 and {p["key"] for p in series} == {"all"}
     minutes = usage(traffic, "/aggregate", group_by="minute", tag=tag).json()["groups"]
     assert sum(g["requests"] for g in minutes) == 6 and all(g["minute"].endswith(":00Z") for g in minutes)
     text = usage(traffic, "/aggregate", group_by="endpoint", bucket="day", tag=tag, format="csv").body.decode()

@@ -188,3 +188,11 @@ def test_own_rows_match_requester_and_its_type(store: SQLiteStore) -> None:
     f = parse_usage_filter({})
     f.requester, f.requester_type = "u1", "user"
     assert ids(query_usage(store, f)) == ["d"]
+
+
+def test_all_is_one_group_of_the_totals(store: SQLiteStore) -> None:
+    [total] = aggregate_usage(store, parse_usage_filter({}), "all")
+    assert (total["key"], total["requests"], total["errors"], total["total_tokens"]) == ("all", 3, 1, 18)
+    series = aggregate_usage(store, parse_usage_filter({}), "all", bucket="day")
+    assert [(g["bucket"], g["requests"]) for g in series] == [("2024-06-10", 3)]
+    assert aggregate_usage(store, parse_usage_filter({"requester": "nobody"}), "all") == []

@@ -23,8 +23,8 @@ COLUMNS: tuple[str, ...] = Store.USAGE_COLUMNS
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000
 TIME_GROUPS = ("minute", "hour", "day")
-GROUP_BY = ("endpoint", "requester", "group", "tag", *TIME_GROUPS, "status", "model", "client", "session",
-            "mcp_service", "mcp_tool")
+GROUP_BY = ("all", "endpoint", "requester", "group", "tag", *TIME_GROUPS, "status", "model", "client",
+            "session", "mcp_service", "mcp_tool")
 _BOOL_COLUMNS = ("streaming", "usage_estimated")
 _JSON_COLUMNS = ("request_tags", "routing_information", "dropped_parameters", "emulated_parameters",
                  "guardrails")
@@ -33,6 +33,7 @@ _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_i
 # What each grouping groups on, as SQL over the usage table `u` (tag joins the tags `t`);
 # the time buckets are the store's own expressions.
 _GROUP_SQL = {
+    "all": "'all'",  # one group of every matching row: the totals (with a bucket: a total series)
     "endpoint": "u.endpoint_name",
     "requester": "u.requester",
     "tag": "t.key || '=' || t.value",

@@ -437,9 +437,9 @@ def paths() -> dict[str, Schema]:
                       ok(obj({"group_by": S, "bucket": {"type": "string", "description": "when asked for"},
                               "groups": arr(ref("UsageGroup"))}), csv=True), errors="400",
                       params=[query("group_by", {"type": "string", "enum": [
-                          "endpoint", "requester", "group", "tag", "minute", "hour", "day", "status", "model",
+                          "all", "endpoint", "requester", "group", "tag", "minute", "hour", "day", "status", "model",
                           "client", "session", "mcp_service", "mcp_tool"]}),
-                          query("tag_key"),
+                          query("tag_key", description="with group_by=tag: only this tag's values"),
                           query("bucket", {"type": "string", "enum": ["minute", "hour", "day"]},
                                 "also split each group by this UTC time bucket (not with a time group_by); "
                                 "ordered by bucket, then requests"),
