@@ -81,8 +81,8 @@ async def list_usage(request: Request, caller: Caller) -> AnyResponse:
 async def aggregate(request: Request, caller: Caller) -> AnyResponse:
     group_by = request.query.get("group_by")
     if not group_by:
-        raise InvalidRequest("'group_by' is required: all, endpoint, requester, group, tag, minute, hour, day, model, ...",
-                             param="group_by")
+        raise InvalidRequest("'group_by' is required: all, endpoint, requester, group, tag, minute, hour, day, "
+                             "model, ...", param="group_by")
     f = _filter_for(request, caller)
     csv_out = _wants_csv(request)
     tag_key = request.query.get("tag_key") or None
