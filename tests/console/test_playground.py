@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, expect
 
 from tests.console.admin import admin, new_user
 from tests.console.conftest import console_config, shot, sign_in
@@ -59,6 +59,12 @@ def options(page: Page) -> list[str]:
     return page.get_by_label("Endpoint").locator("option").all_text_contents()
 
 
+def posted(request: Request) -> dict[str, Any]:
+    body = request.post_data_json
+    assert isinstance(body, dict)
+    return body
+
+
 def last_answer(page: Page) -> Locator:
     return page.get_by_role("article", name="Assistant").last
 
@@ -95,6 +101,8 @@ def test_a_streamed_openai_answer_arrives_in_pieces(signed_in: Page) -> None:
     assert len(set(lengths)) >= 3, f"the text did not grow piece by piece: {lengths}"
     assert lengths == sorted(lengths)
     expect(page.get_by_role("article", name="You")).to_have_text(f"You{'tell me a story ' + SLOW}")
+    answer = send(page, "and a second one, please")
+    expect(answer.locator(".pg-text")).to_have_text(f"{PREFIX}and a second one, please")
     shot(page, "playground")
 
 
@@ -104,7 +112,7 @@ def test_the_anthropic_dialect_streams_from_an_anthropic_endpoint(signed_in: Pag
     page.get_by_label("API", exact=True).select_option(label="Anthropic Messages")
     with page.expect_request("**/ai-gateway/anthropic/v1/messages") as sent:
         answer = send(page, "bonjour claude")
-    body = sent.value.post_data_json
+    body = posted(sent.value)
     assert body["model"] == "chat-anthropic" and body["stream"] is True and body["max_tokens"] == 1024
     assert body["messages"] == [{"role": "user", "content": "bonjour claude"}]
     response = sent.value.response()
@@ -125,7 +133,7 @@ def test_an_unstreamed_conversation_carries_the_settings_and_the_turns_so_far(si
     page.get_by_label("Max tokens").fill("64")
     with page.expect_request("**/chat/completions") as first:
         answer = send(page, "first question")
-    assert "stream" not in first.value.post_data_json
+    assert "stream" not in posted(first.value)
     expect(answer.locator(".pg-text")).to_have_text(f"{PREFIX}first question")
     details = answer.get_by_role("list", name="Answer details")
     expect(details).to_contain_text("Answer:")
@@ -134,7 +142,7 @@ def test_an_unstreamed_conversation_carries_the_settings_and_the_turns_so_far(si
     with page.expect_request("**/chat/completions") as second:
         answer = send(page, "second question")
     expect(answer.locator(".pg-text")).to_have_text(f"{PREFIX}second question")
-    body = second.value.post_data_json
+    body = posted(second.value)
     assert body["temperature"] == 0.5 and body["max_tokens"] == 64
     assert body["model"] == "chat-anthropic"  # the first one, no endpoint in the route; in OpenAI's dialect
     assert body["messages"] == [
@@ -147,13 +155,34 @@ def test_an_unstreamed_conversation_carries_the_settings_and_the_turns_so_far(si
     expect(page.get_by_role("article")).to_have_count(0)
 
 
+def test_stop_cuts_a_streamed_answer_short_and_keeps_what_came(signed_in: Page) -> None:
+    page = signed_in
+    open_playground(page, "chat-openai")
+    words = " ".join(f"w{i}" for i in range(40))
+    page.get_by_label("Message").fill(f"a long one MOCK_FAULT:slow_stream=0.3 {words}")
+    page.get_by_role("button", name="Send").click()
+    answer = last_answer(page)
+    expect(answer.locator(".pg-text")).to_contain_text(PREFIX.strip())
+    page.get_by_role("button", name="Stop").click()
+    expect(answer).to_contain_text("Stopped: the answer is cut short.")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    expect(page.get_by_role("button", name="Stop")).to_be_disabled()
+    partial = str(answer.locator(".pg-text").text_content())
+    assert partial.startswith(PREFIX.strip()) and not partial.endswith("w39")
+    page.get_by_label("Stream the answer").uncheck()
+    with page.expect_request("**/chat/completions") as sent:
+        send(page, "go on")
+    assert posted(sent.value)["messages"][1] == {"role": "assistant", "content": partial}
+
+
 def test_a_user_sees_only_the_endpoints_it_may_query(page: Page, gw: Gateway) -> None:
     _, token = new_user(gw, query=("chat-openai",))
     sign_in(page, token)
     open_playground(page, "chat-anthropic")  # not its to pick: the first it may query is chosen
     assert options(page) == ["chat-openai"]
-    answer = send(page, "hi from a user")
-    expect(answer.locator(".pg-text")).to_have_text(f"{PREFIX}hi from a user")
+    page.get_by_label("Message").fill("hi from a user")
+    page.get_by_label("Message").press("Enter")  # Enter sends (Shift+Enter would start a new line)
+    expect(last_answer(page).locator(".pg-text")).to_have_text(f"{PREFIX}hi from a user")
 
 
 def test_a_rate_limited_request_shows_the_api_error_in_the_conversation(page: Page, gw: Gateway) -> None:

@@ -80,15 +80,14 @@ function settingsPanel(endpoints, selected) {
   const maxTokens = input({ type: 'number', name: 'max_tokens', min: '1', step: '1', value: '1024' });
   // The route keeps the endpoint (a link to it preselects it) without reloading the page.
   endpoint.addEventListener('change', () => history.replaceState(null, '', `#/playground/${encodeURIComponent(endpoint.value)}`));
-  const el = h('aside', { class: 'pg-settings card', 'aria-label': 'Settings' },
+  const el = h('section', { class: 'pg-settings card', 'aria-label': 'Settings' },
     h('h2', {}, 'Settings'),
     field('Endpoint', endpoint),
     field('API', dialect, 'The public model API the request is sent in.'),
     field('System prompt', system),
     stream.el,
-    h('div', { class: 'row' },
-      field('Temperature', temperature, 'Empty: the model\'s default.'),
-      field('Max tokens', maxTokens, 'Empty: no limit (Anthropic requires one: 1024).')));
+    field('Temperature', temperature, 'Empty: the model\'s default.'),
+    field('Max tokens', maxTokens, 'Empty: no limit (Anthropic requires one: 1024).'));
   return {
     el,
     dialect: () => dialectById(dialect.value),

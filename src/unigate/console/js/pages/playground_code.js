@@ -4,23 +4,31 @@
 
 const TOKEN_ENV = 'UNIGATE_TOKEN';
 
-// A JSON value as a Python literal (JSON's string escapes are valid in Python strings).
-export function pyLiteral(value, indent = '') {
-  const inner = indent + '    ';
-  if (value === null || value === undefined) return 'None';
-  if (value === true) return 'True';
-  if (value === false) return 'False';
+// A JSON value written out for reading: objects of plain values (a message, say) on one line,
+// anything deeper one item a line. `words` spells true, false and null (JSON's or Python's; JSON's
+// string escapes are valid in Python strings too).
+const JSON_WORDS = { true: 'true', false: 'false', null: 'null' };
+const PYTHON_WORDS = { true: 'True', false: 'False', null: 'None' };
+
+function literal(value, indent, words) {
+  const inner = indent + (words === PYTHON_WORDS ? '    ' : '  ');
+  if (value === null || value === undefined) return words.null;
+  if (value === true || value === false) return words[String(value)];
   if (typeof value === 'number' || typeof value === 'string') return JSON.stringify(value);
+  const trailer = words === PYTHON_WORDS ? ',' : ''; // Python takes a trailing comma, JSON does not
   if (Array.isArray(value)) {
     if (!value.length) return '[]';
-    return `[\n${value.map((v) => inner + pyLiteral(v, inner)).join(',\n')},\n${indent}]`;
+    return `[\n${value.map((v) => inner + literal(v, inner, words)).join(',\n')}${trailer}\n${indent}]`;
   }
   const entries = Object.entries(value);
   if (!entries.length) return '{}';
-  const short = entries.every(([, v]) => v === null || typeof v !== 'object');
-  if (short) return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(', ')}}`;
-  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(v, inner)}`).join(',\n')},\n${indent}}`;
+  const pair = ([k, v], at) => `${JSON.stringify(k)}: ${literal(v, at, words)}`;
+  if (entries.every(([, v]) => v === null || typeof v !== 'object')) return `{${entries.map((e) => pair(e, '')).join(', ')}}`;
+  return `{\n${entries.map((e) => inner + pair(e, inner)).join(',\n')}${trailer}\n${indent}}`;
 }
+
+export const prettyJson = (value, indent = '') => literal(value, indent, JSON_WORDS);
+export const pyLiteral = (value, indent = '') => literal(value, indent, PYTHON_WORDS);
 
 // body's fields as Python keyword arguments, one a line
 function pyKwargs(body) {
@@ -34,11 +42,11 @@ function tokenHeader(dialect) {
 
 export function curlSnippet(dialect, body, origin) {
   const lines = [
-    `curl -sS${body.stream ? ' -N' : ''} ${origin}${dialect.path} \\`,
+    `curl -sS${body.stream ? ' -N' : ''} "${origin}${dialect.path}" \\`,
     `  -H "${tokenHeader(dialect)}" \\`,
   ];
   if (dialect.id === 'anthropic') lines.push('  -H "anthropic-version: 2023-06-01" \\');
-  lines.push('  -H "Content-Type: application/json" \\', "  -d @- <<'JSON'", JSON.stringify(body, null, 2), 'JSON');
+  lines.push('  -H "Content-Type: application/json" \\', "  -d @- <<'JSON'", prettyJson(body), 'JSON');
   return lines.join('\n');
 }
 
@@ -159,7 +167,7 @@ const response = await fetch('${origin}${dialect.path}', {
     ${auth}
     'Content-Type': 'application/json',
   },
-  body: JSON.stringify(${JSON.stringify(body, null, 2).replace(/\n/g, '\n  ')}),
+  body: JSON.stringify(${prettyJson(body, '  ')}),
 });
 if (!response.ok) throw new Error(\`\${response.status}: \${await response.text()}\`);
 `;
