@@ -56,6 +56,8 @@ def test_the_list_shows_each_endpoints_routing_and_settings(signed_in: Page, gw:
     row.get_by_role("cell").nth(1).click()
     expect(page.get_by_role("heading", name=f"Endpoint {name}")).to_be_visible()
     expect(page.get_by_role("img", name="openai-main/gpt-4o-mini 60%, claude/claude-haiku-4-5 40%")).to_be_visible()
+    expect(page.get_by_role("region", name="Rate limits").get_by_label("Limit 1 amount")).to_have_value("10")
+    shot(page, "endpoint-detail")
 
 
 def test_creating_an_endpoint_with_a_split_and_a_fallback(signed_in: Page, gw: Gateway) -> None:
@@ -169,7 +171,6 @@ def test_granting_and_removing_a_member(signed_in: Page, gw: Gateway) -> None:
     expect(grants.get_by_role("cell", name=email, exact=True)).to_be_visible()
     acl = admin(gw, "GET", f"/endpoints/{name}/permissions")[1]["access_control_list"]
     assert [(e.get("user_name"), e["permission_level"]) for e in acl] == [(email, "CAN_QUERY")]
-    shot(page, "endpoint-detail")
 
     grants.get_by_label(f"Level of {email}").select_option("CAN_MANAGE")
     expect(page.get_by_role("status").filter(has_text="now has CAN_MANAGE")).to_be_visible()

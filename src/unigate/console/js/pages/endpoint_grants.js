@@ -6,7 +6,7 @@ import { get, put, patch, seg } from '../api.js';
 import { h, clear, field, input, select, button, badge, confirmDialog, notify } from '../ui.js';
 import { section, saving } from './endpoint_util.js';
 
-const LEVELS = [['CAN_QUERY', 'CAN_QUERY (call the endpoint)'], ['CAN_MANAGE', 'CAN_MANAGE (and change it)']];
+const LEVELS = ['CAN_QUERY', 'CAN_MANAGE'];
 const KINDS = [['user_name', 'User'], ['service_principal_name', 'Service principal'], ['group_name', 'Group']];
 const KIND_LABEL = Object.fromEntries(KINDS);
 const memberKey = (entry) => KINDS.map(([k]) => k).find((k) => entry[k] !== undefined);
@@ -48,7 +48,7 @@ export function grantsSection(name, permissions) {
       h('thead', {}, h('tr', {}, h('th', {}, 'Member'), h('th', {}, 'Kind'), h('th', {}, 'Level'), h('th', {}))),
       h('tbody', {}, acl.map((entry) => {
         const who = entry[memberKey(entry)];
-        const level = select(LEVELS.map(([v]) => v), entry.permission_level, { 'aria-label': `Level of ${who}` });
+        const level = select(LEVELS, entry.permission_level, { 'aria-label': `Level of ${who}` });
         level.addEventListener('change', () => changeLevel(entry, level.value));
         return h('tr', {}, h('td', { class: 'mono' }, who), h('td', {}, badge(KIND_LABEL[memberKey(entry)], 'grey')), h('td', {}, level),
           h('td', { class: 'row-actions' }, button('Remove', () => remove(entry), { kind: 'small danger', 'aria-label': `Remove ${who}` })));
@@ -56,7 +56,7 @@ export function grantsSection(name, permissions) {
   }
 
   const kind = select(KINDS, 'user_name');
-  const who = input({ list: 'grant-member-names', placeholder: 'email, application id or group',
+  const who = input({ list: 'grant-member-names', placeholder: 'email, app id or group',
     autocomplete: 'off', dataset: { field: 'access_control_list[0]' } });
   const level = select(LEVELS, 'CAN_QUERY', { dataset: { field: 'access_control_list[0].permission_level' } });
   const names = h('datalist', { id: 'grant-member-names' });
@@ -69,8 +69,9 @@ export function grantsSection(name, permissions) {
   memberSuggestions().then((s) => { suggestions = s; suggest(); }).catch(() => { /* suggestions only */ });
   const addBtn = button('Add grant', null, { kind: 'primary', type: 'submit' });
   const form = h('form', { 'aria-label': 'Add a grant', class: 'grant-add', novalidate: true },
-    h('div', { class: 'row' }, field('Kind', kind), field('Member', who), field('Level', level), h('div', { class: 'field' }, addBtn)),
-    names, status);
+    h('div', { class: 'grant-fields' }, field('Kind', kind), field('Member', who), field('Level', level)),
+    names, status,
+    h('div', { class: 'form-actions' }, h('p', { class: 'hint' }, 'CAN_QUERY calls the endpoint; CAN_MANAGE also changes its settings and grants.'), addBtn));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const entry = { [kind.value]: who.value.trim(), permission_level: level.value };

@@ -31,7 +31,7 @@ function limitRow(limit, i, onRemove) {
   for (const control of [key, principal, measure, amount, period]) control.addEventListener('input', sync);
   sync();
   return h('tr', { dataset: { field: `rate_limits[${i}]` }, tabindex: -1 }, h('td', {}, key), h('td', {}, principal),
-    h('td', {}, amount, ' ', measure), h('td', {}, period),
+    h('td', {}, h('div', { class: 'inline' }, amount, measure)), h('td', {}, period),
     h('td', { class: 'row-actions' }, button('Remove', onRemove, { kind: 'small', 'aria-label': `Remove limit ${n}` })));
 }
 

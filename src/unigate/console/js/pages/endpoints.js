@@ -142,6 +142,8 @@ async function deleteEndpoint(ctx, name) {
   }
 }
 
+const wide = (el) => { el.classList.add('wide'); return el; };
+
 async function renderDetail(root, ctx, name) {
   const path = `/endpoints/${seg(name)}`;
   const actions = [
@@ -158,8 +160,7 @@ async function renderDetail(root, ctx, name) {
     h('p', { class: 'back' }, h('a', { href: '#/endpoints' }, '← All endpoints')),
     h('div', { class: 'ep-sections' },
       routingSection(endpoint),
-      grantsSection(name, permissions),
-      rateLimitsSection(name, limits.rate_limits),
-      payloadLoggingSection(name, logging, ctx.navigate),
-      guardrailsSection(name, guardrails)));
+      h('div', { class: 'ep-column' }, grantsSection(name, permissions), payloadLoggingSection(name, logging, ctx.navigate)),
+      wide(rateLimitsSection(name, limits.rate_limits)),
+      wide(guardrailsSection(name, guardrails))));
 }
