@@ -203,6 +203,18 @@ def test_a_rate_limited_request_shows_the_api_error_in_the_conversation(page: Pa
         assert admin(gw, "PUT", "/endpoints/chat-openai/rate-limits", {"rate_limits": []})[0] == 200
 
 
+@pytest.mark.parametrize(("endpoint", "api"), [("chat-openai", "OpenAI Chat Completions"),
+                                               ("chat-anthropic", "Anthropic Messages")])
+def test_an_error_inside_a_stream_is_shown_under_the_text_that_came(signed_in: Page, endpoint: str, api: str) -> None:
+    page = signed_in
+    open_playground(page, endpoint)
+    page.get_by_label("API", exact=True).select_option(label=api)
+    answer = send(page, "one two three four five MOCK_FAULT:stream_error=5")
+    expect(answer.get_by_role("alert")).to_contain_text("in the stream")
+    expect(answer.locator(".pg-text")).to_contain_text(PREFIX.strip())
+    expect(page.get_by_label("Message")).to_have_value("one two three four five MOCK_FAULT:stream_error=5")
+
+
 def wait_until_refused(gw: Gateway, token: str) -> None:
     body = {"model": "chat-openai", "messages": [{"role": "user", "content": "x"}]}
     deadline = time.monotonic() + 10
