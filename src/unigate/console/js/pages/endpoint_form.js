@@ -12,13 +12,14 @@ const POLICIES = [['refuse', 'refuse (answer 400)'], ['drop', 'drop (and name it
 // not list providers), a text input suggesting the ones this endpoint already uses.
 function providerControl(choices, value, label, listId) {
   if (choices.listable) {
-    const names = choices.names.includes(value) || !value ? choices.names : [value, ...choices.names];
+    const known = !value || choices.names.includes(value);
+    const names = known ? choices.names : [value, ...choices.names]; // a provider deleted since: still shown
     return select([['', 'Choose…'], ...names.map((n) => [n, n])], value, { 'aria-label': label, required: true });
   }
   return input({ value, 'aria-label': label, list: listId, required: true, placeholder: 'provider name' });
 }
 
-function iconButton(text, label, onclick, disabled = false) {
+function rowButton(text, label, onclick, disabled = false) {
   return button(text, onclick, { kind: 'small', 'aria-label': label, title: label, disabled });
 }
 
@@ -43,7 +44,7 @@ function destinationsEditor(rows, choices, listId) {
       const pct = input({ type: 'number', min: 0, max: 100, step: 1, value: row.traffic_percentage,
         'aria-label': `Destination ${n} traffic %`, class: 'pct', dataset: { field: `destinations[${i}].traffic_percentage` } });
       pct.addEventListener('input', () => { row.traffic_percentage = pct.value; showTotal(); });
-      const remove = iconButton('Remove', `Remove destination ${n}`, () => { rows.splice(i, 1); redraw(); }, rows.length === 1);
+      const remove = rowButton('Remove', `Remove destination ${n}`, () => { rows.splice(i, 1); redraw(); }, rows.length === 1);
       return h('tr', {}, h('td', {}, provider), h('td', {}, model), h('td', {}, pct, ' %'), h('td', { class: 'row-actions' }, remove));
     }));
     showTotal();
@@ -78,9 +79,9 @@ function fallbacksEditor(rows, choices, listId) {
       model.addEventListener('input', () => { row.model = model.value; });
       return h('tr', {}, h('td', { class: 'order' }, String(n)), h('td', {}, provider), h('td', {}, model),
         h('td', { class: 'row-actions' },
-          iconButton('↑', `Move fallback ${n} up`, () => move(i, -1), i === 0),
-          iconButton('↓', `Move fallback ${n} down`, () => move(i, 1), i === rows.length - 1),
-          iconButton('Remove', `Remove fallback ${n}`, () => { rows.splice(i, 1); redraw(); })));
+          rowButton('↑', `Move fallback ${n} up`, () => move(i, -1), i === 0),
+          rowButton('↓', `Move fallback ${n} down`, () => move(i, 1), i === rows.length - 1),
+          rowButton('Remove', `Remove fallback ${n}`, () => { rows.splice(i, 1); redraw(); })));
     }));
   }
   const add = button('Add fallback', () => { rows.push({ provider: '', model: '' }); redraw(); }, { kind: 'small' });

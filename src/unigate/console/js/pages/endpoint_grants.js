@@ -32,7 +32,8 @@ export function grantsSection(name, permissions) {
 
   const apply = async (action, message) => {
     const saved = await saving(form, status, addBtn, action);
-    if (saved) { acl = saved.access_control_list; redraw(); notify(message); }
+    if (saved) { acl = saved.access_control_list; notify(message); }
+    redraw(); // on a refusal too: a level select goes back to the stored level
   };
   const changeLevel = (entry, level) => apply(() => patch(path, { access_control_list: [{ ...member(entry), permission_level: level }] }),
     `${entry[memberKey(entry)]} now has ${level}`);
