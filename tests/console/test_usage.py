@@ -204,6 +204,19 @@ def test_a_plain_user_sees_only_its_own_requests(page: Page, gw: Gateway,
     expect(page.get_by_text("No requests match these filters in this time range.")).to_be_visible()
 
 
+def test_a_manager_sees_the_endpoints_it_manages(page: Page, gw: Gateway,
+                                                 known: tuple[str, list[dict[str, Any]]]) -> None:
+    tag, _ = known
+    _, token = new_user(gw, manage=("chat-anthropic",), query=("chat-openai",))
+    sign_in(page, token)
+    show(page, tag)
+    expect(card(page, "Requests")).to_contain_text("3")  # the administrator's, on its endpoint
+    expect(page.get_by_text("You see the requests of the endpoints you manage: chat-anthropic.")).to_be_visible()
+    options = page.get_by_label("Endpoint", exact=True).locator("option").all_inner_texts()
+    assert options == ["All endpoints", "chat-anthropic"]
+    assert totals(chart(page, "Requests by endpoint")) == {"chat-anthropic": 3}
+
+
 def test_no_traffic_is_an_empty_state_and_a_bad_filter_an_error_in_place(signed_in: Page) -> None:
     page = signed_in
     show(page, f"run=nothing-{uuid.uuid4().hex[:8]}")

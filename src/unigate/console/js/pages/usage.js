@@ -83,7 +83,8 @@ class UsageView {
       const { endpoints } = await get('/endpoints');
       return endpoints.map((e) => e.name).sort();
     }
-    return [...new Set([...this.me.can_manage, ...this.me.can_query])].sort();
+    if (this.me.can_manage.length) return [...this.me.can_manage].sort();
+    return [...this.me.can_query].sort();
   }
 
   syncHash() {
