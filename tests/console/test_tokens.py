@@ -100,4 +100,5 @@ def test_a_plain_user_sees_only_its_own_tokens_and_makes_one_for_itself(page: Pa
     assert others not in page.content() and value not in page.content()
     # The principal is fixed to itself: the form cannot name anyone else.
     page.get_by_role("button", name="Create token").click()
-    expect(page.get_by_role("dialog", name="Create a token").get_by_label("Principal")).to_have_attribute("readonly", "")
+    fixed = page.get_by_role("dialog", name="Create a token").get_by_label("Principal")
+    expect(fixed).to_have_attribute("readonly", "")
