@@ -23,6 +23,11 @@ def wait_for_me(gw: Gateway, token: str, status: int, timeout: float = 5.0) -> N
         time.sleep(0.1)
 
 
+def quiet(page: Page) -> None:
+    """Takes the passing notices away before a screenshot, so they do not hide the page."""
+    page.evaluate("document.getElementById('notices')?.replaceChildren()")
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -83,12 +88,14 @@ def test_create_a_user_a_service_principal_and_a_group_and_add_the_user(signed_i
     page.get_by_role("dialog", name="Please confirm").get_by_role("button", name="Remove").click()
     expect(page.get_by_role("heading", name="Members (1)")).to_be_visible()
     assert admin(gw, "GET", f"/groups/{group}")[1]["members"] == [{"user_name": email}]
+    quiet(page)
     shot(page, "groups")
 
     # The user list names the group; the user's page too.
     page.goto("/console/#/users")
     row = page.get_by_role("row").filter(has_text=email)
     expect(row).to_contain_text(group)
+    quiet(page)
     shot(page, "users")
     row.click()
     expect(page.get_by_role("heading", name=email)).to_be_visible()

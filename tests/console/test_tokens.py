@@ -43,6 +43,9 @@ def test_a_token_is_shown_once_works_and_stops_when_revoked(signed_in: Page, gw:
     expect(row).to_contain_text("console test token")
     expect(row).to_contain_text("active")
     assert value not in page.content()
+    env_row = page.get_by_role("row").filter(has_text="env-admin")
+    expect(env_row).to_contain_text("environment")  # the bootstrap token cannot be revoked here
+    expect(env_row.get_by_role("button", name="Revoke token env-admin")).to_have_count(0)
     shot(page, "tokens")
 
     row.get_by_role("button", name=f"Revoke token {token['token_id']}").click()

@@ -68,10 +68,18 @@ export function tokenTable(tokens, { showPrincipal = true, onRevoke } = {}) {
     { key: 'expires_at', label: 'Expires', render: (t) => (t.expires_at ? when(t.expires_at) : h('span', { class: 'muted' }, 'never')) },
     { key: 'last_used_at', label: 'Last used', render: (t) => when(t.last_used_at) },
     { key: 'state', label: 'State', render: (t) => h('span', {}, tokenState(t), t.revoked_at ? ` ${when(t.revoked_at)}` : '') },
-    onRevoke && { key: 'actions', label: '', render: (t) => (t.revoked_at ? null
-      : button('Revoke', () => onRevoke(t), { kind: 'small danger', 'aria-label': `Revoke token ${t.token_id}` })) },
+    onRevoke && { key: 'actions', label: '', render: (t) => revokeCell(t, onRevoke) },
   ].filter(Boolean);
   return table(columns, tokens, { empty: 'No tokens.' });
+}
+
+// The bootstrap token comes from the environment: the API refuses to revoke it (409).
+const ENV_ADMIN_TOKEN_ID = 'env-admin';
+
+function revokeCell(t, onRevoke) {
+  if (t.revoked_at) return null;
+  if (t.token_id === ENV_ADMIN_TOKEN_ID) return h('span', { class: 'muted', title: 'Change UNIGATE_ADMIN_TOKEN and restart to replace it' }, 'environment');
+  return button('Revoke', () => onRevoke(t), { kind: 'small danger', 'aria-label': `Revoke token ${t.token_id}` });
 }
 
 function principalCell(name, type) {
