@@ -34,8 +34,8 @@ TIMEOUT_MS = 15_000
 def console_config(mock: str) -> str:
     return f"""
 providers:
-  - {{name: openai-main, type: openai, base_url: "{mock}/v1", api_key: sk-mock-openai-console}}
-  - {{name: claude, type: anthropic, base_url: "{mock}", api_key: sk-ant-mock-console}}
+  - {{name: openai-main, type: openai, base_url: "{mock}/v1", api_key: sk-mock-openai}}
+  - {{name: claude, type: anthropic, base_url: "{mock}", api_key: sk-ant-mock}}
 endpoints:
   - {{name: chat-openai, destinations: [{{provider: openai-main, model: gpt-4o-mini}}]}}
   - {{name: chat-anthropic, destinations: [{{provider: claude, model: claude-haiku-4-5}}]}}

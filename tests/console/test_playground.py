@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,9 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, expect
 
 from tests.console.admin import admin, new_user
-from tests.console.conftest import console_config, shot, sign_in
-from tests.integration.gateway import Gateway, start_gateway
+from tests.console.conftest import shot, sign_in
+from tests.integration.gateway import Gateway
 from tests.integration.rawhttp import bearer, call
-from tests.mocks.state import MockKeys
 
 PREFIX = "MOCK-UPSTREAM-OK: "
 # The mock waits this long between stream events, so the browser gets them one by one.
@@ -37,17 +35,6 @@ WATCH_LENGTHS = """() => {
     if (texts.length) window.pgLengths.push(texts[texts.length - 1].textContent.length);
   }).observe(log, { subtree: true, childList: true, characterData: true });
 }"""
-
-
-@pytest.fixture(scope="module")
-def gw(mock_url: str) -> Iterator[Gateway]:
-    """conftest's gateway, with the provider keys the mock accepts (conftest's own keys are
-    refused by it, and the playground needs real answers)."""
-    config = (console_config(mock_url).replace("sk-mock-openai-console", MockKeys.openai)
-              .replace("sk-ant-mock-console", MockKeys.anthropic))
-    gateway = start_gateway(config, workers=1)
-    yield gateway
-    gateway.stop()
 
 
 def open_playground(page: Page, endpoint: str = "") -> None:

@@ -327,6 +327,14 @@ def test_every_write_is_audited(gw: Gateway) -> None:
     assert only and all(e["action"].startswith("token.") for e in only)
     assert len(api(gw, "GET", "/audit?limit=2")[1]["entries"]) == 2
     assert api(gw, "GET", "/audit?limit=zero")[1]["error"]["field"] == "limit"
+    # paging by offset, and a time range (start inclusive, end exclusive)
+    first_three = api(gw, "GET", "/audit?limit=3")[1]["entries"]
+    assert api(gw, "GET", "/audit?limit=2&offset=1")[1]["entries"] == first_three[1:3]
+    newest = first_three[0]["event_time"]
+    assert api(gw, "GET", f"/audit?start={newest + 1}")[1]["entries"] == []
+    assert all(e["event_time"] < newest for e in api(gw, "GET", f"/audit?end={newest}&limit=20")[1]["entries"])
+    assert api(gw, "GET", "/audit?start=yesterday")[1]["error"]["field"] == "start"
+    assert api(gw, "GET", "/audit?offset=-1")[1]["error"]["field"] == "offset"
 
 
 # --- CLI ---------------------------------------------------------------------------------------

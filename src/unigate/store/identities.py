@@ -326,9 +326,16 @@ def set_grants(store: Store, endpoint: str, acl: list[tuple[Member, str]], repla
 # --- audit log -------------------------------------------------------------------------------
 
 def audit_entries(store: Store, limit: int = 100, actor: str | None = None, action: str | None = None,
-                  target: str | None = None) -> list[dict[str, Any]]:
-    """Newest first. `action` ending in '.' or '*' matches a prefix ('token.' = every token change)."""
-    where, args = [], []
+                  target: str | None = None, offset: int = 0, start: float | None = None,
+                  end: float | None = None) -> list[dict[str, Any]]:
+    """Newest first. `action` ending in '.' or '*' matches a prefix ('token.' = every token change);
+    `start` (inclusive) and `end` (exclusive) bound the time, in unix seconds."""
+    where: list[str] = []
+    args: list[Any] = []
+    for clause, bound in (("event_time >= ?", start), ("event_time < ?", end)):
+        if bound is not None:
+            where.append(clause)
+            args.append(bound)
     for column, value in (("actor", actor), ("target", target)):
         if value is not None:
             where.append(f"{column} = ?")
@@ -344,6 +351,6 @@ def audit_entries(store: Store, limit: int = 100, actor: str | None = None, acti
     sql = "SELECT id, event_time, actor, action, target, details FROM audit_log"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    rows = store.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+    rows = store.execute(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset))
     return [{"id": i, "event_time": t, "actor": a, "action": act, "target": tg,
              "details": json.loads(d) if d else None} for i, t, a, act, tg, d in rows]

@@ -41,7 +41,7 @@ function signOut(message) {
 
 function showSignIn(message) {
   const tokenInput = input({ type: 'password', name: 'token', autocomplete: 'current-password', required: true,
-    placeholder: 'ug-…', autofocus: true });
+    placeholder: 'ug_…', autofocus: true });
   const status = h('div', { class: 'signin-status' }, message ? errorBox({ message }) : null);
   const submit = button('Sign in', null, { kind: 'primary', type: 'submit' });
   const form = h('form', { class: 'signin card', 'aria-label': 'Sign in' },

@@ -255,6 +255,8 @@ def query(name: str, schema: Schema = S, description: str = "") -> Schema:
 
 ADMIN, MANAGER = "administrators", "administrators and managers (CAN_MANAGE) of the endpoint"
 ANY = "administrators and endpoint managers"
+TOKEN_OWNERS = ("every signed-in principal (non-administrators: their own tokens only; only administrators "
+                "create or revoke tokens for someone else)")
 USAGE_READERS = ("every signed-in principal: administrators see all rows, endpoint managers the rows of "
                  "their endpoints (another endpoint: 403), anyone else its own requests (another "
                  "requester: 403)")
@@ -411,15 +413,15 @@ def paths() -> dict[str, Schema]:
             "put": op("Replace a group's members", "groups", ADMIN, ok(ref("Group")), errors="400 404 409",
                       request=obj({"members": arr(ref("Member"))}, ("members",)))},
         f"{p}/tokens": {
-            "get": op("List tokens (never their values)", "tokens", ANY, ok(obj({"tokens": arr(ref("Token"))})),
+            "get": op("List tokens (never their values)", "tokens", TOKEN_OWNERS, ok(obj({"tokens": arr(ref("Token"))})),
                       params=[query("principal"), query("include_revoked", B)]),
-            "post": op("Create a token; the token is in this answer only", "tokens", ANY,
+            "post": op("Create a token; the token is in this answer only", "tokens", TOKEN_OWNERS,
                        ok({"allOf": [ref("Token"), obj({"token": S})]}, "201"), errors="400 404",
                        request=obj({"principal": S, "lifetime_seconds": N, "comment": S}, ("principal",)))},
         f"{p}/tokens/{{token_id}}": {
             "parameters": [path_param("token_id")],
-            "get": op("Get a token's metadata", "tokens", ANY, ok(ref("Token")), errors="404"),
-            "delete": op("Revoke a token", "tokens", ANY, ok(ref("Token")), errors="404 409")},
+            "get": op("Get a token's metadata", "tokens", TOKEN_OWNERS, ok(ref("Token")), errors="404"),
+            "delete": op("Revoke a token", "tokens", TOKEN_OWNERS, ok(ref("Token")), errors="404 409")},
         f"{p}/usage": {
             "get": op("Usage rows (JSON, or CSV with format=csv / Accept: text/csv)", "usage", USAGE_READERS,
                       ok(obj({"rows": arr(ref("UsageRow")), "limit": INT, "offset": INT}), csv=True),
@@ -459,8 +461,11 @@ def paths() -> dict[str, Schema]:
                          errors="404")},
         f"{p}/audit": {
             "get": op("The audit log: who changed what, when", "audit", ADMIN,
-                      ok(obj({"entries": arr(ref("AuditEntry"))})), errors="400",
-                      params=[query("limit", INT), query("actor"), query("action"), query("target")])},
+                      ok(obj({"entries": arr(ref("AuditEntry")), "limit": INT, "offset": INT})), errors="400",
+                      params=[query("limit", INT), query("offset", INT), query("actor"),
+                              query("action", description="exact, or a prefix ending in '.' or '*'"),
+                              query("target"), query("start", description="unix seconds or ISO 8601"),
+                              query("end")])},
     }
 
 

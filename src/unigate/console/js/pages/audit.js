@@ -1,16 +1,12 @@
 // Audit log (#/audit, administrators): who changed what and when, newest first, filtered by
-// actor, action (a prefix when it ends in "." or "*": "token." is every token change) and
-// target.
-//
-// The API pages by `limit` alone (newest first), so page N asks for the first
-// (N + 1) * size + 1 entries and shows its slice; the extra one says whether a next page exists.
+// actor, action (a prefix when it ends in "." or "*": "token." is every token change), target
+// and a time range. Pages by offset; one entry more than a page says whether a next page exists.
 
 import { get, qs } from '../api.js';
 import { h, clear, pageFrame, field, input, select, button, table, loading, errorBox, when, num, useStyles } from '../ui.js';
 
 useStyles('identities');
 
-const MAX_LIMIT = 10000; // the API's cap on `limit`
 const PAGE_SIZES = ['50', '100', '500'];
 
 export async function render(root) {
@@ -19,22 +15,25 @@ export async function render(root) {
   const action = input({ type: 'search', name: 'action', placeholder: 'user.create, or token.', autocomplete: 'off' });
   const target = input({ type: 'search', name: 'target', autocomplete: 'off' });
   const size = select(PAGE_SIZES, '100', { name: 'limit' });
+  const from = input({ type: 'datetime-local', name: 'start' });
+  const until = input({ type: 'datetime-local', name: 'end' });
   const filters = h('form', { class: 'filters', 'aria-label': 'Filter the audit log' },
-    field('Actor', actor), field('Action', action), field('Target', target), field('Per page', size),
+    field('Actor', actor), field('Action', action), field('Target', target),
+    field('From', from), field('Until', until), field('Per page', size),
     button('Apply', null, { kind: 'primary', type: 'submit' }));
   const results = h('div', {});
   let page = 0;
 
   const load = async () => {
     const perPage = Number(size.value);
-    const limit = Math.min((page + 1) * perPage + 1, MAX_LIMIT);
     clear(results, loading());
     try {
       const { entries } = await get(`/audit${qs({
-        limit, actor: actor.value.trim(), action: action.value.trim(), target: target.value.trim(),
+        limit: perPage + 1, offset: page * perPage, actor: actor.value.trim(), action: action.value.trim(),
+        target: target.value.trim(), start: unixSeconds(from.value), end: unixSeconds(until.value),
       })}`);
-      const rows = entries.slice(page * perPage, (page + 1) * perPage);
-      const hasNext = entries.length > (page + 1) * perPage && limit < MAX_LIMIT;
+      const rows = entries.slice(0, perPage);
+      const hasNext = entries.length > perPage;
       clear(results, auditTable(rows), pager(page, rows.length, perPage, hasNext, (p) => { page = p; load(); }));
     } catch (err) {
       clear(results, errorBox(err));
@@ -43,6 +42,11 @@ export async function render(root) {
   filters.addEventListener('submit', (e) => { e.preventDefault(); page = 0; load(); });
   clear(body, filters, results);
   await load();
+}
+
+// A datetime-local value (the browser's time zone) as unix seconds; '' when empty.
+function unixSeconds(value) {
+  return value ? String(Math.floor(new Date(value).getTime() / 1000)) : '';
 }
 
 function auditTable(rows) {
