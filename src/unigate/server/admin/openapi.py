@@ -413,7 +413,8 @@ def paths() -> dict[str, Schema]:
             "put": op("Replace a group's members", "groups", ADMIN, ok(ref("Group")), errors="400 404 409",
                       request=obj({"members": arr(ref("Member"))}, ("members",)))},
         f"{p}/tokens": {
-            "get": op("List tokens (never their values)", "tokens", TOKEN_OWNERS, ok(obj({"tokens": arr(ref("Token"))})),
+            "get": op("List tokens (never their values)", "tokens", TOKEN_OWNERS,
+                      ok(obj({"tokens": arr(ref("Token"))})),
                       params=[query("principal"), query("include_revoked", B)]),
             "post": op("Create a token; the token is in this answer only", "tokens", TOKEN_OWNERS,
                        ok({"allOf": [ref("Token"), obj({"token": S})]}, "201"), errors="400 404",
