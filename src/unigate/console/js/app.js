@@ -16,6 +16,9 @@ export const PAGES = [
   { path: 'groups', label: 'Groups', module: './pages/groups.js', show: manager },
   { path: 'tokens', label: 'Tokens', module: './pages/tokens.js', show: () => true },
   { path: 'usage', label: 'Usage', module: './pages/usage.js', show: () => true },
+  { path: 'mcp-services', label: 'MCP services', module: './pages/mcp_services.js', show: (me) => me.is_admin },
+  { path: 'budgets', label: 'Budgets', module: './pages/budgets.js', show: (me) => me.is_admin },
+  { path: 'prices', label: 'Prices', module: './pages/prices.js', show: manager },
   { path: 'payloads', label: 'Payloads', module: './pages/payloads.js', show: manager },
   { path: 'audit', label: 'Audit log', module: './pages/audit.js', show: (me) => me.is_admin },
   { path: 'playground', label: 'Playground', module: './pages/playground.js', show: (me) => me.can_query.length > 0 },
@@ -80,6 +83,11 @@ async function showShell() {
   const visible = PAGES.filter((p) => p.show(me));
   nav = h('nav', { 'aria-label': 'Console' }, h('ul', {}, visible.map((p) =>
     h('li', {}, h('a', { href: `#/${p.path}`, dataset: { page: p.path } }, p.label)))));
+  // A link to the address already shown changes no hash: show the page afresh all the same.
+  nav.addEventListener('click', (e) => {
+    const link = e.target.closest('a');
+    if (link && link.getAttribute('href') === location.hash) render();
+  });
   const who = h('div', { class: 'who' },
     h('span', { class: 'who-name', title: me.principal_type }, me.principal),
     h('span', { class: 'badge' }, role(me)),
