@@ -59,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"unigate {__version__} serving {len(config.endpoints)} endpoint(s) from {config.source} "
           f"on http://{opts.host}:{opts.port}/ai-gateway with {opts.workers} worker(s); "
           f"store: {store!r}{shared}", flush=True)
+    print(f"web console: http://{opts.host}:{opts.port}/console/ (sign in with a token)", flush=True)
     serve(config, opts)
     return 0
 

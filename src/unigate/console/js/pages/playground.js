@@ -276,7 +276,7 @@ function codePanel(dialect, req, pending) {
     h('p', { class: 'muted' },
       `This request (${dialect.label}, endpoint ${req.endpoint}): the conversation so far and `,
       pending ? 'the message being typed. ' : `an example message ("${EXAMPLE_MESSAGE}"). `,
-      'The code reads your token from ', h('code', {}, 'UNIGATE_TOKEN'), ': ', h('code', {}, 'export UNIGATE_TOKEN=ug-…')),
+      'The code reads your token from ', h('code', {}, 'UNIGATE_TOKEN'), ': ', h('code', {}, 'export UNIGATE_TOKEN=ug_…')),
     tabs(snippets.map((s) => ({ label: s.label, render: (panel) => panel.append(codeBlock(s.text, { label: s.lang })) }))));
   const close = button('Close', () => dlg.close());
   const dlg = dialog('Code for this request', content, [close]);
