@@ -7,6 +7,7 @@ checked through the admin API and the gateway's MCP surface."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,12 +17,30 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.admin import admin, new_user
-from tests.console.conftest import shot
-from tests.integration.gateway import Gateway
+from tests.console.conftest import console_config, shot
+from tests.integration.gateway import Gateway, start_gateway
 from tests.integration.rawhttp import bearer, call
-from tests.mocks.mcp_process import start_mcp_server
+from tests.mocks.mcp_process import ROOT, start_mcp_server
 
 SECRET = "svc-secret-" + uuid.uuid4().hex[:12]
+ENV_SECRET = "env-secret-" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="module")
+def gw(mock_url: str) -> Iterator[Gateway]:
+    """The console's gateway, with a stdio service from its file (which the API may not
+    register: settings.mcp_stdio_from_api is not set)."""
+    gateway = start_gateway(console_config(mock_url) + f"""
+mcp_services:
+  - name: local-tools
+    command: "{sys.executable}"
+    args: ["-m", "tests.mocks.mcp_server", "stdio"]
+    cwd: "{ROOT}"
+    env: {{MCP_TEST_SECRET: {ENV_SECRET}}}
+    description: the test server as a local process
+""", workers=1)
+    yield gateway
+    gateway.stop()
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +91,27 @@ def region(page: Page, name: str) -> Any:
 def open_service(page: Page, name: str) -> None:
     page.goto(f"/console/#/mcp-services/{name}")
     expect(page.get_by_role("heading", name=f"MCP service {name}")).to_be_visible()
+
+
+# --- screenshots (first, so the list holds only these and the file's service) ----------
+
+def test_screenshots(signed_in: Page, gw: Gateway, mcp_url: str) -> None:
+    page = signed_in
+    register(gw, "docs", mcp_url, description="internal documentation search",
+             headers={"Authorization": "Bearer " + SECRET}, timeout="30s",
+             rate_limits=[{"key": "user_default", "requests": 60, "renewal_period": "minute"},
+                          {"key": "endpoint", "requests": 1000, "renewal_period": "minute"}],
+             inference_table={"enabled": True, "retention_days": 30})
+    register(gw, "calc-tools", mcp_url, description="arithmetic and echo")
+    email, _ = new_user(gw)
+    assert admin(gw, "PUT", "/mcp-services/docs/permissions", {"access_control_list": [
+        {"user_name": email, "permission_level": "CAN_USE", "tools": ["echo", "add"]}]})[0] == 200
+    page.goto("/console/#/mcp-services")
+    expect(page.get_by_role("link", name="docs", exact=True)).to_be_visible()
+    shot(page, "mcp-services")
+    open_service(page, "docs")
+    expect(region(page, "Tools").get_by_text("echo", exact=True)).to_be_visible()
+    shot(page, "mcp-service-detail")
 
 
 # --- registering and editing -----------------------------------------------------------------
@@ -311,22 +351,26 @@ def test_delete_from_the_detail(signed_in: Page, gw: Gateway, mcp_url: str) -> N
     assert admin(gw, "GET", f"/mcp-services/{name}")[0] == 404
 
 
-# --- screenshots -------------------------------------------------------------------------------
-
-def test_screenshots(signed_in: Page, gw: Gateway, mcp_url: str) -> None:
+def test_a_stdio_service_from_the_file(signed_in: Page, gw: Gateway) -> None:
     page = signed_in
-    register(gw, "docs", mcp_url, description="internal documentation search",
-             headers={"Authorization": "Bearer " + SECRET}, timeout="30s",
-             rate_limits=[{"key": "user_default", "requests": 60, "renewal_period": "minute"},
-                          {"key": "endpoint", "requests": 1000, "renewal_period": "minute"}],
-             inference_table={"enabled": True, "retention_days": 30})
-    register(gw, "calc-tools", mcp_url, description="arithmetic and echo")
-    email, _ = new_user(gw)
-    assert admin(gw, "PUT", "/mcp-services/docs/permissions", {"access_control_list": [
-        {"user_name": email, "permission_level": "CAN_USE", "tools": ["echo", "add"]}]})[0] == 200
     page.goto("/console/#/mcp-services")
-    expect(page.get_by_role("link", name="docs", exact=True)).to_be_visible()
-    shot(page, "mcp-services")
-    open_service(page, "docs")
-    expect(region(page, "Tools").get_by_text("echo", exact=True)).to_be_visible()
-    shot(page, "mcp-service-detail")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="local-tools", exact=True))
+    expect(row).to_contain_text("stdio")
+    expect(row).to_contain_text(f"{sys.executable} -m tests.mocks.mcp_server stdio")
+    row.get_by_role("link", name="local-tools").click()
+    server = region(page, "Server")
+    expect(server).to_contain_text("MCP_TEST_SECRET")
+    expect(server).to_contain_text(str(ROOT))
+    served = rpc(gw, "local-tools", "tools/list", {}, gw.token)["tools"]
+    expect(region(page, "Tools").get_by_text(f"{len(served)} tools")).to_be_visible()  # listed by the process
+    assert ENV_SECRET not in dom_text(page)
+    page.get_by_role("button", name="Edit").click()
+    form = page.get_by_role("form", name="Edit local-tools")
+    expect(form.get_by_label("Command")).to_have_value(sys.executable)
+    expect(form.get_by_label("Variable 1 value")).to_have_value("")
+    assert ENV_SECRET not in dom_text(page)
+    # Without settings.mcp_stdio_from_api the API changes no stdio service: its error, in place.
+    form.get_by_label("Description").fill("changed")
+    form.get_by_role("button", name="Save service").click()
+    expect(form.get_by_role("alert")).to_contain_text("mcp_stdio_from_api")
+    assert admin(gw, "GET", "/mcp-services/local-tools")[1]["description"] == "the test server as a local process"

@@ -67,7 +67,7 @@ function jsonCell(value, text, label) {
     return text ? h('pre', { class: 'json text' }, text) : h('span', { class: 'muted' }, '—');
   }
   const compact = JSON.stringify(value);
-  const preview = compact.length > 60 ? `${compact.slice(0, 57)}…` : compact;
+  const preview = compact.length > 44 ? `${compact.slice(0, 42)}…` : compact;
   return h('details', { class: 'mcp-json' }, h('summary', { 'aria-label': label }, h('code', {}, preview)),
     h('pre', { class: 'json' }, JSON.stringify(value, null, 2)));
 }
@@ -83,15 +83,15 @@ function callsTable(rows) {
     return { row, tool: request.name, args: request.arguments, result: parsed(row.response_body) };
   });
   return table([
-    { key: 'time', label: 'Time', render: (c) => h('span', { class: 'nowrap' }, when(c.row.event_time)) },
+    { key: 'time', label: 'Time', render: (c) => h('div', {}, h('div', { class: 'nowrap' }, when(c.row.event_time)),
+      h('code', { class: 'mcp-rid muted', title: 'request ID' }, c.row.request_id)) },
     { key: 'tool', label: 'Tool', render: (c) => (c.tool ? h('code', {}, c.tool) : h('span', { class: 'muted' }, '—')) },
     { key: 'requester', label: 'Requester', render: (c) => c.row.requester || h('span', { class: 'muted' }, '—') },
-    { key: 'status', label: 'Status', render: (c) => statusCell(c.row, c.result) },
+    { key: 'status', label: 'Status', class: 'nowrap', render: (c) => statusCell(c.row, c.result) },
     { key: 'latency', label: 'Latency', class: 'num', render: (c) => ms(c.row.latency_ms) },
-    { key: 'args', label: 'Arguments', render: (c) => jsonCell(c.args, null, `Arguments of ${c.row.request_id}`) },
-    { key: 'result', label: 'Result', render: (c) => (c.row.not_stored_reason
+    { key: 'args', label: 'Arguments', class: 'mcp-json-cell', render: (c) => jsonCell(c.args, null, `Arguments of ${c.row.request_id}`) },
+    { key: 'result', label: 'Result', class: 'mcp-json-cell', render: (c) => (c.row.not_stored_reason
       ? h('span', { class: 'muted' }, `not stored: ${c.row.not_stored_reason}`)
       : jsonCell(c.result, c.row.response_body, `Result of ${c.row.request_id}`)) },
-    { key: 'request_id', label: 'Request ID', render: (c) => h('code', { class: 'mcp-rid' }, c.row.request_id) },
   ], calls, { empty: 'No logged tool calls in this range.' });
 }

@@ -79,7 +79,7 @@ async function renderList(root, ctx) {
     h('p', { class: 'hint' }, 'MCP servers callers reach through the gateway with their own token, at ',
       h('code', {}, `${location.origin}/ai-gateway/mcp/NAME`), '.'),
     table([
-      { key: 'name', label: 'Name', render: (s) => h('a', { href: `#/${PAGE}/${encodeURIComponent(s.name)}` }, s.name) },
+      { key: 'name', label: 'Name', class: 'nowrap', render: (s) => h('a', { href: `#/${PAGE}/${encodeURIComponent(s.name)}` }, s.name) },
       { key: 'server', label: 'URL or command', render: serverCell },
       { key: 'description', label: 'Description' },
       { key: 'timeout', label: 'Timeout', render: (s) => s.timeout || '60s' },
@@ -130,7 +130,7 @@ function serverSection(s) {
   return section('Server',
     h('dl', { class: 'props' }, prop('Description', s.description), ...props, prop('Timeout', s.timeout || '60s (default)'),
       prop('Created', when(s.created_at)), prop('Updated', when(s.updated_at))),
-    h('h3', {}, 'Connecting an MCP client'),
+    h('h3', { class: 'mcp-connect' }, 'Connecting an MCP client'),
     h('p', { class: 'hint' }, 'Callers use their own Unigate token; the service\'s credentials stay in the gateway.'),
     codeBlock(`claude mcp add --transport http ${s.name} ${url} \\\n  --header "Authorization: Bearer $UNIGATE_TOKEN"`, { label: url }));
 }
@@ -153,9 +153,8 @@ async function renderDetail(root, ctx, name) {
   body.replaceChildren(
     h('p', { class: 'back' }, h('a', { href: `#/${PAGE}` }, '← All MCP services')),
     h('div', { class: 'ep-sections' },
-      serverSection(service),
+      h('div', { class: 'ep-column' }, serverSection(service), toolsSection(name, tools)),
       h('div', { class: 'ep-column' }, grantsSection(name, permissions, tools),
         payloadLoggingSection(current, () => ctx.navigate(PAGE, name, 'payloads'))),
-      wide(toolsSection(name, tools)),
       wide(rateLimitsSection(current))));
 }

@@ -36,24 +36,30 @@ export function listTools(service) {
   return mcpRequest(service, 'tools/list').then((result) => result.tools || []);
 }
 
-// The parameters of a tool's input schema, as "a: integer, b?: string" (? when optional).
-export function parametersText(tool) {
+// The parameters of a tool's input schema, as ['a: integer', 'b?: string'] (? when optional).
+export function parameters(tool) {
   const schema = tool.inputSchema || {};
   const required = new Set(schema.required || []);
   const names = Object.keys(schema.properties || {});
-  if (!names.length) return '';
   return names.map((n) => {
     const type = schema.properties[n].type;
     return `${n}${required.has(n) ? '' : '?'}${type ? `: ${Array.isArray(type) ? type.join('|') : type}` : ''}`;
-  }).join(', ');
+  });
+}
+
+function parametersCell(tool) {
+  const list = parameters(tool);
+  if (!list.length) return h('span', { class: 'muted' }, 'none');
+  // One parameter never breaks across lines; the list may.
+  return h('span', { class: 'mono' }, list.map((p, i) => [i ? ', ' : '', h('span', { class: 'nowrap' }, p)]));
 }
 
 function toolsTable(tools) {
   return table([
     { key: 'name', label: 'Tool', render: (t) => h('code', {}, t.name) },
     { key: 'description', label: 'Description', render: (t) => t.description || h('span', { class: 'muted' }, '—') },
-    { key: 'params', label: 'Parameters', render: (t) => h('span', { class: 'mono' }, parametersText(t) || h('span', { class: 'muted' }, 'none')) },
-    { key: 'hints', label: '', render: (t) => (t.annotations && t.annotations.readOnlyHint ? badge('read-only', 'ok') : '') },
+    { key: 'params', label: 'Parameters', render: parametersCell },
+    { key: 'hints', label: '', class: 'nowrap', render: (t) => (t.annotations && t.annotations.readOnlyHint ? badge('read-only', 'ok') : '') },
   ], tools, { empty: 'The server offers no tools.' });
 }
 
