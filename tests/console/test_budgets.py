@@ -216,6 +216,7 @@ def test_a_budget_made_in_the_form_counts_traffic_alerts_and_blocks(signed_in: P
     figures = budget(gw, name)
     assert figures["percent_used"] >= 100 and figures["remaining_usd"] == 0
     expect(page.locator(".budget-meter .pct.over")).to_have_text(f"{figures['percent_used']:.1f} %")
+    shot(page, "budgets-detail")
     assert HOOK_SECRET not in page.content()
 
     # deleted after a confirm: gone from the list and the API

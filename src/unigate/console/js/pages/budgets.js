@@ -101,11 +101,12 @@ function scopeCell(b) {
 }
 
 const blockBadge = (b) => (b.block ? badge('blocks', 'danger') : badge('alerts only', 'grey'));
+const blockText = (b) => (b.block ? 'a 429 once a request no longer fits' : 'counts and alerts, never refuses');
 
 // --- the list ----------------------------------------------------------------------------------
 
 async function renderList(root, ctx, openNew) {
-  const listEl = h('div', { 'aria-live': 'polite' }, loading());
+  const listEl = h('div', { class: 'budget-list', 'aria-live': 'polite' }, loading());
   const refresh = async () => {
     const { budgets } = await get('/budgets');
     clear(listEl, budgetTable(budgets));
@@ -116,14 +117,13 @@ async function renderList(root, ctx, openNew) {
   };
   const budgetTable = (budgets) => table([
     { key: 'name', label: 'Name', render: (b) => h('a', { href: `#/budgets/${encodeURIComponent(b.name)}` }, b.name) },
-    { key: 'scope', label: 'Scope', render: scopeCell },
-    { key: 'period', label: 'Period' },
-    { key: 'limit_usd', label: 'Limit', class: 'num', render: (b) => dollars(b.limit_usd) },
+    { key: 'scope', label: 'Scope', class: 'scope', render: scopeCell },
+    { key: 'limit_usd', label: 'Limit', class: 'num nowrap', render: (b) => `${dollars(b.limit_usd)} / ${b.period === 'daily' ? 'day' : 'month'}` },
     { key: 'spent_usd', label: 'Spent', class: 'num', render: (b) => dollars(b.spent_usd) },
     { key: 'reserved_usd', label: 'Reserved', class: 'num', render: (b) => dollars(b.reserved_usd) },
     { key: 'remaining_usd', label: 'Remaining', class: 'num', render: (b) => dollars(b.remaining_usd) },
     { key: 'percent_used', label: 'Used', render: usageBar },
-    { key: 'block', label: 'When reached', render: blockBadge },
+    { key: 'block', label: 'Blocks', render: blockBadge },
     { key: 'resets_in_seconds', label: 'Resets in', class: 'nowrap', render: (b) => duration(b.resets_in_seconds) },
     { key: 'actions', label: '', class: 'row-actions', render: (b) => h('span', {},
       button('Edit', () => openForm(b, saved('saved')), { kind: 'small', 'aria-label': `Edit ${b.name}` }), ' ',
@@ -163,7 +163,7 @@ function alertsTable(b) {
     { key: 'threshold_percent', label: 'Threshold', class: 'num', render: (a) => `${a.threshold_percent} %` },
     { key: 'limit_usd', label: 'Limit then', class: 'num', render: (a) => dollars(a.limit_usd) },
     { key: 'spent_usd', label: 'Spent then', class: 'num', render: (a) => dollars(a.spent_usd) },
-    { key: 'at', label: 'Reached', render: (a) => when(a.at) },
+    { key: 'at', label: 'Reached', class: 'nowrap', render: (a) => when(a.at) },
     { key: 'delivered_at', label: 'Webhook', render: (a) => deliveryCell(b, a) },
     { key: 'attempts', label: 'Attempts', class: 'num' },
     { key: 'error', label: 'Last error' },
@@ -195,7 +195,7 @@ function settingsList(b) {
   return h('dl', { class: 'props' },
     prop('Scope', scopeCell(b)), prop('Period', `${b.period} (UTC)`),
     prop('This period', `${b.period_start} → ${b.period_end}`),
-    prop('When reached', blockBadge(b)),
+    prop('When reached', h('span', {}, blockBadge(b), ' ', h('span', { class: 'muted' }, blockText(b)))),
     prop('Alert thresholds', thresholds),
     prop('Webhook', webhookUrl(b) ? h('span', { class: 'mono break' }, webhookUrl(b)) : null),
     prop('Webhook headers', headers.length ? headers.map((n) => h('div', { class: 'mono' }, `${n}: ${HIDDEN}`)) : null),
@@ -217,6 +217,8 @@ async function renderDetail(root, ctx, name) {
   await refresh();
 }
 
+const wide = (el) => { el.classList.add('wide'); return el; };
+
 function detailBody(b) {
   return [
     h('div', { class: 'cards budget-cards' },
@@ -225,7 +227,7 @@ function detailBody(b) {
       stat('Remaining', dollars(b.remaining_usd)), stat('Used', percentText(b)),
       stat('Resets in', duration(b.resets_in_seconds))),
     h('div', { class: 'card budget-meter' }, usageBar(b)),
-    h('div', { class: 'ep-sections' }, section('Settings', settingsList(b)), section('Alerts this period', alertsTable(b))),
+    h('div', { class: 'ep-sections' }, wide(section('Settings', settingsList(b))), wide(section('Alerts this period', alertsTable(b)))),
   ];
 }
 
