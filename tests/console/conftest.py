@@ -2,7 +2,7 @@
 Playwright, against a real `unigate serve` and the mock providers on loopback.
 
 Fixtures: `gw` (one gateway for the module's tests, its admin token in gw.token), `browser`
-(one Chromium for the session), `page` (a fresh browser context per test: nothing signed in,
+(one Chromium per test module), `page` (a fresh browser context per test: nothing signed in,
 and any uncaught script error on the page fails the test), `signed_in` (a page signed in as the
 administrator). `shot(page, name)` writes docs/console/NAME.png when UNIGATE_CONSOLE_SCREENSHOTS=1
 (how the screenshots in docs/console.md are made); otherwise it does nothing."""
@@ -59,7 +59,9 @@ def gw(mock_url: str) -> Iterator[Gateway]:
     gateway.stop()
 
 
-@pytest.fixture(scope="session")
+# One Chromium per test module, not per session: Playwright's sync API keeps an event loop
+# running while it is started, which would break the asyncio tests that run after these.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[pw_api.Browser]:
     if not os.path.exists(CHROMIUM):
         pytest.fail("Chromium is missing: ./dev test installs Debian's chromium package")

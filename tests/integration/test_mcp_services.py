@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -432,3 +433,39 @@ def test_the_loop_uses_a_stdio_service(mgw: Gateway, users: Users) -> None:
         model="agent-anthropic", input='MOCK_MCP_CALL:add{"a":7,"b":8}',
         tools=[{"type": "mcp", "server_label": "calc-stdio", "require_approval": "never"}])  # type: ignore[list-item]
     assert resp.output_text == "TOOL_SAID:SUM=15"
+
+
+def test_a_stdio_services_environment_sent_back_hidden_keeps_its_values(mock_url: str) -> None:
+    """With stdio services allowed through the API, a PUT of the spec as read ('(hidden)' env
+    values) changes the description and keeps the environment the process gets."""
+    gw = start_gateway(f"""
+mcp_services:
+  - name: env-stdio
+    command: "{sys.executable}"
+    args: ["-m", "tests.mocks.mcp_server", "stdio"]
+    cwd: "{ROOT}"
+    env: {{MCP_TEST_SECRET: kept-secret-7}}
+settings:
+  mcp_stdio_from_api: true
+""", workers=1)
+    try:
+        async def secret() -> str:
+            async with mcp_client(gw, "env-stdio", ADMIN_TOKEN) as c:
+                return str((await c.call_tool("env", {"name": "MCP_TEST_SECRET"})).content[0].text)
+
+        assert run(secret()) == "kept-secret-7"
+        _, listed = admin(gw, "GET", "/mcp-services/env-stdio")
+        assert listed["env"] == {"MCP_TEST_SECRET": "(hidden)"}
+        spec = {k: v for k, v in listed.items() if k not in ("created_at", "updated_at")}
+        status, body = admin(gw, "PUT", "/mcp-services/env-stdio", spec | {"description": "changed"})
+        assert status == 200, body
+        until_stable(lambda: admin(gw, "GET", "/mcp-services/env-stdio")[1]["description"] == "changed")
+        deadline = time.monotonic() + 10
+        while (got := run(secret())) != "kept-secret-7":  # the worker restarts the process on the change
+            assert got != "(hidden)", "the placeholder was stored as the value"
+            assert time.monotonic() < deadline, got
+            time.sleep(0.2)
+        time.sleep(1.5)  # past the reload: the restarted process must have the stored value too
+        assert run(secret()) == "kept-secret-7"
+    finally:
+        gw.stop()

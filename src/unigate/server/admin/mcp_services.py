@@ -94,6 +94,7 @@ async def put_service(request: Request, caller: Caller) -> Response:
     old = stored(await _row(caller, name))
     body["name"] = name
     keep_hidden_headers(body, old)
+    keep_hidden_headers(body, old, "env")  # a stdio server's environment is write-only too
     spec = valid_service(caller, body)
     diff = spec_diff(old, spec)
     if diff:
