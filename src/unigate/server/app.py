@@ -12,7 +12,7 @@ from unigate.agent.mcp_route import mcp_endpoint
 from unigate.agent.stored_routes import stored_response
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions, WireFormat
 from unigate.errors import NotFound
-from unigate.server import admin, console, probes
+from unigate.server import admin, console, databricks, probes
 from unigate.server.admin import common as admin_common
 from unigate.server.context import RequestContext, new_request_id
 from unigate.server.count_tokens import count_tokens
@@ -113,6 +113,7 @@ def build_app(state: GatewayState) -> Application:
     r.add_route("*", f"{PREFIX}/mcp/{{service:[A-Za-z0-9][A-Za-z0-9._-]*}}", mcp)  # type: ignore[arg-type]
     admin.add_routes(r)
     console.add_routes(r)
+    databricks.add_routes(r)
     probes.add_routes(r, state)
     r.add_route("*", "/{tail:.*}", not_found)
     return app

@@ -1,0 +1,20 @@
+"""Databricks compatibility: the routes that clients written for Databricks' serving endpoints
+and AI Gateway call (databricks-sdk, databricks-openai, mlflow's databricks deployments client,
+databricks-langchain), mapped onto unigate's endpoints, identities and admin API.
+
+- `discovery`: /.well-known/databricks-config and what databricks-openai asks to find the gateway;
+- `oauth`: OAuth M2M for service principals (/oidc/...);
+- `invocations`: /serving-endpoints/{name}/invocations and the OpenAI-shaped /serving-endpoints/...;
+- `serving_endpoints`: /api/2.0/serving-endpoints (create, get, list, update, delete, ai-gateway);
+- `permissions`: /api/2.0/permissions/serving-endpoints/{id}.
+See docs/databricks.md."""
+
+from __future__ import annotations
+
+from unigate.server.databricks import discovery, invocations, oauth, permissions, serving_endpoints
+from unigate.server.http import Router
+
+
+def add_routes(router: Router) -> None:
+    for module in (discovery, oauth, invocations, serving_endpoints, permissions):
+        module.add_routes(router)
