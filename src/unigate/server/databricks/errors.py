@@ -63,3 +63,6 @@ def databricks_error(err: GatewayError, request_id: str | None = None) -> Respon
         headers["x-request-id"] = request_id
     return Response(body=orjson.dumps(databricks_error_body(err)), status=err.status,
                     content_type="application/json", headers=headers)
+
+
+error_response = databricks_error  # (the name the management routes import)
