@@ -1,9 +1,267 @@
-"""(being written in this session)"""
+"""Querying, as Databricks clients do it; every request takes unigate's own query path (tokens,
+CAN_QUERY grants, rate limits, budgets, guardrails, fallbacks, a usage row).
+
+- `POST /serving-endpoints/{name}/invocations` (databricks-sdk `serving_endpoints.query`,
+  mlflow's databricks deployments client `predict`/`predict_stream`, DatabricksEmbeddings): a
+  chat payload (`messages`), a completions payload (`prompt`, served by the endpoint's chat
+  model and answered as `text_completion`) or an embeddings payload (`input`); `extra_params`
+  are merged into the request; `"stream": true` answers with SSE `data:` lines ending in
+  `data: [DONE]`; errors in Databricks' shape (`errors`).
+- The OpenAI client of `get_open_ai_client()` / `DatabricksOpenAI()` / ChatDatabricks, whose
+  base URL is `{host}/serving-endpoints`: `/chat/completions`, `/completions`, `/embeddings`,
+  `/responses` (and its stored responses), `/models`, with OpenAI's error shape (the openai
+  SDK reads that)."""
 
 from __future__ import annotations
 
-from unigate.server.http import Router
+from typing import Any
+
+import orjson
+
+from unigate.agent.hosted_tools import wants_agent_loop
+from unigate.agent.loop import run_agent_loop
+from unigate.agent.stored_routes import stored_response
+from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions
+from unigate.errors import GatewayError, InvalidRequest
+from unigate.server.admin.common import STATE_KEY
+from unigate.server.context import RequestContext
+from unigate.server.databricks.errors import databricks_error_body
+from unigate.server.embed import embed
+from unigate.server.generate import Agent, handle_generate
+from unigate.server.http import AnyResponse, Request, Response, Router, StreamResponse
+from unigate.server.listing import get_model, list_models
+from unigate.server.state import GatewayState
+from unigate.sse import SSEDecoder, SSEEvent, encode_event
+
+CHAT, RESPONSES = FORMATS["openai_chat"], FORMATS["openai_responses"]
+EMBEDDINGS = EMBED_DIALECTS["openai_embeddings"]
+HOSTED_TOOLS: Agent = (wants_agent_loop, run_agent_loop)
+PREFIX = "/serving-endpoints"
+# Fields of Databricks' query API that no provider takes
+DATABRICKS_ONLY = ("client_request_id", "usage_context")
+# Inputs of custom (MLflow) models: unigate serves external-model endpoints only
+CUSTOM_MODEL_INPUTS = ("dataframe_records", "dataframe_split", "instances", "inputs")
+# Legacy completions parameters a chat model has no equivalent for
+COMPLETIONS_ONLY = ("echo", "suffix", "best_of", "logprobs")
+
+
+class QueryContext(RequestContext):
+    """A query whose body is read before its handler runs (to choose the handler) and given
+    to it rewritten; with `own_errors`, errors in that shape whatever the handler's dialect
+    (no provider error body relayed as it came); with `completions`, chat answers re-shaped
+    as text completions."""
+
+    __slots__ = ("body", "completions", "own_errors")
+
+    def __init__(self, request: Request, state: GatewayState, api_type: str,
+                 own_errors: Any = None) -> None:
+        super().__init__(request, state, api_type)
+        self.body: dict[str, Any] | None = None
+        self.own_errors = own_errors
+        self.completions: CompletionStream | None = None
+
+    def use_body(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.raw_body = orjson.dumps(body)
+
+    async def read_json(self) -> dict[str, Any]:
+        if self.body is not None:
+            return self.body
+        return await super().read_json()
+
+    def error_response(self, err: GatewayError, render: Any) -> Response:
+        if self.own_errors is None:
+            return super().error_response(err, render)
+        self.record.error_code = err.code
+        self.error = err
+        body = self.own_errors(err)
+        policy = getattr(err, "policy", None)
+        if policy is not None:
+            body["unigate_policy"] = policy
+        return self.json_response(orjson.dumps(body), err.status, err.headers)
+
+    async def write(self, out: StreamResponse, data: bytes) -> None:
+        if self.completions is not None:
+            data = self.completions.feed(data)
+            if not data:
+                return
+        await super().write(out, data)
+
+
+# --- completions served by a chat model ------------------------------------------------
+
+
+def prompt_as_chat(body: dict[str, Any]) -> dict[str, Any]:
+    """A completions request as the chat request that serves it: the prompt is the user's turn."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise InvalidRequest("'prompt' must be a string (or a list of one string)", param="prompt")
+    for key in COMPLETIONS_ONLY:
+        if body.get(key) not in (None, False, 0):
+            raise InvalidRequest(f"'{key}' is not supported: completions are served by the endpoint's chat model",
+                                 param=key)
+    chat = {k: v for k, v in body.items() if k != "prompt" and k not in COMPLETIONS_ONLY}
+    chat["messages"] = [{"role": "user", "content": prompt}]
+    return chat
+
+
+def as_completion(chat: dict[str, Any]) -> dict[str, Any]:
+    """A chat.completion (or its chunk) as a text_completion (or its chunk)."""
+    choices = []
+    for c in chat.get("choices") or []:
+        part = c.get("delta") if "delta" in c else c.get("message")
+        text = part.get("content") if isinstance(part, dict) else None
+        choices.append({"text": text if isinstance(text, str) else "", "index": c.get("index", 0),
+                        "logprobs": None, "finish_reason": c.get("finish_reason")})
+    out = {"id": chat.get("id"), "object": "text_completion", "created": chat.get("created"),
+           "model": chat.get("model"), "choices": choices}
+    if chat.get("usage") is not None:
+        out["usage"] = chat["usage"]
+    return out
+
+
+class CompletionStream:
+    """Re-shapes a chat stream's SSE events as completions events, whole events at a time."""
+
+    __slots__ = ("decoder",)
+
+    def __init__(self) -> None:
+        self.decoder = SSEDecoder()
+
+    def feed(self, data: bytes) -> bytes:
+        return b"".join(self._event(e) for e in self.decoder.feed(data))
+
+    @staticmethod
+    def _event(event: SSEEvent) -> bytes:
+        try:
+            chunk = orjson.loads(event.data)
+        except orjson.JSONDecodeError:  # [DONE]
+            return encode_event(event.data, event.event)
+        if not isinstance(chunk, dict) or "choices" not in chunk:  # an error event: as it is
+            return encode_event(event.data, event.event)
+        return encode_event(orjson.dumps(as_completion(chunk)), event.event)
+
+
+async def complete(ctx: QueryContext, body: dict[str, Any], name: str | None) -> AnyResponse:
+    """A completions request, served by the endpoint's chat model."""
+    ctx.use_body(prompt_as_chat(body))
+    if body.get("stream") is True:
+        ctx.completions = CompletionStream()
+    response = await handle_generate(ctx, CHAT, ClientOptions(model=name))
+    if isinstance(response, Response) and response.status == 200:
+        response.body = orjson.dumps(as_completion(orjson.loads(response.body)))
+    return response
+
+
+# --- /serving-endpoints/{name}/invocations -----------------------------------------------
+
+
+def query_kind(body: dict[str, Any]) -> str:
+    """Which API a Databricks query payload is: chat, completions or embeddings."""
+    kinds = [kind for key, kind in (("messages", "chat"), ("prompt", "completions"), ("input", "embeddings"))
+             if key in body]
+    if len(kinds) == 1:
+        return kinds[0]
+    if kinds:
+        raise InvalidRequest("send only one of 'messages' (chat), 'prompt' (completions) or 'input' (embeddings)")
+    custom = next((k for k in CUSTOM_MODEL_INPUTS if k in body), None)
+    if custom is not None:
+        raise InvalidRequest(f"'{custom}' is the input of a custom model: unigate endpoints serve external models;"
+                             " send 'messages' (chat), 'prompt' (completions) or 'input' (embeddings)", param=custom)
+    raise InvalidRequest("the payload needs 'messages' (chat), 'prompt' (completions) or 'input' (embeddings)")
+
+
+def as_provider_request(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Databricks query body as the OpenAI-shaped request for endpoint `name`: `extra_params`
+    are the provider's own parameters, merged in (the request's own fields win)."""
+    extra = body.get("extra_params") or {}
+    if not isinstance(extra, dict):
+        raise InvalidRequest("'extra_params' must be an object", param="extra_params")
+    out = {**extra, **{k: v for k, v in body.items() if k not in DATABRICKS_ONLY and k != "extra_params"}}
+    out["model"] = name
+    return out
+
+
+async def invocations(request: Request) -> AnyResponse:
+    name = request.match_info["name"]
+    ctx = QueryContext(request, request.app[STATE_KEY], "chat", own_errors=databricks_error_body)
+    try:
+        body = await ctx.read_json()
+        kind = query_kind(body)
+        body = as_provider_request(body, name)
+    except GatewayError as err:  # not a query: answered before any handler (still a usage row)
+        refused = ctx.error_response(err, databricks_error_body)
+        ctx.finish()
+        return refused
+    ctx.record.api_type = kind
+    response: AnyResponse
+    if kind == "embeddings":
+        ctx.use_body(body)
+        response = await embed(ctx, EMBEDDINGS, name)
+    elif kind == "completions":
+        response = await complete(ctx, body, name)
+    else:
+        ctx.use_body(body)
+        response = await handle_generate(ctx, CHAT, ClientOptions(model=name))
+    served = ctx.record.destination_model
+    if isinstance(response, Response) and response.status == 200 and served:
+        # what databricks-sdk returns as QueryEndpointResponse.served_model_name
+        response.headers = {**response.headers, "served-model-name": served}
+    return response
+
+
+# --- the OpenAI client's routes under /serving-endpoints ---------------------------------
+
+
+async def chat_completions(request: Request) -> AnyResponse:
+    return await handle_generate(RequestContext(request, request.app[STATE_KEY], "chat"), CHAT, ClientOptions())
+
+
+async def responses(request: Request) -> AnyResponse:
+    ctx = RequestContext(request, request.app[STATE_KEY], "responses")
+    return await handle_generate(ctx, RESPONSES, ClientOptions(), HOSTED_TOOLS)
+
+
+async def embeddings(request: Request) -> AnyResponse:
+    return await embed(RequestContext(request, request.app[STATE_KEY], "embeddings"), EMBEDDINGS, None)
+
+
+async def completions(request: Request) -> AnyResponse:
+    ctx = QueryContext(request, request.app[STATE_KEY], "completions")
+    try:
+        body = await ctx.read_json()
+    except GatewayError as err:
+        response = ctx.error_response(err, CHAT.error_body)
+        ctx.finish()
+        return response
+    return await complete(ctx, body, None)
+
+
+async def models(request: Request) -> AnyResponse:
+    ctx = RequestContext(request, request.app[STATE_KEY], "models")
+    name = request.match_info.get("name")
+    return await (get_model(ctx, CHAT, name) if name else list_models(ctx, CHAT))
+
+
+def stored(action: str) -> Any:
+    async def handler(request: Request) -> AnyResponse:
+        ctx = RequestContext(request, request.app[STATE_KEY], "responses_stored")
+        return await stored_response(ctx, RESPONSES, action)
+    return handler
 
 
 def add_routes(router: Router) -> None:
-    return None
+    router.add_post(f"{PREFIX}/chat/completions", chat_completions)
+    router.add_post(f"{PREFIX}/completions", completions)
+    router.add_post(f"{PREFIX}/embeddings", embeddings)
+    router.add_post(f"{PREFIX}/responses", responses)
+    one = f"{PREFIX}/responses/{{id:[A-Za-z0-9_-]+}}"
+    router.add_get(one, stored("get"))
+    router.add_delete(one, stored("delete"))
+    router.add_post(f"{one}/cancel", stored("cancel"))
+    router.add_get(f"{one}/input_items", stored("input_items"))
+    router.add_get(f"{PREFIX}/models", models)
+    router.add_get(f"{PREFIX}/models/{{name}}", models)
+    router.add_post(f"{PREFIX}/{{name}}/invocations", invocations)
