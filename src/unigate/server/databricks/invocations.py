@@ -24,6 +24,7 @@ from unigate.agent.stored_routes import stored_response
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions
 from unigate.errors import GatewayError, InvalidRequest
 from unigate.server.admin.common import STATE_KEY
+from unigate.server.auth import authenticate
 from unigate.server.context import RequestContext
 from unigate.server.databricks.errors import databricks_error_body
 from unigate.server.embed import embed
@@ -144,12 +145,13 @@ class CompletionStream:
         return encode_event(orjson.dumps(as_completion(chunk)), event.event)
 
 
-async def complete(ctx: QueryContext, body: dict[str, Any], name: str | None) -> AnyResponse:
-    """A completions request, served by the endpoint's chat model."""
-    ctx.use_body(prompt_as_chat(body))
+async def complete(ctx: QueryContext, body: dict[str, Any]) -> AnyResponse:
+    """A completions request (already made a chat request by `prompt_as_chat`), served by the
+    endpoint's chat model."""
+    ctx.use_body(body)
     if body.get("stream") is True:
         ctx.completions = CompletionStream()
-    response = await handle_generate(ctx, CHAT, ClientOptions(model=name))
+    response = await handle_generate(ctx, CHAT, ClientOptions())
     if isinstance(response, Response) and response.status == 200:
         response.body = orjson.dumps(as_completion(orjson.loads(response.body)))
     return response
@@ -180,17 +182,29 @@ def as_provider_request(body: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(extra, dict):
         raise InvalidRequest("'extra_params' must be an object", param="extra_params")
     out = {**extra, **{k: v for k, v in body.items() if k not in DATABRICKS_ONLY and k != "extra_params"}}
+    # the endpoint goes in the body, as on the OpenAI surface (ClientOptions.model means "named
+    # in the URL, like Gemini": the fast path would then send the body on without its model)
     out["model"] = name
     return out
+
+
+def vet(ctx: RequestContext) -> None:
+    """The caller, before a payload is judged: a bad token is a 401 whatever it sent (the
+    handler authenticates again; a refused payload's usage row names who sent it)."""
+    principal = authenticate(ctx.request, ctx.state)
+    ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
 
 
 async def invocations(request: Request) -> AnyResponse:
     name = request.match_info["name"]
     ctx = QueryContext(request, request.app[STATE_KEY], "chat", own_errors=databricks_error_body)
     try:
+        vet(ctx)
         body = await ctx.read_json()
         kind = query_kind(body)
         body = as_provider_request(body, name)
+        if kind == "completions":
+            body = prompt_as_chat(body)
     except GatewayError as err:  # not a query: answered before any handler (still a usage row)
         refused = ctx.error_response(err, databricks_error_body)
         ctx.finish()
@@ -199,12 +213,12 @@ async def invocations(request: Request) -> AnyResponse:
     response: AnyResponse
     if kind == "embeddings":
         ctx.use_body(body)
-        response = await embed(ctx, EMBEDDINGS, name)
+        response = await embed(ctx, EMBEDDINGS, None)
     elif kind == "completions":
-        response = await complete(ctx, body, name)
+        response = await complete(ctx, body)
     else:
         ctx.use_body(body)
-        response = await handle_generate(ctx, CHAT, ClientOptions(model=name))
+        response = await handle_generate(ctx, CHAT, ClientOptions())
     served = ctx.record.destination_model
     if isinstance(response, Response) and response.status == 200 and served:
         # what databricks-sdk returns as QueryEndpointResponse.served_model_name
@@ -231,12 +245,13 @@ async def embeddings(request: Request) -> AnyResponse:
 async def completions(request: Request) -> AnyResponse:
     ctx = QueryContext(request, request.app[STATE_KEY], "completions")
     try:
-        body = await ctx.read_json()
+        vet(ctx)
+        body = prompt_as_chat(await ctx.read_json())
     except GatewayError as err:
         response = ctx.error_response(err, CHAT.error_body)
         ctx.finish()
         return response
-    return await complete(ctx, body, None)
+    return await complete(ctx, body)
 
 
 async def models(request: Request) -> AnyResponse:

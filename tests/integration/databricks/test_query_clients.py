@@ -1,0 +1,258 @@
+"""Querying unigate with the real Databricks clients, configured with only a host and a token:
+databricks-sdk (`serving_endpoints.query`, `get_open_ai_client()`), databricks-openai
+(`DatabricksOpenAI()`, `use_ai_gateway=True`), mlflow's databricks deployments client and
+databricks-langchain. Answers come from the mock providers (OpenAI- and Anthropic-backed
+endpoints: the translation is unigate's); errors must raise each client's own exception class;
+every request leaves a usage row naming the surface it came by."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from tests.integration.databricks.client_env import client_env, run_client
+from tests.integration.gateway import Gateway
+from tests.integration.rawhttp import bearer, call
+from tests.integration.test_rate_limits import make_user
+
+RUN = uuid.uuid4().hex[:8]
+
+
+def run(gw: Gateway, script: str, token: str | None = None, **params: Any) -> Any:
+    """`script` with the clients' python; `P` in it is `params` (a dict)."""
+    prelude = f"import json\nP = json.loads({json.dumps(json.dumps(params))})\n"
+    return run_client(prelude + script, client_env(gw.url, token or gw.token))
+
+
+def usage_rows(gw: Gateway, requester: str, count: int) -> list[dict[str, Any]]:
+    """The requester's usage rows (written off the request path: waited for, bounded)."""
+    deadline = time.monotonic() + 10
+    while True:
+        r = call("GET", f"{gw.url}/api/v1/usage?requester={requester}", headers=bearer(gw.token))
+        assert r.status == 200, r.body
+        rows: list[dict[str, Any]] = r.json()["rows"]
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
+def test_databricks_config_makes_a_workspace(dbx_gateway: Gateway) -> None:
+    r = call("GET", f"{dbx_gateway.url}/.well-known/databricks-config")  # no token: the SDK sends none
+    assert r.status == 200
+    meta = r.json()
+    assert meta["oidc_endpoint"] == f"{dbx_gateway.url}/oidc"
+    assert meta["workspace_id"].isdigit() and "account_id" not in meta
+    out = run(dbx_gateway, """
+from databricks.sdk import WorkspaceClient
+cfg = WorkspaceClient().config
+print(json.dumps({"workspace_id": cfg.workspace_id, "discovery_url": cfg.discovery_url, "host": cfg.host}))
+""")
+    assert out == {"workspace_id": meta["workspace_id"], "host": dbx_gateway.url,
+                   "discovery_url": f"{dbx_gateway.url}/oidc/.well-known/oauth-authorization-server"}
+
+
+def test_sdk_query_chat_completions_and_embeddings(dbx_gateway: Gateway) -> None:
+    out = run(dbx_gateway, """
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.serving import ChatMessage, ChatMessageRole
+w = WorkspaceClient()
+out = {}
+for name in ("chat-openai", "chat-anthropic"):
+    r = w.serving_endpoints.query(name=name, max_tokens=50, temperature=0.0,
+                                  messages=[ChatMessage(role=ChatMessageRole.SYSTEM, content="be brief"),
+                                            ChatMessage(role=ChatMessageRole.USER, content="hello " + name)])
+    c = r.choices[0]
+    out[name] = {"text": c.message.content, "role": c.message.role.value, "object": r.object.value,
+                 "model": r.model, "served": r.served_model_name, "total": r.usage.total_tokens}
+r = w.serving_endpoints.query(name="chat-anthropic", prompt="complete this", max_tokens=20)
+out["completion"] = {"text": r.choices[0].text, "object": r.object.value}
+e = w.serving_endpoints.query(name="emb-openai", input=["one", "two"])
+out["emb"] = {"object": e.object.value, "dims": [len(d.embedding) for d in e.data],
+              "index": [d.index for d in e.data]}
+print(json.dumps(out))
+""")
+    for name, served in (("chat-openai", "gpt-4o-mini"), ("chat-anthropic", "claude-haiku-4-5")):
+        assert out[name] == {"text": f"MOCK-UPSTREAM-OK: hello {name}", "role": "assistant",
+                             "object": "chat.completion", "model": name, "served": served,
+                             "total": out[name]["total"]}
+        assert out[name]["total"] > 0
+    assert out["completion"] == {"text": "MOCK-UPSTREAM-OK: complete this", "object": "text_completion"}
+    assert out["emb"]["object"] == "list" and out["emb"]["index"] == [0, 1]
+    assert out["emb"]["dims"][0] == out["emb"]["dims"][1] > 0
+
+
+def test_sdk_errors_raise_the_sdk_classes(dbx_gateway: Gateway) -> None:
+    email = f"no-anthropic-{RUN}@example.com"
+    token = make_user(dbx_gateway, email, "chat-openai")  # CAN_QUERY on chat-openai only
+    script = """
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import DatabricksError
+from databricks.sdk.service.serving import ChatMessage, ChatMessageRole
+w = WorkspaceClient()
+try:
+    w.serving_endpoints.query(name=P["name"], messages=[ChatMessage(role=ChatMessageRole.USER, content="x")])
+    print(json.dumps(None))
+except DatabricksError as e:
+    print(json.dumps({"mro": [c.__name__ for c in type(e).__mro__], "code": e.error_code, "message": str(e)}))
+"""
+    nf = run(dbx_gateway, script, name="no-such-endpoint")
+    assert nf["mro"][:2] == ["ResourceDoesNotExist", "NotFound"] and nf["code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert "no-such-endpoint" in nf["message"]
+    denied = run(dbx_gateway, script, token, name="chat-anthropic")
+    assert denied["mro"][0] == "PermissionDenied" and denied["code"] == "PERMISSION_DENIED"
+    assert "CAN_QUERY" in denied["message"]
+    assert run(dbx_gateway, script, token, name="chat-openai") is None  # the grant it has works
+    bad = run(dbx_gateway, script, "ug_not_a_token", name="chat-openai")
+    assert bad["mro"][0] == "Unauthenticated" and bad["code"] == "UNAUTHENTICATED"
+
+
+def test_sdk_open_ai_client(dbx_gateway: Gateway) -> None:
+    email = f"oa-{RUN}@example.com"
+    token = make_user(dbx_gateway, email, "chat-anthropic")
+    out = run(dbx_gateway, """
+import openai, warnings
+warnings.simplefilter("ignore", DeprecationWarning)
+from databricks.sdk import WorkspaceClient
+oa = WorkspaceClient().serving_endpoints.get_open_ai_client()
+out = {"base_url": str(oa.base_url)}
+r = oa.chat.completions.create(model="chat-anthropic", messages=[{"role": "user", "content": "via oa"}])
+out["chat"] = [r.model, r.choices[0].message.content]
+s = oa.chat.completions.create(model="chat-anthropic", messages=[{"role": "user", "content": "streamed"}],
+                               stream=True)
+out["stream"] = "".join(c.choices[0].delta.content or "" for c in s if c.choices)
+out["completion"] = oa.completions.create(model="chat-anthropic", prompt="legacy").choices[0].text
+for name, exc in (("no-such-endpoint", openai.NotFoundError), ("chat-openai", openai.PermissionDeniedError)):
+    try:
+        oa.chat.completions.create(model=name, messages=[{"role": "user", "content": "x"}])
+    except exc as e:
+        out[name] = e.status_code
+print(json.dumps(out))
+""", token)
+    assert out == {"base_url": f"{dbx_gateway.url}/serving-endpoints/",
+                   "chat": ["chat-anthropic", "MOCK-UPSTREAM-OK: via oa"],
+                   "stream": "MOCK-UPSTREAM-OK: streamed", "completion": "MOCK-UPSTREAM-OK: legacy",
+                   "no-such-endpoint": 404, "chat-openai": 403}
+
+
+def test_databricks_openai(dbx_gateway: Gateway) -> None:
+    out = run(dbx_gateway, """
+from databricks_openai import DatabricksOpenAI
+out = {}
+for key, client in (("serving", DatabricksOpenAI()), ("gateway", DatabricksOpenAI(use_ai_gateway=True))):
+    r = client.chat.completions.create(model="chat-anthropic", messages=[{"role": "user", "content": key}])
+    s = client.chat.completions.create(model="chat-openai", stream=True,
+                                       messages=[{"role": "user", "content": key + " stream"}])
+    out[key] = {"base_url": str(client.base_url), "chat": r.choices[0].message.content,
+                "stream": "".join(c.choices[0].delta.content or "" for c in s if c.choices),
+                "responses": client.responses.create(model="chat-anthropic", input=key + " resp").output_text,
+                "emb": len(client.embeddings.create(model="emb-openai", input="text").data[0].embedding)}
+print(json.dumps(out))
+""")
+    for key, path in (("serving", "/serving-endpoints/"), ("gateway", "/ai-gateway/mlflow/v1/")):
+        assert out[key]["base_url"] == dbx_gateway.url + path
+        assert out[key]["chat"] == f"MOCK-UPSTREAM-OK: {key}"
+        assert out[key]["stream"] == f"MOCK-UPSTREAM-OK: {key} stream"
+        assert out[key]["responses"] == f"MOCK-UPSTREAM-OK: {key} resp"
+        assert out[key]["emb"] > 0
+
+
+def test_mlflow_deployments_client(dbx_gateway: Gateway) -> None:
+    out = run(dbx_gateway, """
+import requests
+from mlflow.deployments import get_deploy_client
+m = get_deploy_client("databricks")
+out = {}
+p = m.predict(endpoint="chat-anthropic", inputs={"messages": [{"role": "user", "content": "ml"}], "max_tokens": 30})
+out["chat"] = [p["object"], p["choices"][0]["message"]["content"]]
+chunks = list(m.predict_stream(endpoint="chat-openai", inputs={"messages": [{"role": "user", "content": "mls"}]}))
+out["stream"] = [chunks[0]["object"], "".join(c["choices"][0]["delta"].get("content") or ""
+                                             for c in chunks if c["choices"])]
+chunks = list(m.predict_stream(endpoint="chat-anthropic", inputs={"prompt": "mlc"}))
+out["completion_stream"] = [chunks[0]["object"], "".join(c["choices"][0]["text"] for c in chunks if c["choices"])]
+e = m.predict(endpoint="emb-openai", inputs={"input": ["x", "y"]})
+out["emb"] = [e["object"], len(e["data"])]
+try:
+    m.predict(endpoint="no-such-endpoint", inputs={"messages": [{"role": "user", "content": "x"}]})
+except requests.HTTPError as err:
+    out["error"] = [err.response.status_code, err.response.json()["error_code"]]
+print(json.dumps(out))
+""")
+    assert out == {"chat": ["chat.completion", "MOCK-UPSTREAM-OK: ml"],
+                   "stream": ["chat.completion.chunk", "MOCK-UPSTREAM-OK: mls"],
+                   "completion_stream": ["text_completion", "MOCK-UPSTREAM-OK: mlc"],
+                   "emb": ["list", 2], "error": [404, "RESOURCE_DOES_NOT_EXIST"]}
+
+
+def test_databricks_langchain(dbx_gateway: Gateway) -> None:
+    out = run(dbx_gateway, """
+from databricks_langchain import ChatDatabricks, DatabricksEmbeddings
+out = {}
+for name in ("chat-openai", "chat-anthropic"):
+    llm = ChatDatabricks(endpoint=name)
+    out[name] = [llm.invoke("lc " + name).content, "".join(c.content for c in llm.stream("stream " + name))]
+emb = DatabricksEmbeddings(endpoint="emb-openai")
+out["emb"] = [len(emb.embed_query("q")), len(emb.embed_documents(["a", "b", "c"]))]
+print(json.dumps(out))
+""")
+    for name in ("chat-openai", "chat-anthropic"):
+        assert out[name] == [f"MOCK-UPSTREAM-OK: lc {name}", f"MOCK-UPSTREAM-OK: stream {name}"]
+    assert out["emb"][0] > 0 and out["emb"][1] == 3
+
+
+def test_usage_rows_name_the_databricks_surface(dbx_gateway: Gateway) -> None:
+    email = f"usage-{RUN}@example.com"
+    token = make_user(dbx_gateway, email, "chat-anthropic")
+    admin = bearer(dbx_gateway.token)
+    acl = {"access_control_list": [{"user_name": email, "permission_level": "CAN_QUERY"}]}
+    assert call("PATCH", f"{dbx_gateway.url}/api/v1/endpoints/emb-openai/permissions", acl, admin).status == 200
+    time.sleep(1.5)  # the grant reaches every worker
+    run(dbx_gateway, """
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.serving import ChatMessage, ChatMessageRole
+w = WorkspaceClient()
+w.serving_endpoints.query(name="chat-anthropic", messages=[ChatMessage(role=ChatMessageRole.USER, content="row")])
+w.serving_endpoints.query(name="emb-openai", input=["row"])
+w.serving_endpoints.query(name="chat-anthropic", prompt="row")
+from databricks_openai import DatabricksOpenAI
+DatabricksOpenAI().chat.completions.create(model="chat-anthropic", messages=[{"role": "user", "content": "row"}])
+print(json.dumps(True))
+""", token)
+    rows = usage_rows(dbx_gateway, email, 4)
+    seen = sorted((r["api_type"], r["url"], r["endpoint_name"], r["status_code"]) for r in rows)
+    assert seen == sorted([
+        ("chat", "/serving-endpoints/chat-anthropic/invocations", "chat-anthropic", 200),
+        ("embeddings", "/serving-endpoints/emb-openai/invocations", "emb-openai", 200),
+        ("completions", "/serving-endpoints/chat-anthropic/invocations", "chat-anthropic", 200),
+        ("chat", "/serving-endpoints/chat/completions", "chat-anthropic", 200),
+    ])
+    for r in rows:
+        assert r["requester"] == email
+        assert r["input_tokens"] > 0, r
+
+
+def test_invocations_payloads(dbx_gateway: Gateway, mock_url: str) -> None:
+    """What /invocations refuses (in Databricks' error shape) and what it sends the provider."""
+    url = f"{dbx_gateway.url}/serving-endpoints/chat-openai/invocations"
+    auth = bearer(dbx_gateway.token)
+    for body, param in (({"dataframe_records": [{"x": 1}]}, "dataframe_records"),
+                        ({"messages": [{"role": "user", "content": "x"}], "input": "y"}, "only one"),
+                        ({"prompt": ["a", "b"]}, "prompt"), ({"prompt": "a", "echo": True}, "echo")):
+        r = call("POST", url, body, auth)
+        assert r.status == 400, (body, r.body)
+        assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE" and param in r.json()["message"]
+    r = call("POST", url, b"{not json", auth)
+    assert r.status == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    r = call("POST", url, {"messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 401 and r.json()["error_code"] == "UNAUTHENTICATED"
+    # Databricks' own fields stay here; extra_params are the provider's parameters
+    marker = f"extra-{RUN}"
+    body = {"messages": [{"role": "user", "content": marker}], "extra_params": {"top_p": 0.5, "user": "u1"},
+            "client_request_id": "abc", "usage_context": {"team": "x"}, "max_tokens": 9}
+    r = call("POST", url, body, auth)
+    assert r.status == 200 and r.json()["choices"][0]["message"]["content"] == f"MOCK-UPSTREAM-OK: {marker}"
+    sent = [rec["body"] for rec in call("GET", f"{mock_url}/_mock/requests?path_contains=/v1/chat/completions").json()
+            if marker in json.dumps(rec["body"])]
+    assert sent == [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": marker}], "top_p": 0.5,
+                     "user": "u1", "max_tokens": 9}]
