@@ -269,8 +269,9 @@ async def openapi(request: Request, caller: Caller) -> Response:
 
 
 def add_routes(router: Router) -> None:
-    router.add_post(BASE, create)
-    router.add_get(BASE, list_endpoints)
+    for base in (BASE, BASE + "/"):  # mlflow's deployments client joins an empty route: a trailing /
+        router.add_post(base, create)
+        router.add_get(base, list_endpoints)
     router.add_put(f"{NAME}/config", update_config)
     router.add_put(f"{NAME}/ai-gateway", put_ai_gateway)
     router.add_get(f"{NAME}/openapi", openapi)
