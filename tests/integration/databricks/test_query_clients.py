@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.integration.databricks.client_env import client_env, run_client
 from tests.integration.gateway import Gateway
-from tests.integration.rawhttp import bearer, call
+from tests.integration.rawhttp import bearer, call, until_stable
 from tests.integration.test_rate_limits import make_user
 
 RUN = uuid.uuid4().hex[:8]
@@ -26,13 +26,22 @@ def run(gw: Gateway, script: str, token: str | None = None, **params: Any) -> An
     return run_client(prelude + script, client_env(gw.url, token or gw.token))
 
 
+def may_query(gw: Gateway, token: str, *endpoints: str) -> None:
+    """Wait until every worker knows the token and its grants (the endpoints it lists)."""
+    def listed() -> bool:
+        r = call("GET", f"{gw.url}/serving-endpoints/models", headers=bearer(token))
+        return r.status == 200 and set(endpoints) <= {m["id"] for m in r.json()["data"]}
+    until_stable(listed)
+
+
 def usage_rows(gw: Gateway, requester: str, count: int) -> list[dict[str, Any]]:
-    """The requester's usage rows (written off the request path: waited for, bounded)."""
+    """The requester's query rows, not may_query's listings (rows are written off the request
+    path: waited for, bounded)."""
     deadline = time.monotonic() + 10
     while True:
         r = call("GET", f"{gw.url}/api/v1/usage?requester={requester}", headers=bearer(gw.token))
         assert r.status == 200, r.body
-        rows: list[dict[str, Any]] = r.json()["rows"]
+        rows: list[dict[str, Any]] = [row for row in r.json()["rows"] if row["api_type"] != "models"]
         if len(rows) >= count or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
@@ -86,6 +95,7 @@ print(json.dumps(out))
 def test_sdk_errors_raise_the_sdk_classes(dbx_gateway: Gateway) -> None:
     email = f"no-anthropic-{RUN}@example.com"
     token = make_user(dbx_gateway, email, "chat-openai")  # CAN_QUERY on chat-openai only
+    may_query(dbx_gateway, token, "chat-openai")
     script = """
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError
@@ -111,6 +121,7 @@ except DatabricksError as e:
 def test_sdk_open_ai_client(dbx_gateway: Gateway) -> None:
     email = f"oa-{RUN}@example.com"
     token = make_user(dbx_gateway, email, "chat-anthropic")
+    may_query(dbx_gateway, token, "chat-anthropic")
     out = run(dbx_gateway, """
 import openai, warnings
 warnings.simplefilter("ignore", DeprecationWarning)
@@ -207,7 +218,7 @@ def test_usage_rows_name_the_databricks_surface(dbx_gateway: Gateway) -> None:
     admin = bearer(dbx_gateway.token)
     acl = {"access_control_list": [{"user_name": email, "permission_level": "CAN_QUERY"}]}
     assert call("PATCH", f"{dbx_gateway.url}/api/v1/endpoints/emb-openai/permissions", acl, admin).status == 200
-    time.sleep(1.5)  # the grant reaches every worker
+    may_query(dbx_gateway, token, "chat-anthropic", "emb-openai")
     run(dbx_gateway, """
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.serving import ChatMessage, ChatMessageRole
