@@ -67,6 +67,26 @@ def sps_delete(a: argparse.Namespace) -> None:
          lambda d: f"deleted service principal {d['deleted']} ({d['tokens_revoked']} token(s) revoked)")
 
 
+SECRET_COLUMNS = ("secret_id", "status", "create_time", "expire_time", "last_used_time")
+
+
+def sp_secrets_create(a: argparse.Namespace) -> None:
+    body = {"lifetime_seconds": a.lifetime} if a.lifetime else {}
+    show(a, call(a, "POST", f"/service-principals/{q(a.application_id)}/secrets", body), lambda d: (
+        f"secret {d['secret_id']} for {d['application_id']} (expires {when(d.get('expire_time'))}); "
+        f"shown once, store it now:\nclient id:     {d['application_id']}\nclient secret: {d['secret']}"))
+
+
+def sp_secrets_list(a: argparse.Namespace) -> None:
+    show(a, call(a, "GET", f"/service-principals/{q(a.application_id)}/secrets"),
+         lambda d: table(d["secrets"], SECRET_COLUMNS))
+
+
+def sp_secrets_delete(a: argparse.Namespace) -> None:
+    show(a, call(a, "DELETE", f"/service-principals/{q(a.application_id)}/secrets/{q(a.secret_id)}"),
+         lambda d: f"deleted secret {d['deleted']} ({d['tokens_revoked']} access token(s) revoked)")
+
+
 def members_of(a: argparse.Namespace) -> list[dict[str, str]]:
     return ([{"user_name": u} for u in a.user] + [{"service_principal_name": s} for s in a.service_principal]
             + [{"group_name": g} for g in a.group])
@@ -207,6 +227,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _leaf(sps, "get", sps_get, "show a service principal", c).add_argument("application_id")
     _leaf(sps, "delete", sps_delete, "delete a service principal (revokes its tokens)", c) \
         .add_argument("application_id")
+    secrets = sps.add_parser("secrets", help="OAuth M2M client secrets (client id = application id)") \
+        .add_subparsers(dest="secrets_action", required=True)
+    p = _leaf(secrets, "create", sp_secrets_create, "create a secret (shown once)", c)
+    p.add_argument("application_id")
+    p.add_argument("--lifetime", type=duration, help="how long it is valid: seconds, or 30m, 12h, 90d")
+    _leaf(secrets, "list", sp_secrets_list, "list secrets (never the secrets themselves)", c) \
+        .add_argument("application_id")
+    p = _leaf(secrets, "delete", sp_secrets_delete, "delete a secret (revokes its access tokens)", c)
+    p.add_argument("application_id")
+    p.add_argument("secret_id")
 
     groups = sub.add_parser("groups", help="groups of users, service principals and groups") \
         .add_subparsers(dest="action", required=True)

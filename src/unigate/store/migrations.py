@@ -196,4 +196,17 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (budget, period_start, threshold, limit_usd)
         );
     """),
+    # OAuth M2M client secrets of service principals (server.databricks.oauth): only the hash
+    # is kept, like tokens; the access tokens they buy live in `tokens`.
+    ("0011_service_principal_secrets", """
+        CREATE TABLE service_principal_secrets (
+            secret_id TEXT PRIMARY KEY,
+            application_id TEXT NOT NULL,
+            secret_hash TEXT NOT NULL UNIQUE,
+            create_time REAL NOT NULL,
+            expire_time REAL,
+            last_used_time REAL
+        );
+        CREATE INDEX service_principal_secrets_sp ON service_principal_secrets(application_id);
+    """),
 ]

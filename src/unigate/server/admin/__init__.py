@@ -16,6 +16,7 @@ from unigate.server.admin import (
     permissions,
     prices,
     runtime,
+    sp_secrets,
     tokens,
     usage,
 )
@@ -24,5 +25,5 @@ from unigate.server.http import Router
 
 def add_routes(router: Router) -> None:
     for module in (me, identities, groups, tokens, permissions, audit_log, usage, payloads, runtime,
-                   config_api, mcp_services, prices, budgets, openapi):
+                   config_api, mcp_services, prices, budgets, sp_secrets, openapi):
         module.add_routes(router)
