@@ -131,6 +131,9 @@ SCHEMAS: dict[str, Schema] = {
                  "summary": obj({"create": INT, "update": INT, "delete": INT})}),
     "User": obj({"email": S, "display_name": S, "created_at": N}),
     "ServicePrincipal": obj({"application_id": S, "display_name": S, "created_at": N}),
+    "ServicePrincipalSecret": obj({"secret_id": S, "secret": {"type": "string", "description": "on creation only"},
+                                   "application_id": S, "create_time": N, "expire_time": N, "last_used_time": N,
+                                   "status": S}),
     "Member": MEMBER,
     "Group": obj({"name": S, "builtin": B, "members": arr(MEMBER), "created_at": N}),
     "Token": obj({"token_id": S, "principal": S, "principal_type": S, "comment": S, "created_at": N,
@@ -392,6 +395,17 @@ def paths() -> dict[str, Schema]:
             "post": op("Create a service principal (returns its application_id)", "identities", ADMIN,
                        ok(ref("ServicePrincipal"), "201"), errors="400",
                        request=obj({"display_name": S}, ("display_name",)))},
+        f"{p}/service-principals/{{application_id}}/secrets": {
+            "parameters": [path_param("application_id")],
+            "get": op("List a service principal's OAuth secrets (never the secret)", "identities", ADMIN,
+                      ok(obj({"secrets": arr(ref("ServicePrincipalSecret"))})), errors="404"),
+            "post": op("Create an OAuth M2M secret (shown once)", "identities", ADMIN,
+                       ok(ref("ServicePrincipalSecret"), "201"), errors="400 404",
+                       request=obj({"lifetime_seconds": N}))},
+        f"{p}/service-principals/{{application_id}}/secrets/{{secret_id}}": {
+            "parameters": [path_param("application_id"), path_param("secret_id")],
+            "delete": op("Delete a secret (revokes its access tokens)", "identities", ADMIN,
+                         ok(obj({"deleted": S, "tokens_revoked": INT})), errors="404")},
         f"{p}/service-principals/{{application_id}}": {
             "parameters": [path_param("application_id")],
             "get": op("Get a service principal", "identities", ANY, ok(ref("ServicePrincipal")), errors="404"),
