@@ -97,16 +97,26 @@ def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], requir
 
 def admin_route(handler: AdminHandler) -> Callable[[Request], Awaitable[AnyResponse]]:
     """Authenticates the caller, requires some admin right, and renders errors."""
-    return _route(handler, admin_rights=True)
+    return caller_route(handler, admin_rights=True)
 
 
 def self_service_route(handler: AdminHandler) -> Callable[[Request], Awaitable[AnyResponse]]:
     """Like `admin_route`, for the few routes any signed-in principal may call about itself
     (who am I, my tokens, my usage): the handler narrows what a non-admin sees."""
-    return _route(handler, admin_rights=False)
+    return caller_route(handler, admin_rights=False)
 
 
-def _route(handler: AdminHandler, admin_rights: bool) -> Callable[[Request], Awaitable[AnyResponse]]:
+def admin_error_response(err: GatewayError) -> Response:
+    return Response(body=orjson.dumps(error_body(err)), status=err.status, content_type="application/json",
+                    headers=err.headers)
+
+
+def caller_route(handler: AdminHandler, *, admin_rights: bool,
+                 render: Callable[[GatewayError], Response] = admin_error_response,
+                 logger: logging.Logger = log) -> Callable[[Request], Awaitable[AnyResponse]]:
+    """Authenticates the caller (and, with `admin_rights`, requires some admin right); every
+    failure is answered by `render` (the admin API's error shape by default), never a traceback.
+    Other management APIs (Databricks') pass their own error shape."""
     async def wrapped(request: Request) -> AnyResponse:
         state = request.app[STATE_KEY]
         try:
@@ -118,15 +128,14 @@ def _route(handler: AdminHandler, admin_rights: bool) -> Callable[[Request], Awa
             except GatewayError:
                 raise
             except StoreUnavailable as e:
-                log.warning("admin request %s %s: %s", request.method, request.path, e)
+                logger.warning("request %s %s: %s", request.method, request.path, e)
                 raise ServiceUnavailable("the store is not available; retry shortly",
                                          headers={"Retry-After": "2"}) from None
             except Exception:
-                log.exception("admin request %s %s failed", request.method, request.path)
+                logger.exception("request %s %s failed", request.method, request.path)
                 raise InternalError("internal error") from None
         except GatewayError as err:
-            return Response(body=orjson.dumps(error_body(err)), status=err.status,
-                                content_type="application/json", headers=err.headers)
+            return render(err)
 
     return wrapped
 

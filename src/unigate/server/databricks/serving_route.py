@@ -7,12 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from unigate.errors import GatewayError, InternalError, ServiceUnavailable
-from unigate.server.admin.common import STATE_KEY, Caller
-from unigate.server.auth import authenticate
+from unigate.errors import GatewayError
+from unigate.server.admin.common import Caller, caller_route
 from unigate.server.databricks.errors import error_response
 from unigate.server.http import AnyResponse, Request
-from unigate.store.base import StoreUnavailable
 
 log = logging.getLogger("unigate.databricks")
 Handler = Callable[[Request, Caller], Awaitable[AnyResponse]]
@@ -25,21 +23,4 @@ class AlreadyExists(GatewayError):
 
 
 def databricks_route(handler: Handler) -> Callable[[Request], Awaitable[AnyResponse]]:
-    async def wrapped(request: Request) -> AnyResponse:
-        state = request.app[STATE_KEY]
-        try:
-            try:
-                return await handler(request, Caller(state, authenticate(request, state)))
-            except GatewayError:
-                raise
-            except StoreUnavailable as e:
-                log.warning("databricks request %s %s: %s", request.method, request.path, e)
-                raise ServiceUnavailable("the store is not available; retry shortly",
-                                         headers={"Retry-After": "2"}) from None
-            except Exception:
-                log.exception("databricks request %s %s failed", request.method, request.path)
-                raise InternalError("internal error") from None
-        except GatewayError as err:
-            return error_response(err)
-
-    return wrapped
+    return caller_route(handler, admin_rights=False, render=error_response, logger=log)
