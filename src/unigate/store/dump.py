@@ -24,7 +24,8 @@ from unigate.store.base import Store
 FORMAT = "unigate-export"
 VERSION = 1
 # Referenced tables first (group_members -> groups).
-TABLES = ("users", "service_principals", "groups", "group_members", "tokens", "providers", "endpoints",
+TABLES = ("users", "service_principals", "groups", "group_members", "tokens",
+          "service_principal_secrets", "providers", "endpoints",
           "grants", "mcp_services", "mcp_grants", "prices", "budgets", "budget_alerts",
           "audit_log", "responses", "usage", "payloads",
           "config_version")

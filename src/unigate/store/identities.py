@@ -76,7 +76,7 @@ def create_service_principal(store: Store, display_name: str) -> dict[str, Any]:
 
 def delete_principal(store: Store, ptype: str, name: str) -> int:
     """Deletes a user or service principal with everything hanging off it: its tokens are revoked,
-    its memberships and grants removed. Returns how many tokens were revoked."""
+    its memberships, grants and OAuth secrets removed. Returns how many tokens were revoked."""
     table, key = ("users", "email") if ptype == "user" else ("service_principals", "application_id")
     if not store.execute(f"SELECT 1 FROM {table} WHERE {key} = ?", (name,)):
         raise Missing(f"{ptype.replace('_', ' ')} '{name}' does not exist")
@@ -89,6 +89,8 @@ def delete_principal(store: Store, ptype: str, name: str) -> int:
         ("DELETE FROM group_members WHERE member_type = ? AND member = ?", (ptype, name)),
         ("DELETE FROM grants WHERE principal_type = ? AND principal = ?", (ptype, name)),
         ("DELETE FROM mcp_grants WHERE principal_type = ? AND principal = ?", (ptype, name)),
+        *([("DELETE FROM service_principal_secrets WHERE application_id = ?", (name,))]
+          if ptype == "service_principal" else []),
     ])
     return int(live)
 

@@ -151,7 +151,8 @@ def test_databricks_openai(dbx_gateway: Gateway) -> None:
     out = run(dbx_gateway, """
 from databricks_openai import DatabricksOpenAI
 out = {}
-for key, client in (("serving", DatabricksOpenAI()), ("gateway", DatabricksOpenAI(use_ai_gateway=True))):
+for key, client in (("serving", DatabricksOpenAI()), ("gateway", DatabricksOpenAI(use_ai_gateway=True)),
+                    ("native", DatabricksOpenAI(use_ai_gateway_native_api=True))):
     r = client.chat.completions.create(model="chat-anthropic", messages=[{"role": "user", "content": key}])
     s = client.chat.completions.create(model="chat-openai", stream=True,
                                        messages=[{"role": "user", "content": key + " stream"}])
@@ -161,7 +162,8 @@ for key, client in (("serving", DatabricksOpenAI()), ("gateway", DatabricksOpenA
                 "emb": len(client.embeddings.create(model="emb-openai", input="text").data[0].embedding)}
 print(json.dumps(out))
 """)
-    for key, path in (("serving", "/serving-endpoints/"), ("gateway", "/ai-gateway/mlflow/v1/")):
+    for key, path in (("serving", "/serving-endpoints/"), ("gateway", "/ai-gateway/mlflow/v1/"),
+                      ("native", "/ai-gateway/openai/v1/")):
         assert out[key]["base_url"] == dbx_gateway.url + path
         assert out[key]["chat"] == f"MOCK-UPSTREAM-OK: {key}"
         assert out[key]["stream"] == f"MOCK-UPSTREAM-OK: {key} stream"
