@@ -198,6 +198,58 @@ print(json.dumps(out))
                    "emb": ["list", 2], "error": [404, "RESOURCE_DOES_NOT_EXIST"]}
 
 
+def test_mlflow_deployments_server_client(dbx_gateway: Gateway) -> None:
+    """mlflow's client of an MLflow deployments server (AI Gateway): the target is unigate's root,
+    the token MLFLOW_TRACKING_TOKEN."""
+    env = client_env(dbx_gateway.url, MLFLOW_TRACKING_TOKEN=dbx_gateway.token)
+    out = run_client("""
+import json, requests
+from mlflow.deployments import get_deploy_client
+m = get_deploy_client(P_URL)
+out = {"listed": {e.name: [e.endpoint_type, e.model.provider, e.endpoint_url] for e in m.list_endpoints()}}
+e = m.get_endpoint("chat-azure")
+out["azure"] = [e.model.name, e.model.provider, e.limit]
+p = m.predict(endpoint="chat-anthropic", inputs={"messages": [{"role": "user", "content": "srv"}], "max_tokens": 20})
+out["chat"] = [p["object"], p["choices"][0]["message"]["content"]]
+c = m.predict(endpoint="chat-openai", inputs={"prompt": "srv completion"})
+out["completion"] = [c["object"], c["choices"][0]["text"]]
+e = m.predict(endpoint="emb-openai", inputs={"input": ["a", "b"]})
+out["emb"] = [e["object"], len(e["data"])]
+for name in ("no-such-endpoint",):
+    try:
+        m.get_endpoint(name)
+    except Exception as err:
+        out["missing"] = type(err).__name__, str(err)[:200]
+print(json.dumps(out))
+""".replace("P_URL", repr(dbx_gateway.url)), env)
+    url = dbx_gateway.url
+    assert out["listed"]["chat-anthropic"] == ["llm/v1/chat", "anthropic",
+                                               f"{url}/endpoints/chat-anthropic/invocations"]
+    assert out["listed"]["emb-openai"] == ["llm/v1/embeddings", "openai", f"{url}/endpoints/emb-openai/invocations"]
+    assert out["azure"] == ["gpt-4o-deployment", "openai", None]
+    assert out["chat"] == ["chat.completion", "MOCK-UPSTREAM-OK: srv"]
+    assert out["completion"] == ["text_completion", "MOCK-UPSTREAM-OK: srv completion"]
+    assert out["emb"] == ["list", 2]
+    assert "404" in out["missing"][1] and "no-such-endpoint" in out["missing"][1], out["missing"]
+    # the admin sees every endpoint; a user with no grants sees none and may query none
+    r = call("GET", f"{url}/api/2.0/endpoints/", headers=bearer(dbx_gateway.token))
+    assert r.status == 200 and "chat-openai" in {e["name"] for e in r.json()["endpoints"]}
+    r = call("POST", f"{url}/gateway/chat-openai/invocations", headers=bearer("dapi-not-a-token"),
+             body={"messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 401 and r.json()["error_code"] == "UNAUTHENTICATED", r.body
+    # an endpoint-wide requests-per-minute limit is MLflow's `limit`
+    limits = [{"key": "endpoint", "requests": 50, "renewal_period": "minute"},
+              {"key": "user_default", "tokens": 900, "renewal_period": "minute"}]
+    r = call("PUT", f"{url}/api/v1/endpoints/chat-compat/rate-limits", headers=bearer(dbx_gateway.token),
+             body={"rate_limits": limits})
+    assert r.status == 200, r.body
+
+    def limited() -> bool:
+        got = call("GET", f"{url}/api/2.0/endpoints/chat-compat", headers=bearer(dbx_gateway.token)).json()
+        return got["limit"] == {"calls": 50, "key": None, "renewal_period": "minute"}
+    until_stable(limited)
+
+
 def test_databricks_langchain(dbx_gateway: Gateway) -> None:
     out = run(dbx_gateway, """
 from databricks_langchain import ChatDatabricks, DatabricksEmbeddings

@@ -6,15 +6,23 @@ databricks-langchain), mapped onto unigate's endpoints, identities and admin API
 - `oauth`: OAuth M2M for service principals (/oidc/...);
 - `invocations`: /serving-endpoints/{name}/invocations and the OpenAI-shaped /serving-endpoints/...;
 - `serving_endpoints`: /api/2.0/serving-endpoints (create, get, list, update, delete, ai-gateway);
-- `permissions`: /api/2.0/permissions/serving-endpoints/{id}.
+- `permissions`: /api/2.0/permissions/serving-endpoints/{id};
+- `mlflow_deployments`: the MLflow deployments server's /api/2.0/endpoints and /endpoints/{name}/invocations.
 See docs/databricks.md."""
 
 from __future__ import annotations
 
-from unigate.server.databricks import discovery, invocations, oauth, permissions, serving_endpoints
+from unigate.server.databricks import (
+    discovery,
+    invocations,
+    mlflow_deployments,
+    oauth,
+    permissions,
+    serving_endpoints,
+)
 from unigate.server.http import Router
 
 
 def add_routes(router: Router) -> None:
-    for module in (discovery, oauth, invocations, serving_endpoints, permissions):
+    for module in (discovery, oauth, invocations, serving_endpoints, permissions, mlflow_deployments):
         module.add_routes(router)
