@@ -32,6 +32,12 @@ class Provider:
     RESPONSES_BY_DEFAULT = False
     # gen_ai.provider.name in traces (OpenTelemetry's well-known values); None: the type's name
     GENAI_NAME: str | None = None
+    # The header that carries the API key when the type cannot work without one (a request
+    # without it is refused before it goes upstream, see routing.keys); None: a key is optional.
+    KEY_HEADER: str | None = None
+    # Why this provider cannot authenticate (no key where its type needs one), decided when the
+    # configuration is loaded (routing.keys); routing skips it, and the client's 502 says this.
+    missing_key: str | None = None
 
     def __init__(self, cfg: ProviderConfig) -> None:
         self.name = cfg.name
@@ -65,6 +71,7 @@ class OpenAIProvider(Provider):
     DEFAULT_BASE_URL: str | None = "https://api.openai.com/v1"
     RESPONSES_BY_DEFAULT = True
     GENAI_NAME: str | None = "openai"
+    KEY_HEADER: str | None = "Authorization"
 
     def __init__(self, cfg: ProviderConfig) -> None:
         super().__init__(cfg)
@@ -80,6 +87,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     DEFAULT_BASE_URL = None  # a server of the operator's own
     RESPONSES_BY_DEFAULT = False
     GENAI_NAME = None  # whatever it runs: named by its type
+    KEY_HEADER = None  # servers of the operator's own often take no key
 
 
 class AzureOpenAIProvider(OpenAIProvider):
@@ -89,6 +97,7 @@ class AzureOpenAIProvider(OpenAIProvider):
     DEFAULT_API_VERSION = "2024-10-21"
     RESPONSES_BY_DEFAULT = False
     GENAI_NAME = "azure.ai.openai"
+    KEY_HEADER = "api-key"  # or an Entra ID token in `headers: {Authorization: ...}`
 
     def auth_headers(self) -> dict[str, str]:
         return {"api-key": self.api_key} if self.api_key else {}
@@ -114,6 +123,7 @@ class AnthropicProvider(Provider):
     API_VERSION = "2023-06-01"
     DEFAULT_BASE_URL = "https://api.anthropic.com"
     GENAI_NAME = "anthropic"
+    KEY_HEADER = "x-api-key"
 
     def auth_headers(self) -> dict[str, str]:
         headers = {"anthropic-version": self.API_VERSION}
@@ -134,6 +144,7 @@ class GeminiProvider(Provider):
     count_format = GEMINI
     DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
     GENAI_NAME = "gcp.gemini"
+    KEY_HEADER = "x-goog-api-key"
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.api_key} if self.api_key else {}
