@@ -158,6 +158,9 @@ class GatewayConfig:
     prices: list[PriceEntry] = field(default_factory=list)
     # spend limits per endpoint, principal, group or tag (governance.budgets)
     budgets: list[Budget] = field(default_factory=list)
+    # provider -> the environment variable its api_key is read from, when that came out empty
+    # (`api_key: ${OPENAI_API_KEY:-}` unset): what the 502 and the start-up lines name
+    key_env: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -214,12 +217,13 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
                          stdio_from_api, redis_url, failure, store_url,
                          p.metrics_access(settings.get("metrics")), p.tracing(settings.get("tracing")),
-                         p.prices(raw), p.budgets(raw))
+                         p.prices(raw), p.budgets(raw), p.key_env)
 
 
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
+        self.key_env: dict[str, str] = {}  # see GatewayConfig.key_env
 
     def fail(self, where: str, message: str) -> None:
         at = f" {where}:" if where else ""
@@ -436,6 +440,10 @@ class _Parser:
         if not re.match(r"^https?://[^/]+", base_url):
             self.fail(where, f"base_url: must be an http(s) URL, got {base_url!r}")
         api_key = self.str_field(entry, "api_key", where, required=False) or ""
+        if not api_key and isinstance(entry.get("api_key"), str):
+            refs = [m.group(1) for m in _ENV_REF.finditer(entry["api_key"])]
+            if refs:  # the first variable that came out empty is the one to set
+                self.key_env[name] = next((v for v in refs if not os.environ.get(v)), refs[0])
         api_version = self.str_field(entry, "api_version", where, required=False) or kind.DEFAULT_API_VERSION
         supports_responses = entry.get("supports_responses", kind.RESPONSES_BY_DEFAULT)
         if not isinstance(supports_responses, bool):

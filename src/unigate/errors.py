@@ -12,6 +12,7 @@ dialect renders it in its own error body (see `unigate.codecs.*.errors`).
     ├── ProviderError                 the provider failed: another destination may answer
     │   ├── UpstreamError             the provider's own error status (retryable on 429 and 5xx)
     │   ├── UpstreamUnreachable (502), UpstreamBadResponse (502), UpstreamTimeout (504)
+    │   └── ProviderKeyMissing (502)  no key where the type needs one: refused before the call
     ├── ServiceUnavailable (503)      the store does not answer for now
     └── InternalError (500)
 """
@@ -130,6 +131,14 @@ class UpstreamError(ProviderError):
 
 class UpstreamUnreachable(ProviderError):
     status, code = 502, "upstream_unreachable"
+
+
+class ProviderKeyMissing(ProviderError):
+    """The provider's type needs an API key and the configuration gives none (routing.keys):
+    nothing is sent upstream; the message names the variable to set. Retryable: a fallback
+    with a key may answer."""
+
+    status, code = 502, "provider_key_missing"
 
 
 class UpstreamBadResponse(ProviderError):

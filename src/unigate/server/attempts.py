@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from unigate.config import Destination
-from unigate.errors import GatewayError
+from unigate.errors import GatewayError, ProviderKeyMissing
 from unigate.observability.spans import Span
 from unigate.observability.tracing import OPERATIONS, server_address
 from unigate.providers import Provider
@@ -38,6 +38,8 @@ async def try_in_order(ctx: RequestContext, t: Target, try_one: TryOne) -> AnyRe
         attempt = Attempt(ctx, t.endpoint, dest, provider)
         span = _start_span(ctx, dest, provider)
         try:
+            if provider.missing_key is not None:  # no key: skipped like a failing destination
+                raise ProviderKeyMissing(provider.missing_key)
             response = await try_one(attempt)
         except GatewayError as err:
             _note(ctx, dest, err.code, err.status, started, span)

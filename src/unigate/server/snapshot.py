@@ -12,6 +12,7 @@ from unigate.accounting.prices import PriceCatalogue, Pricing, no_pricing
 from unigate.config import GatewayConfig
 from unigate.governance.ratelimit import RateLimit, parse_rate_limits
 from unigate.providers import Provider, build_provider
+from unigate.routing.keys import refusal
 from unigate.store.base import Store, TokenRow
 from unigate.store.config_store import load_config_from_store
 from unigate.store.identities import all_grants, all_mcp_grants, all_memberships
@@ -55,10 +56,15 @@ def _group_closure(rows: list[tuple[str, str, str]]) -> dict[Identity, frozenset
     return closure
 
 
-def load_snapshot(store: Store, max_body_bytes: int, source: str) -> Snapshot:
+def load_snapshot(store: Store, max_body_bytes: int, source: str,
+                  key_env: dict[str, str] | None = None) -> Snapshot:
+    """`key_env`: the file's GatewayConfig.key_env (stored specs keep no empty key, nor where
+    it was to come from)."""
     version = store.config_version()
     config = load_config_from_store(store, max_body_bytes, source)
     providers = {name: build_provider(cfg) for name, cfg in config.providers.items()}
+    for name, provider in providers.items():  # decided here, once, not per request
+        provider.missing_key = refusal(config.providers[name], (key_env or {}).get(name))
     tokens = {row.token_hash: row for row in store.active_tokens()}
     members = all_memberships(store)
     grants: dict[str, dict[Identity, str]] = defaultdict(dict)

@@ -55,7 +55,7 @@ class GatewayState:
         self.health = Health(config.health_failures, config.health_cool_down)
         self.store = store
         self.usage = usage
-        self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source)
+        self.snap: Snapshot = load_snapshot(store, config.max_body_bytes, config.source, config.key_env)
         usage.pricing = self.pricing  # rows are priced by the configuration current when written
         self.session: UpstreamClient | None = None
         self.payloads: PayloadWriter | None = None  # set by the worker when it starts
@@ -99,7 +99,8 @@ class GatewayState:
 
     def reload(self) -> None:
         """Load a fresh snapshot now (synchronously)."""
-        self.snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source)
+        self.snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source,
+                                  self.file_config.key_env)
 
     def poke(self) -> None:
         """Check the configuration version now (a change notice arrived); any thread."""
@@ -114,7 +115,8 @@ class GatewayState:
                 return
             try:
                 if self.store.config_version() != self.snap.version:
-                    snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source)
+                    snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source,
+                                         self.file_config.key_env)
                     loop.call_soon_threadsafe(setattr, self, "snap", snap)
             except Exception as e:  # keep serving the last good snapshot (tokens, grants, endpoints)
                 if not failing:

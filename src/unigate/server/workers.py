@@ -30,6 +30,7 @@ from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.retention import retention_days
 from unigate.observability.logs import flush_logs
 from unigate.observability.metrics_board import MetricsBoard
+from unigate.routing.readiness import StartupCheck
 from unigate.routing.shared_health import SharedHealth
 from unigate.server.app import build_app
 from unigate.server.change_notices import ChangeNotices
@@ -37,6 +38,7 @@ from unigate.server.http import HttpServer
 from unigate.server.observing import WorkerObservability
 from unigate.server.state import GatewayState
 from unigate.store.base import Store, StoreUnavailable
+from unigate.store.config_store import load_config_from_store
 from unigate.store.open import open_store
 
 log = logging.getLogger("unigate")
@@ -132,6 +134,21 @@ def check_port(host: str, port: int) -> None:
         s.bind((host, port))
 
 
+def _served_config(config: GatewayConfig, opts: ServeOptions) -> GatewayConfig:
+    """What the workers will serve: the stored providers and endpoints (the file's and those
+    added through the admin API), with the file's note of where empty keys were to come from."""
+    try:
+        store = open_store(opts.store)
+        try:
+            served = load_config_from_store(store, config.max_body_bytes, config.source)
+        finally:
+            store.close()
+    except Exception:  # the workers will say what is wrong with the store
+        return config
+    served.key_env = config.key_env
+    return served
+
+
 def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     # Rate-limit counters live in memory every worker shares: made here, before the fork, so
     # workers (and restarted ones) inherit the same table.
@@ -139,7 +156,11 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     # budget counters, likewise (one worker: in its own memory, without a cross-process lock)
     ledger: Ledger = SharedLedger() if opts.workers > 1 else LocalLedger()
     board = MetricsBoard(opts.workers)  # where workers post their metrics for each other
+    # one line per endpoint, whether it can answer: printed by this process once, from a thread
+    # that looks the upstream hosts up while the workers open the port
+    startup = StartupCheck(_served_config(config, opts))
     if opts.workers <= 1:
+        startup.start()
         run_worker(config, opts, counters, board, 0, ledger)
         return
     children: dict[int, int] = {}  # pid -> worker slot
@@ -173,6 +194,7 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     signal.signal(signal.SIGINT, stop)
     for slot in range(opts.workers):
         spawn(slot)
+    startup.start()  # after the forks: no worker inherits its half-done lookups
     deadline: float | None = None
     while children:
         if stopping and deadline is None:
@@ -193,5 +215,6 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
         if not stopping:
             log.error("worker %d (pid %d) exited with status %d; restarting", slot, pid, status)
             time.sleep(0.5)
+            startup.wait()
             spawn(slot)
     sys.exit(0)
