@@ -109,6 +109,13 @@ class Gateway:
         finally:
             store.close()
 
+    def stored_spec(self, table: str, name: str) -> dict[str, Any]:
+        """A stored spec with its secrets opened under this gateway's master key."""
+        from unigate.store import secrets_at_rest as sar
+
+        sar.use(sar.load_keyring(self.data_dir, create=False, environ=self.env))
+        return sar.spec_of(table, str(self.query(f"SELECT spec FROM {table} WHERE name = ?", (name,))[0][0]))
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -130,6 +137,9 @@ def _shared_backends(env: dict[str, str], data_dir: Path, asked: dict[str, str])
     return stops
 
 
+TEST_MASTER_KEY = "dW5pZ2F0ZSB0ZXN0cyBtYXN0ZXIga2V5IDMyIGJ5dGU"  # 32 bytes, base64url
+
+
 def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] | None = None,
                   env: dict[str, str] | None = None, token: str | None = ADMIN_TOKEN,
                   data_dir: Path | None = None) -> Gateway:
@@ -140,6 +150,9 @@ def start_gateway(config_text: str, *, workers: int = 2, extra_args: list[str] |
     port = free_port()
     full_env = dict(os.environ)
     full_env.pop("UNIGATE_ADMIN_TOKEN", None)
+    # Secrets in the store are sealed under this key, so instances sharing a store (and a store
+    # moved to a new data dir) open each other's; "" in `env`: the data dir's key file instead.
+    full_env["UNIGATE_MASTER_KEY"] = TEST_MASTER_KEY
     if token:
         full_env["UNIGATE_ADMIN_TOKEN"] = token
     data_dir = data_dir or tmp / "data"

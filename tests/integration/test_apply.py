@@ -64,7 +64,7 @@ def endpoints(gw: Gateway) -> dict[str, Any]:
 
 
 def stored_key(gw: Gateway) -> str:
-    return str(json.loads(gw.query("SELECT spec FROM providers WHERE name = 'o'")[0][0])["api_key"])
+    return str(gw.stored_spec("providers", "o")["api_key"])
 
 
 def test_dry_run_shows_the_plan_and_changes_nothing(gw: Gateway) -> None:

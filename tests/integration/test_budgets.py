@@ -458,8 +458,7 @@ def test_create_read_update_delete_keep_header_values_hidden_and_audited(gw: Gat
     assert got["period"] == "daily" and got["alerts_sent"] == []
     r = call("PUT", f"{api}/crud", {**got, "limit_usd": 4}, admin)  # what a read showed, sent back
     assert r.status == 200 and r.json()["limit_usd"] == 4
-    stored = gw.query("SELECT spec FROM budgets WHERE name = 'crud'")[0][0]
-    assert json.loads(stored)["webhook"]["headers"] == {"Authorization": "k1"}  # kept, not "(hidden)"
+    assert gw.stored_spec("budgets", "crud")["webhook"]["headers"] == {"Authorization": "k1"}  # kept, not "(hidden)"
     assert "crud" in [b["name"] for b in call("GET", api, None, admin).json()["budgets"]]
     assert call("DELETE", f"{api}/crud", None, admin).json() == {"deleted": "crud"}
     assert call("GET", f"{api}/crud", None, admin).status == 404
@@ -602,7 +601,7 @@ budgets:
                                                         "CLI_HOOK_KEY": "cli-secret"})
     assert done.returncode == 0, done.stderr
     assert "cli-a" in done.stdout and "tag team=cli" in done.stdout and "everything" in done.stdout
-    stored = json.loads(gw.query("SELECT spec FROM budgets WHERE name = 'cli-a'")[0][0])
+    stored = gw.stored_spec("budgets", "cli-a")
     assert stored["webhook"] == {"url": "https://hooks.example.com/cli", "headers": {"X-Key": "cli-secret"}}
     listed = unigate(gw, "budgets", "list")
     assert listed.returncode == 0 and "cli-b" in listed.stdout and "SPENT_USD" in listed.stdout

@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.integration.gateway import ADMIN_TOKEN, Gateway, start_gateway
 from tests.integration.postgres_server import schema_url, shared_postgres
 from tests.integration.rawhttp import bearer, call
+from unigate.store.secrets_at_rest import new_key
 
 BODY = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -45,7 +46,8 @@ def _serves_the_moved_state(gw: Gateway, token: str) -> None:
 
 def test_a_store_moves_from_sqlite_to_postgresql_and_back(mock_url: str, tmp_path: Path) -> None:
     source = tmp_path / "source.db"
-    gw = start_gateway(_config(mock_url), workers=1, env={"UNIGATE_STORE_URL": str(source)})
+    key = {"UNIGATE_MASTER_KEY": new_key()}  # the export's secrets stay sealed: the key moves too
+    gw = start_gateway(_config(mock_url), workers=1, env={"UNIGATE_STORE_URL": str(source), **key})
     api = f"{gw.url}/api/v1"
     assert call("POST", f"{api}/users", {"email": "moved@example.com"}, bearer(ADMIN_TOKEN)).status == 201
     token = call("POST", f"{api}/tokens", {"principal": "moved@example.com"}, bearer(ADMIN_TOKEN)).json()["token"]
@@ -71,7 +73,8 @@ def test_a_store_moves_from_sqlite_to_postgresql_and_back(mock_url: str, tmp_pat
     again = _cli("import", str(dump), "--store", postgres)
     assert again.returncode == 1 and "not empty" in again.stderr
 
-    moved = start_gateway(_config(mock_url), workers=1, env={"UNIGATE_STORE_URL": postgres})
+    assert "sk-mock-openai" not in dump.read_text()
+    moved = start_gateway(_config(mock_url), workers=1, env={"UNIGATE_STORE_URL": postgres, **key})
     try:
         _serves_the_moved_state(moved, token)
         # New audit rows number after the imported ones (the identity sequence moved past them).
@@ -86,7 +89,7 @@ def test_a_store_moves_from_sqlite_to_postgresql_and_back(mock_url: str, tmp_pat
     piped = subprocess.run(f"{cli} export --store {shlex.quote(postgres)} | {cli} import - --store {back}",
                            shell=True, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0, piped.stderr
-    home = start_gateway(_config(mock_url), workers=1, env={"UNIGATE_STORE_URL": str(back)})
+    home = start_gateway(_config(mock_url), workers=1, env={"UNIGATE_STORE_URL": str(back), **key})
     try:
         _serves_the_moved_state(home, token)
         users = call("GET", f"{home.url}/api/v1/users", None, bearer(ADMIN_TOKEN)).json()["users"]

@@ -123,8 +123,7 @@ def test_create_update_and_delete_a_service(mgw: Gateway, mcp_url: str) -> None:
     status, updated = admin(mgw, "PUT", "/mcp-services/tmp-tools",
                             {**created, "description": "temporary"})
     assert status == 200 and updated["description"] == "temporary"
-    stored = mgw.query("SELECT spec FROM mcp_services WHERE name = 'tmp-tools'")[0][0]
-    assert json.loads(stored)["headers"] == {"Authorization": "Bearer up-secret-9"}
+    assert mgw.stored_spec("mcp_services", "tmp-tools")["headers"] == {"Authorization": "Bearer up-secret-9"}
     status, audit = admin(mgw, "GET", "/audit?limit=20")
     assert status == 200
     assert "up-secret-9" not in json.dumps(audit)

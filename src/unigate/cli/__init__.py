@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from unigate import __version__
-from unigate.cli import agents, budgets, config, identities, mcp_services, prices, store_cmds, usage
+from unigate.cli import agents, budgets, config, identities, mcp_services, prices, secrets_cmds, store_cmds, usage
 from unigate.config import ConfigError, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
 from unigate.observability.logs import FORMATS, LEVELS, setup_logging
+from unigate.store import secrets_at_rest
 from unigate.store.base import StoreUnavailable
 from unigate.store.config_store import apply_file_config
 from unigate.store.open import open_store, store_location
@@ -31,11 +32,19 @@ def _serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     opts = ServeOptions(args.host, args.port, args.workers or os.cpu_count() or 1,
                         data_dir, args.grace, store_location(config.store, data_dir))
+    try:  # before any spec is read or written: stored secrets are sealed under it
+        secrets_at_rest.use(secrets_at_rest.load_keyring(data_dir))
+    except (ValueError, OSError) as e:
+        print(f"unigate: the master key: {e}", file=sys.stderr)
+        return 2
     store = open_store(opts.store)
     try:
         if isinstance(store, PostgresStore):
             store.wait_until_ready(STORE_WAIT_SECONDS)
         store.migrate()
+        # every stored secret opens (else a clear refusal now, not a worker failing later), and
+        # any still in clear (a store written before encryption) is sealed
+        secrets_at_rest.reseal(store, plain_only=True)
         # The file's providers and endpoints become (or update) the stored ones, which the
         # workers serve and the admin API edits.
         apply_file_config(store, config)
@@ -47,6 +56,9 @@ def _serve(args: argparse.Namespace) -> int:
                   f"    {token}", flush=True)
     except StoreUnavailable as e:
         print(f"unigate: the store is not available: {e}", file=sys.stderr)
+        return 2
+    except secrets_at_rest.SecretsLocked as e:
+        print(f"unigate: {e}", file=sys.stderr)
         return 2
     finally:
         store.close()
@@ -88,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     prices.register(sub)
     budgets.register(sub)
     store_cmds.register(sub)
+    secrets_cmds.register(sub)
     agents.register(sub)
     return parser
 

@@ -57,7 +57,8 @@ def export_cmd(a: argparse.Namespace) -> int:
     finally:
         store.close()
     if a.output:
-        print(f"exported {rows} row(s) to {a.output} (it holds provider keys: keep it safe)", file=sys.stderr)
+        print(f"exported {rows} row(s) to {a.output} (provider keys and other secrets in it are encrypted "
+              "under the master key, which a store importing it needs too)", file=sys.stderr)
     return 0
 
 

@@ -5,38 +5,38 @@ of the store: called at start, from background tasks through a thread, and from 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from unigate.governance.budgets.spec import Budget
 from unigate.store.base import Store
+from unigate.store.secrets_at_rest import spec_json, spec_of
 
 Statement = tuple[str, tuple[Any, ...]]
 _IN_CHUNK = 500  # requester names per IN (...) list
 
 
 def load_budget_specs(store: Store) -> list[dict[str, Any]]:
-    return [json.loads(r[0]) for r in store.execute("SELECT spec FROM budgets ORDER BY name")]
+    return [spec_of("budgets", r[0]) for r in store.execute("SELECT spec FROM budgets ORDER BY name")]
 
 
 def list_budget_rows(store: Store) -> list[dict[str, Any]]:
     rows = store.execute("SELECT spec, created_at, updated_at FROM budgets ORDER BY name")
-    return [{**json.loads(s), "created_at": c, "updated_at": u} for s, c, u in rows]
+    return [{**spec_of("budgets", s), "created_at": c, "updated_at": u} for s, c, u in rows]
 
 
 def get_budget_row(store: Store, name: str) -> dict[str, Any] | None:
     rows = store.execute("SELECT spec, created_at, updated_at FROM budgets WHERE name = ?", (name,))
     if not rows:
         return None
-    return {**json.loads(rows[0][0]), "created_at": rows[0][1], "updated_at": rows[0][2]}
+    return {**spec_of("budgets", rows[0][0]), "created_at": rows[0][1], "updated_at": rows[0][2]}
 
 
 def insert_budget(spec: dict[str, Any]) -> Statement:
     now = time.time()
     return ("INSERT INTO budgets (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+            (spec["name"], spec_json("budgets", spec), now, now))
 
 
 def upsert_budget(spec: dict[str, Any], only_if_changed: bool = False) -> Statement:
@@ -44,7 +44,7 @@ def upsert_budget(spec: dict[str, Any], only_if_changed: bool = False) -> Statem
     return ("INSERT INTO budgets (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at"
             + (" WHERE budgets.spec != excluded.spec" if only_if_changed else ""),
-            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+            (spec["name"], spec_json("budgets", spec), now, now))
 
 
 def delete_budget_statements(name: str) -> list[Statement]:

@@ -14,6 +14,7 @@ from unigate.guardrails.spec import DEFAULT_WINDOW
 from unigate.providers import PROVIDER_TYPES
 from unigate.store.base import Store
 from unigate.store.budgets import load_budget_specs, upsert_budget
+from unigate.store.secrets_at_rest import spec_json, spec_of
 
 
 def provider_spec(p: ProviderConfig) -> dict[str, Any]:
@@ -121,27 +122,26 @@ def get_spec_row(store: Store, table: str, name: str) -> dict[str, Any] | None:
     rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} WHERE name = ?", (name,))
     if not rows:
         return None
-    spec: dict[str, Any] = json.loads(rows[0][0])
-    return {**spec, "created_at": rows[0][1], "updated_at": rows[0][2]}
+    return {**spec_of(table, rows[0][0]), "created_at": rows[0][1], "updated_at": rows[0][2]}
 
 
 def list_rows(store: Store, table: str) -> list[dict[str, Any]]:
     assert table in _TABLES
     rows = store.execute(f"SELECT spec, created_at, updated_at FROM {table} ORDER BY name")
-    return [{**json.loads(s), "created_at": c, "updated_at": u} for s, c, u in rows]
+    return [{**spec_of(table, s), "created_at": c, "updated_at": u} for s, c, u in rows]
 
 
 def insert(table: str, spec: dict[str, Any]) -> Statement:
     assert table in _TABLES
     now = time.time()
     return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+            (spec["name"], spec_json(table, spec), now, now))
 
 
 def update(table: str, spec: dict[str, Any]) -> Statement:
     assert table in _TABLES
     return (f"UPDATE {table} SET spec = ?, updated_at = ? WHERE name = ?",
-            (json.dumps(spec, sort_keys=True), time.time(), spec["name"]))
+            (spec_json(table, spec), time.time(), spec["name"]))
 
 
 def upsert(table: str, spec: dict[str, Any]) -> Statement:
@@ -149,7 +149,7 @@ def upsert(table: str, spec: dict[str, Any]) -> Statement:
     now = time.time()
     return (f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
-            (spec["name"], json.dumps(spec, sort_keys=True), now, now))
+            (spec["name"], spec_json(table, spec), now, now))
 
 
 def delete_provider_statements(name: str) -> list[Statement]:
@@ -168,7 +168,7 @@ def delete_endpoint_statements(name: str) -> list[Statement]:
 
 
 def load_specs(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    providers = [json.loads(r[0]) for r in store.execute("SELECT spec FROM providers ORDER BY name")]
+    providers = [spec_of("providers", r[0]) for r in store.execute("SELECT spec FROM providers ORDER BY name")]
     endpoints = [json.loads(r[0]) for r in store.execute("SELECT spec FROM endpoints ORDER BY name")]
     return providers, endpoints
 
@@ -199,7 +199,7 @@ def replace_prices_statements(entries: list[PriceEntry]) -> list[Statement]:
 
 def load_config_from_store(store: Store, max_body_bytes: int, source: str) -> GatewayConfig:
     providers, endpoints = load_specs(store)
-    services = [json.loads(r[0]) for r in store.execute("SELECT spec FROM mcp_services ORDER BY name")]
+    services = [spec_of("mcp_services", r[0]) for r in store.execute("SELECT spec FROM mcp_services ORDER BY name")]
     cfg = parse_config({"providers": providers, "endpoints": endpoints, "mcp_services": services,
                         "prices": load_price_specs(store), "budgets": load_budget_specs(store)},
                        f"{source} (stored)")
@@ -219,7 +219,7 @@ def upsert_statements(cfg: GatewayConfig) -> list[tuple[str, tuple[Any, ...]]]:
                 f"INSERT INTO {table} (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at "
                 f"WHERE {table}.spec != excluded.spec",
-                (spec["name"], json.dumps(spec, sort_keys=True), now, now)))
+                (spec["name"], spec_json(table, spec), now, now)))
     statements += [upsert_price(e, only_if_changed=True) for e in cfg.prices]
     statements += [upsert_budget(b.to_spec(), only_if_changed=True) for b in cfg.budgets]
     return statements
