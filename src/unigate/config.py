@@ -21,6 +21,7 @@ from unigate.governance.ratelimit.spec import RateLimitSpecError, parse_rate_lim
 from unigate.governance.retention import inference_table_error
 from unigate.guardrails.spec import BLOCK_RESPONSES, DEFAULT_WINDOW, GuardrailSpecError, parse_guardrails
 from unigate.providers import PROVIDER_TYPES, ProviderConfig
+from unigate.providers.secret_refs import RefPolicy, is_ref, parse_policy, ref_problem
 
 if TYPE_CHECKING:
     from unigate.guardrails.rails import EndpointGuardrails
@@ -161,6 +162,8 @@ class GatewayConfig:
     # provider -> the environment variable its api_key is read from, when that came out empty
     # (`api_key: ${OPENAI_API_KEY:-}` unset): what the 502 and the start-up lines name
     key_env: dict[str, str] = field(default_factory=dict)
+    # which secret references (api_key: env:NAME / file:/path) the admin API may write
+    secret_refs: RefPolicy = field(default_factory=RefPolicy)
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -197,7 +200,10 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
     p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health", "mcp_stdio_from_api",
-                                        "rate_limit_failure", "metrics", "tracing"})
+                                        "rate_limit_failure", "metrics", "tracing", "secret_refs"})
+    ref_policy = parse_policy(settings.get("secret_refs"))
+    if isinstance(ref_policy, str):
+        p.fail("settings", f"secret_refs: {ref_policy}")
     failure = settings.get("rate_limit_failure", "open")
     if failure not in ("open", "closed"):
         p.fail("settings", f"rate_limit_failure: must be 'open' or 'closed', got {failure!r}")
@@ -217,7 +223,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
                          DEFAULT_COOL_DOWN_SECONDS if cool_down is None else cool_down, services,
                          stdio_from_api, redis_url, failure, store_url,
                          p.metrics_access(settings.get("metrics")), p.tracing(settings.get("tracing")),
-                         p.prices(raw), p.budgets(raw), p.key_env)
+                         p.prices(raw), p.budgets(raw), p.key_env,
+                         ref_policy if isinstance(ref_policy, RefPolicy) else RefPolicy())
 
 
 class _Parser:
@@ -440,6 +447,8 @@ class _Parser:
         if not re.match(r"^https?://[^/]+", base_url):
             self.fail(where, f"base_url: must be an http(s) URL, got {base_url!r}")
         api_key = self.str_field(entry, "api_key", where, required=False) or ""
+        if is_ref(api_key) and ref_problem(api_key):
+            self.fail(where, f"api_key: {ref_problem(api_key)}")
         if not api_key and isinstance(entry.get("api_key"), str):
             refs = [m.group(1) for m in _ENV_REF.finditer(entry["api_key"])]
             if refs:  # the first variable that came out empty is the one to set

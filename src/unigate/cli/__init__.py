@@ -12,6 +12,7 @@ from unigate.cli import agents, budgets, config, identities, mcp_services, price
 from unigate.config import ConfigError, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
 from unigate.observability.logs import FORMATS, LEVELS, setup_logging
+from unigate.providers.secret_refs import API_POLICY
 from unigate.store import secrets_at_rest
 from unigate.store.base import StoreUnavailable
 from unigate.store.config_store import apply_file_config
@@ -32,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     opts = ServeOptions(args.host, args.port, args.workers or os.cpu_count() or 1,
                         data_dir, args.grace, store_location(config.store, data_dir))
+    API_POLICY.policy = config.secret_refs  # the secret references the admin API may write
     try:  # before any spec is read or written: stored secrets are sealed under it
         secrets_at_rest.use(secrets_at_rest.load_keyring(data_dir))
     except (ValueError, OSError) as e:

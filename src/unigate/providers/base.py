@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from unigate.providers.secret_refs import SecretRef, is_ref
 from unigate.providers.settings import ProviderConfig
 
 # Wire-format names (see unigate.codecs.registry).
@@ -37,22 +38,40 @@ class Provider:
     KEY_HEADER: str | None = None
     # Why this provider cannot authenticate (no key where its type needs one), decided when the
     # configuration is loaded (routing.keys); routing skips it, and the client's 502 says this.
-    missing_key: str | None = None
+    _missing_key: str | None = None
 
     def __init__(self, cfg: ProviderConfig) -> None:
         self.name = cfg.name
         self.type = cfg.type
         self.base_url = cfg.base_url
-        self.api_key = cfg.api_key
+        # api_key: env:NAME / file:/path is read at use (secret_refs), the rest is the key itself
+        self._ref = SecretRef(cfg.api_key) if is_ref(cfg.api_key) else None
+        self.api_key = self._ref.value() if self._ref is not None else cfg.api_key
         self.cfg = cfg
         self._auth = self.auth_headers()
         self._auth.update(cfg.headers)
+
+    @property
+    def missing_key(self) -> str | None:
+        """Why this provider cannot authenticate: a reference that does not resolve now, else
+        what routing.keys decided when the configuration was loaded."""
+        if self._ref is not None:
+            return self._ref.problem(self.name)
+        return self._missing_key
+
+    @missing_key.setter
+    def missing_key(self, why: str | None) -> None:
+        self._missing_key = why
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def headers(self) -> dict[str, str]:
         """Headers for every upstream request (a fresh dict the caller may extend)."""
+        if self._ref is not None and self._ref.value() != self.api_key:  # the file changed
+            self.api_key = self._ref.value()
+            self._auth = self.auth_headers()
+            self._auth.update(self.cfg.headers)
         return dict(self._auth)
 
     def generate_url(self, fmt: str, model: str, stream: bool) -> str:

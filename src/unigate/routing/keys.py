@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 
 from unigate.providers import PROVIDER_TYPES, ProviderConfig
+from unigate.providers.secret_refs import SecretRef, is_ref
 
 
 def key_problem(cfg: ProviderConfig, env_var: str | None = None) -> str | None:
     """Why `cfg` has no usable key, or None. `env_var`: the variable its api_key was read from
     (GatewayConfig.key_env). Names the variable, never a value."""
     header = PROVIDER_TYPES[cfg.type].KEY_HEADER
+    if is_ref(cfg.api_key):  # env:NAME / file:/path: whether it resolves now
+        return SecretRef(cfg.api_key).problem(cfg.name) if header is not None else None
     if header is None or cfg.api_key:
         return None
     given = {h.lower() for h in cfg.headers}

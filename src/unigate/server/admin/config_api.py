@@ -19,6 +19,7 @@ from unigate.governance.budgets.spec import BudgetSpecError, parse_budgets
 from unigate.governance.plan import hide_secrets, make_plan, spec_diff
 from unigate.governance.price_plan import label, price_changes, spec_key
 from unigate.guardrails.spec import DEFAULT_WINDOW
+from unigate.providers.secret_refs import api_refusal
 from unigate.server.admin.common import (
     PREFIX,
     Caller,
@@ -60,11 +61,15 @@ READ_ONLY = ("created_at", "updated_at", "api_key_set")  # shown by reads, ignor
 def refuse_env_refs(value: Any, path: str = "") -> None:
     """`${VAR}` is resolved by the parser from the environment, which is right for the file
     (read by the operator) and wrong for the API: it would let a caller read the gateway's
-    environment (its admin token, provider keys) through a model name."""
+    environment (its admin token, provider keys) through a model name. Secret references
+    (`env:NAME`, `file:/path`) likewise, unless settings.secret_refs allows them."""
     if isinstance(value, str) and "${" in value:
         raise InvalidRequest(f"{path or 'value'}: environment references (${{...}}) are only "
                              "resolved in the configuration file; send the value itself",
                              param=path or None)
+    refused = api_refusal(value)  # env:NAME / file:/path: only what the file's policy allows
+    if refused:
+        raise InvalidRequest(f"{path or 'value'}: {refused}", param=path or None)
     if isinstance(value, dict):
         for k, v in value.items():
             refuse_env_refs(v, f"{path}.{k}" if path else str(k))
