@@ -433,7 +433,8 @@ class _Parser:
         name = self.str_field(entry, "name", where) or ""
         where = f"{where} ({name})"
         self.no_unknown(entry, where, {"name", "type", "base_url", "api_key", "api_version",
-                                       "supports_responses", "headers"})
+                                       "supports_responses", "headers"}
+                        | set(getattr(PROVIDER_TYPES.get(str(entry.get("type"))), "OPTIONS", ())))
         if not _NAME.match(name):
             self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
         ptype = self.str_field(entry, "type", where) or ""
@@ -461,8 +462,11 @@ class _Parser:
         if not isinstance(headers, dict):
             self.fail(where, "headers: must be a mapping of header name to value")
         headers = {str(k): str(self.env(v, f"{where}.headers.{k}")) for k, v in headers.items()}
+        options = {k: entry[k] for k in kind.OPTIONS if k in entry}  # the type's own settings
+        if (why := kind.options_problem(options)) is not None:
+            self.fail(where, why)
         return ProviderConfig(name, ptype, base_url.rstrip("/"), api_key, api_version,
-                              supports_responses, headers)
+                              supports_responses, headers, options)
 
     def destination(self, entry: Any, where: str, providers: dict[str, ProviderConfig],
                     weighted: bool) -> Destination:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from unigate.providers.secret_refs import SecretRef, is_ref
@@ -39,6 +40,14 @@ class Provider:
     # Why this provider cannot authenticate (no key where its type needs one), decided when the
     # configuration is loaded (routing.keys); routing skips it, and the client's 502 says this.
     _missing_key: str | None = None
+
+    # Settings of the type's own in the configuration, besides name, type, base_url...: their
+    # names, and a check of their values (unigate.config; None: they are fine).
+    OPTIONS: tuple[str, ...] = ()
+
+    @classmethod
+    def options_problem(cls, options: dict[str, Any]) -> str | None:
+        return None
 
     def __init__(self, cfg: ProviderConfig) -> None:
         self.name = cfg.name

@@ -4,6 +4,7 @@ provider classes in `providers/base.py` are built from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -15,3 +16,4 @@ class ProviderConfig:
     api_version: str | None = None  # azure_openai
     supports_responses: bool = False  # openai_compatible servers that also serve /responses
     headers: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # the type's own settings (Provider.OPTIONS)

@@ -28,6 +28,7 @@ from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
 from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.retention import retention_days
+from unigate.local.process import start_local_models
 from unigate.observability.logs import flush_logs
 from unigate.observability.metrics_board import MetricsBoard
 from unigate.routing.readiness import StartupCheck
@@ -158,7 +159,10 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     board = MetricsBoard(opts.workers)  # where workers post their metrics for each other
     # one line per endpoint, whether it can answer: printed by this process once, from a thread
     # that looks the upstream hosts up while the workers open the port
-    startup = StartupCheck(_served_config(config, opts))
+    served = _served_config(config, opts)
+    startup = StartupCheck(served)
+    # the `local` providers' model servers: one process per model, which every worker calls
+    start_local_models(served.providers)
     if opts.workers <= 1:
         startup.start()
         run_worker(config, opts, counters, board, 0, ledger)

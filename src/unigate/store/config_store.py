@@ -27,6 +27,7 @@ def provider_spec(p: ProviderConfig) -> dict[str, Any]:
         spec["supports_responses"] = p.supports_responses
     if p.headers:
         spec["headers"] = dict(p.headers)
+    spec.update(p.options)
     return spec
 
 
