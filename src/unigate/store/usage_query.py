@@ -84,8 +84,26 @@ def parse_time(value: str, name: str) -> float:
     return moment.timestamp()
 
 
+def _one(params: Mapping[str, str], name: str) -> str | None:
+    """A query parameter given at most once: two values for one number are a client's mistake."""
+    getall = getattr(params, "getall", None)  # a MultiDict holds every value given
+    if getall is not None and len(getall(name, ())) > 1:
+        raise InvalidRequest(f"'{name}' is given more than once", param=name)
+    return params.get(name)
+
+
+def bool_param(params: Mapping[str, str], name: str) -> bool:
+    raw = _one(params, name)
+    if raw is None or raw == "":
+        return False
+    value = raw.lower()
+    if value not in ("1", "true", "yes", "0", "false", "no"):
+        raise InvalidRequest(f"'{name}' must be true or false, got {raw!r}", param=name)
+    return value in ("1", "true", "yes")
+
+
 def int_param(params: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = params.get(name)
+    raw = _one(params, name)
     if raw is None or raw == "":
         return default
     try:

@@ -116,7 +116,19 @@ def check_name(body: dict[str, Any], name: str) -> None:
                              f"'{name}' (renaming is not supported)", param="name")
 
 
+def refuse_bad_headers(spec: Any, where: str = "headers") -> None:
+    """A provider's headers go on every upstream request: each value a string without line
+    breaks (the file's parser would turn null into "None" and keep a CR LF as it is)."""
+    headers = spec.get("headers") if isinstance(spec, dict) else None
+    if not isinstance(headers, dict):
+        return  # absent, or not a mapping: the parser says so
+    for name, value in headers.items():
+        if not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
+            raise InvalidRequest(f"{where}.{name}: must be a string without line breaks", param=f"{where}.{name}")
+
+
 def valid_provider(spec: dict[str, Any]) -> dict[str, Any]:
+    refuse_bad_headers(spec)
     try:
         cfg = parse_config({"providers": [spec]}, "request")
     except ConfigError as e:
@@ -395,6 +407,8 @@ def apply_config(store: Store, providers: list[Any], endpoints: list[Any], prune
     for row in have_s:
         row.pop("created_at", None)
         row.pop("updated_at", None)
+    for i, spec in enumerate(providers):
+        refuse_bad_headers(spec, f"providers[{i}].headers")
     named = {p.get("name") for p in providers if isinstance(p, dict)}
     kept = [] if prune else [p for p in have_p if p["name"] not in named]
     services = services or []

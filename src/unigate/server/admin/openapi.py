@@ -39,15 +39,30 @@ MEMBER = {"oneOf": [obj({"user_name": S}, ("user_name",)),
                     obj({"service_principal_name": S}, ("service_principal_name",)),
                     obj({"group_name": S}, ("group_name",))]}
 LEVEL = {"type": "string", "enum": ["CAN_QUERY", "CAN_MANAGE"]}
+# The names the configuration accepts (unigate.config, governance.budgets.spec)
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"}
+MCP_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+BUDGET_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"}
+NONEMPTY = {"type": "string", "minLength": 1, "pattern": r"\S"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """A field an answer may give as null (not set)."""
+    kind = schema.get("type", "string")
+    return {**schema, "type": [kind, "null"]}
+
+
+SN, NN = nullable(S), nullable(N)
+LIFETIME = {"type": "number", "exclusiveMinimum": 0, "description": "seconds; absent: does not expire"}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": obj({"code": S, "message": S, "field": S}, ("code", "message"))}, ("error",)),
     "ProviderSpec": obj({
-        "name": S, "type": {"type": "string", "enum": list(PROVIDER_TYPES)},
+        "name": NAME, "type": {"type": "string", "enum": list(PROVIDER_TYPES)},
         "base_url": S, "api_key": {"type": "string", "writeOnly": True,
                                    "description": "write-only; omit on PUT to keep the stored key, '' clears"},
         "api_version": S, "supports_responses": B, "headers": {"type": "object", "additionalProperties": S},
-    }, ("name", "type")),
+    }, ("name", "type"), extra=False),
     "Provider": {"allOf": [ref("ProviderSpec"), obj({"api_key_set": B, "created_at": N, "updated_at": N})]},
     "Destination": obj({"provider": S, "model": S,
                         "traffic_percentage": {"type": "integer", "minimum": 0, "maximum": 100}},
@@ -80,7 +95,7 @@ SCHEMAS: dict[str, Schema] = {
         "guardrail_window": {"type": "integer", "minimum": 16, "maximum": 65536, "default": 128},
     }),
     "EndpointSpec": obj({
-        "name": S, "destinations": arr(ref("Destination")),
+        "name": NAME, "destinations": arr(ref("Destination")),
         "fallbacks": arr(obj({"provider": S, "model": S}, ("provider", "model"))),
         "timeout": {"type": "string", "examples": ["30s", "500ms", "2m"]},
         "first_token_timeout": {"type": "string", "examples": ["10s"]},
@@ -104,7 +119,7 @@ SCHEMAS: dict[str, Schema] = {
     }, ("name", "destinations")),
     "Endpoint": {"allOf": [ref("EndpointSpec"), obj({"created_at": N, "updated_at": N})]},
     "McpServiceSpec": obj({
-        "name": S, "url": {"type": "string", "description": "a streamable HTTP MCP server (or give command)"},
+        "name": MCP_NAME, "url": {"type": "string", "description": "a streamable HTTP MCP server (or give command)"},
         "command": {"type": "string", "description": "a stdio MCP server each worker runs; through the API "
                                                      "only with settings.mcp_stdio_from_api in the file"},
         "args": arr(S), "cwd": S,
@@ -129,15 +144,15 @@ SCHEMAS: dict[str, Schema] = {
                        "spec": {"type": "object"}}),
     "Plan": obj({"changes": arr(ref("PlanChange")), "plan_id": S,
                  "summary": obj({"create": INT, "update": INT, "delete": INT})}),
-    "User": obj({"email": S, "display_name": S, "created_at": N}),
-    "ServicePrincipal": obj({"application_id": S, "display_name": S, "created_at": N}),
+    "User": obj({"email": S, "display_name": SN, "created_at": N}),
+    "ServicePrincipal": obj({"application_id": S, "display_name": SN, "created_at": N}),
     "ServicePrincipalSecret": obj({"secret_id": S, "secret": {"type": "string", "description": "on creation only"},
-                                   "application_id": S, "create_time": N, "expire_time": N, "last_used_time": N,
+                                   "application_id": S, "create_time": N, "expire_time": NN, "last_used_time": NN,
                                    "status": S}),
     "Member": MEMBER,
     "Group": obj({"name": S, "builtin": B, "members": arr(MEMBER), "created_at": N}),
-    "Token": obj({"token_id": S, "principal": S, "principal_type": S, "comment": S, "created_at": N,
-                  "expires_at": N, "revoked_at": N, "last_used_at": N}),
+    "Token": obj({"token_id": S, "principal": S, "principal_type": S, "comment": SN, "created_at": N,
+                  "expires_at": NN, "revoked_at": NN, "last_used_at": NN}),
     "AccessControl": {"allOf": [MEMBER, obj({"permission_level": LEVEL}, ("permission_level",))]},
     "Permissions": obj({"object_id": S, "object_type": S, "access_control_list": arr(ref("AccessControl"))}),
     "UsageRow": obj({k: {} for k in (
@@ -165,17 +180,17 @@ SCHEMAS: dict[str, Schema] = {
     }),
     "PayloadRow": obj({k: {} for k in ("request_id", "event_time", "endpoint_name", "requester", "status_code",
                                        "latency_ms", "request_body", "response_body", "not_stored_reason")}),
-    "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": S,
-                       "details": {"type": "object"}}),
+    "AuditEntry": obj({"id": INT, "event_time": N, "actor": S, "action": S, "target": SN,
+                       "details": {"type": ["object", "null"]}}),
     "PriceSpec": obj({
         "provider": {"type": "string", "description": "a provider's name (give provider or type, not both)"},
         "type": {"type": "string", "enum": list(PROVIDER_TYPES), "description": "every provider of this type"},
         "model": S,
         "input": {"type": "number", "minimum": 0, "description": "USD per million input tokens (not cached)"},
         "output": {"type": "number", "minimum": 0, "description": "USD per million output tokens"},
-        "cached_input": {"type": "number", "minimum": 0,
+        "cached_input": {"type": ["number", "null"], "minimum": 0,
                          "description": "USD per million cache-read tokens (absent: the input price)"},
-        "cache_write": {"type": "number", "minimum": 0,
+        "cache_write": {"type": ["number", "null"], "minimum": 0,
                         "description": "USD per million cache-creation tokens (absent: the input price)"},
     }, ("model", "input", "output"), extra=False),
     "Price": {"allOf": [ref("PriceSpec"), obj({
@@ -184,13 +199,14 @@ SCHEMAS: dict[str, Schema] = {
     "Prices": obj({"as_of": {"type": "string", "description": "date of the shipped list prices"},
                    "source": S, "prices": arr(ref("Price"))}),
     "BudgetSpec": obj({
-        "name": S,
+        "name": BUDGET_NAME,
         "scope": {"description": "absent: every request. One of {endpoint: E}, {principal: email or "
                                  "application id}, {group: G} (members of nested groups too), {tag: {key: value}}",
                   "oneOf": [obj({"endpoint": S}, ("endpoint",), extra=False),
                             obj({"principal": S}, ("principal",), extra=False),
                             obj({"group": S}, ("group",), extra=False),
-                            obj({"tag": {"type": "object", "additionalProperties": S, "minProperties": 1,
+                            obj({"tag": {"type": "object", "minProperties": 1,
+                                         "additionalProperties": {"type": ["string", "number", "boolean"]},
                                          "maxProperties": 1}}, ("tag",), extra=False)]},
         "period": {"type": "string", "enum": ["daily", "monthly"], "description": "UTC calendar day or month"},
         "limit_usd": {"type": "number", "minimum": 0, "maximum": 9_000_000},
@@ -210,10 +226,29 @@ SCHEMAS: dict[str, Schema] = {
         "spent_usd": {"type": "number", "description": "finished requests of the current period"},
         "reserved_usd": {"type": "number", "description": "estimated cost of the requests in flight"},
         "remaining_usd": {"type": "number", "description": "limit_usd - spent_usd - reserved_usd, at least 0"},
-        "percent_used": N, "resets_in_seconds": INT,
+        "percent_used": NN, "resets_in_seconds": INT,
         "alerts_sent": arr(obj({"threshold_percent": N, "limit_usd": N, "spent_usd": N, "at": N,
                                 "delivered_at": N, "attempts": INT, "error": S}))})]},
 }
+
+
+def _answer_shapes(schemas: dict[str, Schema]) -> None:
+    """An answer (Provider) is its spec (ProviderSpec) and a few fields of its own; a spec that
+    refuses unknown fields cannot be combined with them by allOf, so such answers get a copy of
+    the spec's properties with theirs, open to more."""
+    for name, schema in schemas.items():
+        parts = schema.get("allOf")
+        if not parts or "$ref" not in parts[0]:
+            continue
+        spec = schemas[parts[0]["$ref"].rsplit("/", 1)[1]]
+        if spec.get("additionalProperties") is False:
+            merged: Schema = {"type": "object", "properties": {**spec["properties"], **parts[1]["properties"]}}
+            if "required" in spec:
+                merged["required"] = spec["required"]
+            schemas[name] = merged
+
+
+_answer_shapes(SCHEMAS)
 
 
 def body(schema: Schema) -> Schema:
@@ -264,12 +299,21 @@ USAGE_READERS = ("every signed-in principal: administrators see all rows, endpoi
                  "their endpoints (another endpoint: 403), anyone else its own requests (another "
                  "requester: 403)")
 EP = [path_param("name")]
+
+
+def limit(most: int) -> Schema:
+    return query("limit", {"type": "integer", "minimum": 1, "maximum": most})
+
+
+OFFSET = query("offset", {"type": "integer", "minimum": 0, "maximum": 10**12})
+PAGE = [limit(1000), OFFSET]  # payload rows
 USAGE_QUERY = [query("start", description="unix seconds or ISO 8601"), query("end"), query("endpoint"),
                query("requester"), query("tag", description="key=value or key; repeatable"),
-               query("status", INT), query("client", description="client name, e.g. claude-code"),
+               query("status", {"type": "integer", "minimum": 100, "maximum": 599}),
+               query("client", description="client name, e.g. claude-code"),
                query("session", description="a client's session id"),
                query("mcp_service", description="tool calls on this registered MCP service"),
-               query("limit", INT), query("offset", INT),
+               limit(100_000), OFFSET,
                query("format", {"type": "string", "enum": ["json", "csv"]})]
 
 
@@ -340,8 +384,7 @@ def paths() -> dict[str, Schema]:
             "parameters": EP,
             "get": op("The endpoint's inference-table rows, newest first", "payloads", MANAGER,
                       ok(obj({"endpoint": S, "payloads": arr(ref("PayloadRow"))})), errors="400 404",
-                      params=[query("limit", INT), query("offset", INT), query("start"), query("end"),
-                              query("request_id")])},
+                      params=[*PAGE, query("start"), query("end"), query("request_id")])},
         f"{p}/apply": {
             "post": op("Apply a configuration file's providers, endpoints, MCP services, prices and "
                        "budgets (unigate apply)", "apply", ADMIN,
@@ -378,12 +421,12 @@ def paths() -> dict[str, Schema]:
             "parameters": EP,
             "get": op("The service's logged tool calls (inference_table enabled), newest first", "mcp", ADMIN,
                       ok(obj({"mcp_service": S, "payloads": arr(ref("PayloadRow"))})), errors="400 404",
-                      params=[query("limit", INT), query("offset", INT), query("start"), query("end"),
-                              query("request_id")])},
+                      params=[*PAGE, query("start"), query("end"), query("request_id")])},
         f"{p}/users": {
             "get": op("List users", "identities", ANY, ok(obj({"users": arr(ref("User"))}))),
             "post": op("Create a user", "identities", ADMIN, ok(ref("User"), "201"), errors="400 409",
-                       request=obj({"email": S, "display_name": S}, ("email",)))},
+                       request=obj({"email": {"type": "string", "pattern": r"^[^@\s/]+@[^@\s/]+$"},
+                                    "display_name": nullable(NONEMPTY)}, ("email",)))},
         f"{p}/users/{{email}}": {
             "parameters": [path_param("email")],
             "get": op("Get a user", "identities", ANY, ok(ref("User")), errors="404"),
@@ -394,14 +437,14 @@ def paths() -> dict[str, Schema]:
                       ok(obj({"service_principals": arr(ref("ServicePrincipal"))}))),
             "post": op("Create a service principal (returns its application_id)", "identities", ADMIN,
                        ok(ref("ServicePrincipal"), "201"), errors="400",
-                       request=obj({"display_name": S}, ("display_name",)))},
+                       request=obj({"display_name": NONEMPTY}, ("display_name",)))},
         f"{p}/service-principals/{{application_id}}/secrets": {
             "parameters": [path_param("application_id")],
             "get": op("List a service principal's OAuth secrets (never the secret)", "identities", ADMIN,
                       ok(obj({"secrets": arr(ref("ServicePrincipalSecret"))})), errors="404"),
             "post": op("Create an OAuth M2M secret (shown once)", "identities", ADMIN,
                        ok(ref("ServicePrincipalSecret"), "201"), errors="400 404",
-                       request=obj({"lifetime_seconds": N}))},
+                       request=obj({"lifetime_seconds": LIFETIME}))},
         f"{p}/service-principals/{{application_id}}/secrets/{{secret_id}}": {
             "parameters": [path_param("application_id"), path_param("secret_id")],
             "delete": op("Delete a secret (revokes its access tokens)", "identities", ADMIN,
@@ -414,7 +457,8 @@ def paths() -> dict[str, Schema]:
         f"{p}/groups": {
             "get": op("List groups", "groups", ANY, ok(obj({"groups": arr(ref("Group"))}))),
             "post": op("Create a group", "groups", ADMIN, ok(ref("Group"), "201"), errors="400 404 409",
-                       request=obj({"name": S, "members": arr(ref("Member"))}, ("name",)))},
+                       request=obj({"name": {"type": "string", "pattern": r"^\s*[^/\s][^/]*$"},
+                                    "members": arr(ref("Member"))}, ("name",)))},
         f"{p}/groups/{{name}}": {
             "parameters": EP,
             "get": op("Get a group", "groups", ANY, ok(ref("Group")), errors="404"),
@@ -428,11 +472,12 @@ def paths() -> dict[str, Schema]:
                       request=obj({"members": arr(ref("Member"))}, ("members",)))},
         f"{p}/tokens": {
             "get": op("List tokens (never their values)", "tokens", TOKEN_OWNERS,
-                      ok(obj({"tokens": arr(ref("Token"))})),
+                      ok(obj({"tokens": arr(ref("Token"))})), errors="400",
                       params=[query("principal"), query("include_revoked", B)]),
             "post": op("Create a token; the token is in this answer only", "tokens", TOKEN_OWNERS,
                        ok({"allOf": [ref("Token"), obj({"token": S})]}, "201"), errors="400 404",
-                       request=obj({"principal": S, "lifetime_seconds": N, "comment": S}, ("principal",)))},
+                       request=obj({"principal": S, "lifetime_seconds": LIFETIME,
+                                    "comment": {"type": "string", "maxLength": 1000}}, ("principal",)))},
         f"{p}/tokens/{{token_id}}": {
             "parameters": [path_param("token_id")],
             "get": op("Get a token's metadata", "tokens", TOKEN_OWNERS, ok(ref("Token")), errors="404"),
@@ -453,9 +498,9 @@ def paths() -> dict[str, Schema]:
                       "bucket", "usage", USAGE_READERS,
                       ok(obj({"group_by": S, "bucket": {"type": "string", "description": "when asked for"},
                               "groups": arr(ref("UsageGroup"))}), csv=True), errors="400",
-                      params=[query("group_by", {"type": "string", "enum": [
+                      params=[{**query("group_by", {"type": "string", "enum": [
                           "all", "endpoint", "requester", "group", "tag", "minute", "hour", "day", "status", "model",
-                          "client", "session", "mcp_service", "mcp_tool"]}),
+                          "client", "session", "mcp_service", "mcp_tool"]}), "required": True},
                           query("tag_key", description="with group_by=tag: only this tag's values"),
                           query("bucket", {"type": "string", "enum": ["minute", "hour", "day"]},
                                 "also split each group by this UTC time bucket (not with a time group_by); "
@@ -477,7 +522,7 @@ def paths() -> dict[str, Schema]:
         f"{p}/audit": {
             "get": op("The audit log: who changed what, when", "audit", ADMIN,
                       ok(obj({"entries": arr(ref("AuditEntry")), "limit": INT, "offset": INT})), errors="400",
-                      params=[query("limit", INT), query("offset", INT), query("actor"),
+                      params=[limit(10_000), OFFSET, query("actor"),
                               query("action", description="exact, or a prefix ending in '.' or '*'"),
                               query("target"), query("start", description="unix seconds or ISO 8601"),
                               query("end")])},

@@ -21,6 +21,7 @@ from unigate.server.admin.common import (
 from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
 from unigate.store.base import ENV_ADMIN_TOKEN_ID
+from unigate.store.usage_query import bool_param
 
 MAX_COMMENT = 1000
 
@@ -64,7 +65,7 @@ async def create_token(request: Request, caller: Caller) -> Response:
 @self_service_route
 async def list_tokens(request: Request, caller: Caller) -> Response:
     principal = request.query.get("principal")
-    include_revoked = request.query.get("include_revoked", "").lower() in ("1", "true", "yes")
+    include_revoked = bool_param(request.query, "include_revoked")
     tokens = await run(db.list_tokens, caller.state.store, principal, include_revoked)
     if not caller.is_admin:
         tokens = [t for t in tokens if _owns(caller, t)]

@@ -55,7 +55,7 @@ def _managed_endpoints(caller: Caller) -> list[str]:
 
 def _wants_csv(request: Request) -> bool:
     fmt = request.query.get("format")
-    if fmt is None or fmt == "":
+    if fmt is None:
         return "text/csv" in request.headers.get("Accept", "")
     if fmt not in ("json", "csv"):
         raise InvalidRequest(f"'format' must be json or csv, got {fmt!r}", param="format")
@@ -86,7 +86,7 @@ async def aggregate(request: Request, caller: Caller) -> AnyResponse:
     f = _filter_for(request, caller)
     csv_out = _wants_csv(request)
     tag_key = request.query.get("tag_key") or None
-    bucket = request.query.get("bucket") or None
+    bucket = request.query.get("bucket")  # given empty: refused as any other unknown bucket
     groups = await asyncio.to_thread(aggregate_usage, caller.state.store, f, group_by, tag_key, bucket)
     if csv_out:
         text = to_csv(groups, BUCKETED_COLUMNS if bucket else AGGREGATE_COLUMNS)
