@@ -8,7 +8,19 @@ import sys
 from pathlib import Path
 
 from unigate import __version__
-from unigate.cli import agents, budgets, config, identities, mcp_services, prices, secrets_cmds, store_cmds, usage
+from unigate.cli import (
+    agents,
+    budgets,
+    completion,
+    config,
+    doctor,
+    identities,
+    mcp_services,
+    prices,
+    secrets_cmds,
+    store_cmds,
+    usage,
+)
 from unigate.config import ConfigError, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
 from unigate.observability.logs import FORMATS, LEVELS, setup_logging
@@ -104,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     store_cmds.register(sub)
     secrets_cmds.register(sub)
     agents.register(sub)
+    doctor.register(sub)
+    completion.register(sub, parser)  # last: it describes every command above
     return parser
 
 
