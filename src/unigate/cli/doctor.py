@@ -22,7 +22,8 @@ from typing import Any
 
 from unigate.config import ConfigError, GatewayConfig, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
-from unigate.providers import PROVIDER_TYPES, ProviderConfig
+from unigate.providers import PROVIDER_TYPES, ProviderConfig, build_provider
+from unigate.providers.local import LocalProvider
 from unigate.routing.keys import key_problem
 from unigate.routing.reachability import host_of, port_of, resolve_hosts
 from unigate.store.migrations import MIGRATIONS
@@ -50,12 +51,17 @@ def config_check(path: str) -> tuple[Check, GatewayConfig | None]:
                  f"{len(cfg.providers)} provider(s), {len(cfg.endpoints)} endpoint(s)"), cfg
 
 
+def used_providers(cfg: GatewayConfig) -> set[str]:
+    return {d.provider for e in cfg.endpoints.values() for d in e.destinations + e.fallbacks}
+
+
 def key_checks(cfg: GatewayConfig) -> list[Check]:
-    used = {d.provider for e in cfg.endpoints.values() for d in e.destinations + e.fallbacks}
+    used = used_providers(cfg)
     out = []
     for name, p in cfg.providers.items():
-        var = cfg.key_env.get(name)
-        problem = key_problem(p, var)
+        provider = build_provider(p)  # what a worker builds: secret references, a local model's setup
+        provider.missing_key = key_problem(p, cfg.key_env.get(name))
+        problem = provider.missing_key
         if problem is not None:
             # a provider no endpoint uses cannot break one
             status = FAIL if name in used else WARN
@@ -157,10 +163,13 @@ async def _redis(url: str, timeout: float) -> Check:
 
 
 def network_checks(cfg: GatewayConfig, timeout: float) -> list[Check]:
-    resolved = resolve_hosts({host_of(p.base_url) for p in cfg.providers.values()}, timeout)
-    out: dict[str, Check] = {}
+    # a local model's server is started by `unigate serve` itself: nothing to reach beforehand
+    remote = {n: p for n, p in cfg.providers.items() if not issubclass(PROVIDER_TYPES[p.type], LocalProvider)}
+    resolved = resolve_hosts({host_of(p.base_url) for p in remote.values()}, timeout)
+    out: dict[str, Check] = {n: Check("upstream", n, OK, "a local model: unigate serve starts its server")
+                             for n in cfg.providers if n not in remote}
     reachable = []
-    for name, p in cfg.providers.items():
+    for name, p in remote.items():
         problem = resolved.get(host_of(p.base_url))
         if problem is not None:
             out[name] = Check("upstream", name, FAIL, problem)
@@ -176,6 +185,10 @@ def network_checks(cfg: GatewayConfig, timeout: float) -> list[Check]:
     checked = asyncio.run(run()) if reachable or cfg.redis else []
     for c in checked:
         out[c.subject if c.check == "upstream" else "\0redis"] = c
+    used = used_providers(cfg)
+    for name, c in out.items():  # a provider no endpoint uses cannot break one
+        if c.status == FAIL and c.check == "upstream" and name not in used:
+            c.status, c.detail = WARN, f"{c.detail}; no endpoint uses it"
     ordered = [out[n] for n in cfg.providers if n in out]
     return ordered + ([out["\0redis"]] if "\0redis" in out else [])
 

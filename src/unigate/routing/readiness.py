@@ -12,15 +12,30 @@ import threading
 from collections.abc import Callable
 
 from unigate.config import GatewayConfig
+from unigate.providers import build_provider
 from unigate.routing.keys import key_problem
 from unigate.routing.reachability import RESOLVE_TIMEOUT, host_of, resolve_hosts
 
 
-def provider_problems(config: GatewayConfig, resolved: dict[str, str | None]) -> dict[str, str]:
-    """provider -> why it cannot answer (no key first: it is what the user must fix)."""
+def setup_problems(config: GatewayConfig) -> dict[str, str]:
+    """provider -> why it cannot authenticate or run, as a worker's provider will say it (a key,
+    a secret reference that does not resolve, a local model this machine cannot run)."""
     problems: dict[str, str] = {}
     for name, p in config.providers.items():
-        why = key_problem(p, config.key_env.get(name))
+        provider = build_provider(p)
+        provider.missing_key = key_problem(p, config.key_env.get(name))
+        if provider.missing_key is not None:
+            problems[name] = provider.missing_key
+    return problems
+
+
+def provider_problems(config: GatewayConfig, resolved: dict[str, str | None],
+                      setup: dict[str, str] | None = None) -> dict[str, str]:
+    """provider -> why it cannot answer (its setup first: it is what the user must fix)."""
+    setup = setup_problems(config) if setup is None else setup
+    problems: dict[str, str] = {}
+    for name, p in config.providers.items():
+        why = setup.get(name)
         if why is None:
             dns = resolved.get(host_of(p.base_url))
             why = f"provider '{name}': {dns}" if dns else None
@@ -47,9 +62,9 @@ def endpoint_lines(config: GatewayConfig, problems: dict[str, str]) -> list[str]
 
 def readiness_lines(config: GatewayConfig, timeout: float = RESOLVE_TIMEOUT) -> list[str]:
     """Keys checked at once, every host looked up concurrently (at most `timeout` seconds)."""
-    keyed = [p for n, p in config.providers.items() if key_problem(p, config.key_env.get(n)) is None]
-    resolved = resolve_hosts({host_of(p.base_url) for p in keyed}, timeout)
-    return endpoint_lines(config, provider_problems(config, resolved))
+    setup = setup_problems(config)
+    resolved = resolve_hosts({host_of(p.base_url) for n, p in config.providers.items() if n not in setup}, timeout)
+    return endpoint_lines(config, provider_problems(config, resolved, setup))
 
 
 class StartupCheck:
