@@ -76,6 +76,15 @@ def test_streaming_with_usage(local_gw: Gateway) -> None:
     assert len(usage) == 1 and usage[0].completion_tokens == 8 and usage[0].prompt_tokens > 20
 
 
+def test_a_stop_string_ends_the_answer_before_it(local_gw: Gateway) -> None:
+    r = _openai(local_gw).chat.completions.create(
+        model="local-chat", max_tokens=12, temperature=0, stop=["Paris"],
+        messages=[{"role": "user", "content": "What is the capital of France?"}])
+    text = r.choices[0].message.content or ""
+    assert text.strip() and "Paris" not in text and "capital" in text  # the greedy answer, cut
+    assert r.choices[0].finish_reason == "stop"
+
+
 def test_anthropic_sdk_on_the_same_endpoint(local_gw: Gateway) -> None:
     claude = anthropic.Anthropic(api_key="unused", base_url=f"{local_gw.base}/anthropic", timeout=120,
                                  default_headers={"Authorization": f"Bearer {local_gw.token}"})

@@ -82,4 +82,4 @@ class Model:
         out = _rms_norm(x, self.w.output_norm, h.rms_eps)
         if hidden:
             return out
-        return out[-1] @ self.w.output_t
+        return self.w.output @ out[-1]

@@ -43,7 +43,7 @@ class Weights:
     token_embd: np.ndarray  # (n_vocab, n_embd)
     layers: list[Layer]
     output_norm: np.ndarray
-    output_t: np.ndarray  # (n_embd, n_vocab): the output head, transposed for x @ W
+    output: np.ndarray  # (n_vocab, n_embd): the output head (tied: token_embd itself, no copy)
     metadata: dict[str, Any]
 
 
@@ -101,4 +101,4 @@ def load(path: str) -> Weights:
     output = get("output.weight") if "output.weight" in tensors else token_embd
     return Weights(hyper=hyper, token_embd=token_embd, layers=layers,
                    output_norm=get("output_norm.weight"),
-                   output_t=np.ascontiguousarray(output.T), metadata=read_metadata(reader))
+                   output=output, metadata=read_metadata(reader))

@@ -1,0 +1,68 @@
+"""The `local` provider's pieces that need no model: its configuration options, the command
+that starts its model server, and the engine's sampling and stop-string rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unigate.config import ConfigError, parse_config
+from unigate.local.engine import Sampling, _sample, _stop_at, _stop_prefix
+from unigate.local.fetch import VERSION, default_model_path
+from unigate.local.process import server_command, server_env
+from unigate.providers import build_provider
+
+
+def _cfg(**options: object) -> dict[str, object]:
+    return {"providers": [{"name": "l", "type": "local", **options}],
+            "endpoints": [{"name": "e", "destinations": [{"provider": "l", "model": "m"}]}]}
+
+
+def test_options_are_parsed_and_checked() -> None:
+    c = parse_config(_cfg(threads=2, context_size=1024, base_url="http://127.0.0.1:9123/v1"))
+    p = c.providers["l"]
+    assert p.options == {"threads": 2, "context_size": 1024} and p.base_url.endswith(":9123/v1")
+    assert parse_config(_cfg()).providers["l"].base_url == "http://127.0.0.1:8091/v1"
+    for bad, said in (({"threads": 0}, "threads: must be an integer"),
+                      ({"context_size": "big"}, "context_size: must be an integer"),
+                      ({"model_path": "model.bin"}, "model_path: must be the path of a .gguf file")):
+        with pytest.raises(ConfigError, match=said):
+            parse_config(_cfg(**bad))
+    with pytest.raises(ConfigError, match="unknown field 'threads'"):  # other types: not theirs
+        parse_config({"providers": [{"name": "o", "type": "openai", "threads": 2}], "endpoints": []})
+
+
+def test_a_missing_model_file_is_the_502s_reason() -> None:
+    p = build_provider(parse_config(_cfg(model_path="/nope/m.gguf")).providers["l"])
+    assert p.missing_key == "provider 'l': model_path /nope/m.gguf is not a file"
+    p.missing_key = None  # what the snapshot sets for a type that needs no key
+    assert p.missing_key is not None
+
+
+def test_server_command_and_threads() -> None:
+    cfg = parse_config(_cfg(threads=3, context_size=512, base_url="http://127.0.0.1:9124/v1")).providers["l"]
+    cmd = server_command(cfg, 42)
+    assert cmd[1:3] == ["-m", "unigate.local.server"]
+    assert cmd[cmd.index("--port") + 1] == "9124" and cmd[cmd.index("--parent") + 1] == "42"
+    assert cmd[cmd.index("--context-size") + 1] == "512" and "--model" not in cmd  # the default
+    assert server_env(cfg)["OPENBLAS_NUM_THREADS"] == "3"
+    assert VERSION in str(default_model_path())  # the cache is keyed by the weights' version
+
+
+def test_stop_strings() -> None:
+    assert _stop_at("Hello, Paris!", ["Paris", "!"]) == 7
+    assert _stop_at("Hello", ["Paris"]) is None
+    assert _stop_prefix("Hello, Pa", ["Paris"]) == 2  # "Pa" held back: it may begin "Paris"
+    assert _stop_prefix("Hello, P", ["Paris", "Pz"]) == 1
+    assert _stop_prefix("Hello", ["Paris"]) == 0
+
+
+def test_sampling() -> None:
+    rng = np.random.default_rng(0)
+    logits = np.array([0.0, 5.0, 1.0, 4.9], dtype=np.float32)
+    assert _sample(logits, Sampling(temperature=0), rng) == 1  # greedy
+    # top_p keeps the smallest set whose mass reaches it: the two near-equal tokens here
+    picks = {_sample(logits, Sampling(temperature=1.0, top_p=0.9), rng) for _ in range(200)}
+    assert picks == {1, 3}
+    seeded = [_sample(logits, Sampling(temperature=1.0), np.random.default_rng(7)) for _ in range(2)]
+    assert seeded[0] == seeded[1]
