@@ -46,6 +46,7 @@ def test_server_command_and_threads() -> None:
     assert cmd[cmd.index("--port") + 1] == "9124" and cmd[cmd.index("--parent") + 1] == "42"
     assert cmd[cmd.index("--context-size") + 1] == "512" and "--model" not in cmd  # the default
     assert server_env(cfg)["OPENBLAS_NUM_THREADS"] == "3"
+    assert server_env(parse_config(_cfg()).providers["l"])["OPENBLAS_NUM_THREADS"] == "1"
     assert VERSION in str(default_model_path())  # the cache is keyed by the weights' version
 
 

@@ -28,13 +28,17 @@ def server_command(cfg: ProviderConfig, parent: int) -> list[str]:
     return cmd
 
 
+DEFAULT_THREADS = 1
+
+
 def server_env(cfg: ProviderConfig) -> dict[str, str]:
-    """numpy's BLAS takes its thread count from the environment, read once at import."""
+    """numpy's BLAS takes its thread count from the environment, read once at import. One by
+    default: decoding is a row of matrix-vector products, and BLAS threads that spin for work
+    beside busy gateway workers made it 12x slower on 2 cores (docs/local-model.md)."""
     env = dict(os.environ)
-    threads = cfg.options.get("threads")
-    if threads:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
+    threads = str(cfg.options.get("threads") or DEFAULT_THREADS)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = threads
     return env
 
 
