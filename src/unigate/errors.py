@@ -6,7 +6,8 @@ dialect renders it in its own error body (see `unigate.codecs.*.errors`).
     │   ├── InvalidRequest (400)
     │   │   └── UnsupportedParameter  (a destination that cannot take it is skipped, routing.outcome)
     │   ├── Unauthenticated (401), PermissionDenied (403), NotFound (404)
-    │   ├── PayloadTooLarge (413), RateLimited (429: the gateway's own limits)
+    │   ├── PayloadTooLarge (413), UrlTooLong (414), HeadersTooLarge (431: size or count)
+    │   ├── RateLimited (429: the gateway's own limits)
     │   ├── BudgetExceeded (429: a blocking spend budget has no room)
     │   └── GuardrailBlocked (400: an endpoint's guardrail refused the request or answer)
     ├── ProviderError                 the provider failed: another destination may answer
@@ -82,6 +83,16 @@ class NotFound(ClientError):
 
 class PayloadTooLarge(ClientError):
     status, code = 413, "payload_too_large"
+
+
+class UrlTooLong(ClientError):
+    status, code = 414, "url_too_long"
+
+
+class HeadersTooLarge(ClientError):
+    """Too many header lines, or too many bytes of them (server.http.limits)."""
+
+    status, code = 431, "headers_too_large"
 
 
 class RateLimited(ClientError):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -48,3 +50,27 @@ def until_stable(check: Callable[[], bool], timeout: float = 5.0, times: int = 6
         if held == 0:
             assert time.monotonic() < deadline, "the change did not reach every worker in time"
             time.sleep(0.05)
+
+
+def raw_exchange(url: str, pieces: list[bytes], timeout: float = 10) -> Reply:
+    """Bytes written as they are (in these pieces) on one connection, and the one answer read
+    until the gateway closes it: for requests no HTTP client would send. A gateway that closes
+    while pieces are still going (it refused the head) ends the writing, not the test."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout) as s:
+        for piece in pieces:
+            try:
+                s.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        data = b""
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass  # refused with unread bytes behind: the answer came before the reset
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:] if line)}
+    return Reply(status, headers, body)

@@ -19,7 +19,9 @@ from unigate.server.count_tokens import count_tokens
 from unigate.server.embed import embed
 from unigate.server.generate import Agent, handle_generate
 from unigate.server.http import AnyResponse, Application, Request, Response
+from unigate.server.http.limits import request_limits
 from unigate.server.listing import get_model, list_models
+from unigate.server.refusals import dialect_refusal
 from unigate.server.state import GatewayState
 
 PREFIX = "/ai-gateway"
@@ -28,7 +30,8 @@ Handler = Callable[[Request], Awaitable[AnyResponse]]
 
 
 def build_app(state: GatewayState) -> Application:
-    app = Application(max_body_bytes=state.config.max_body_bytes)
+    app = Application(max_body_bytes=state.config.max_body_bytes, limits=request_limits(state.config),
+                      refusal=dialect_refusal)
     app[admin_common.STATE_KEY] = state
     chat, _responses = FORMATS["openai_chat"], FORMATS["openai_responses"]
     anthropic, gemini = FORMATS["anthropic"], FORMATS["gemini"]

@@ -1,16 +1,18 @@
-"""An application: routes, the request body limit, shared values, and the last word on any
+"""An application: routes, the request limits, shared values, and the last word on any
 error a handler did not turn into a response itself."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from unigate.errors import GatewayError
 from unigate.observability.logs import ACCESS, log_request
+from unigate.server.http.limits import RequestLimits
 from unigate.server.http.request import Request
 from unigate.server.http.response import AnyResponse, Response
 from unigate.server.http.router import Router
@@ -20,12 +22,22 @@ log = logging.getLogger("unigate.http")
 # (RequestContext.headers sets it on queries; the rest get it here).
 OVERHEAD_HEADER = "x-unigate-overhead-ms"
 QUIET_PATHS = frozenset({"/healthz", "/health", "/readyz", "/metrics"})
+# The answer to a request refused while its head was parsed (too long, malformed), before any
+# route: (the path as far as it came, the error) -> (status, JSON body).
+Refusal = Callable[[str, GatewayError], tuple[int, bytes]]
+
+
+def generic_refusal(path: str, err: GatewayError) -> tuple[int, bytes]:
+    return err.status, error_response(err.status, err.code, err.message).body
 
 
 class Application:
-    def __init__(self, max_body_bytes: int) -> None:
+    def __init__(self, max_body_bytes: int, limits: RequestLimits | None = None,
+                 refusal: Refusal = generic_refusal) -> None:
         self.router = Router()
         self.max_body_bytes = max_body_bytes
+        self.limits = limits or RequestLimits()
+        self.refusal = refusal
         self._values: dict[str, Any] = {}
 
     def __getitem__(self, key: str) -> Any:

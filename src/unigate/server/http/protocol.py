@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from unigate.server.http.application import error_response
+from unigate.errors import ClientError, HeadersTooLarge, InternalError, InvalidRequest, UrlTooLong
 from unigate.server.http.request import Request
 from unigate.server.http.response import StreamResponse, response_head
 
@@ -33,16 +33,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("unigate.http")
 
 KEEPALIVE = 75.0  # seconds an idle keep-alive connection stays open (as nginx and aiohttp)
-MAX_URL_BYTES = 16 * 1024
-MAX_HEAD_BYTES = 64 * 1024  # all request headers together
 MAX_PENDING = 32  # pipelined requests waiting their turn before reading pauses
 LINGER = 10.0  # seconds the unread rest of an answered request's body is read and dropped
+REFUSED_LINGER = 2.0  # seconds what comes after a refused head is read and dropped
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status, self.message = status, message
+    def __init__(self, error: ClientError) -> None:
+        self.error = error
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -56,6 +55,15 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[str, str]] = []
         self._head_size = 0
+        limits = server.app.limits  # read once a connection: the parser callbacks only compare
+        self._max_url, self._max_head, self._max_headers = (
+            limits.max_url_bytes, limits.max_header_bytes, limits.max_headers)
+        # httptools keeps a header line to itself until it is whole: the bytes of a head still
+        # arriving are counted here too, so one endless line is cut off rather than buffered
+        self._in_head = False
+        self._head_bytes = 0
+        self._refused = False
+        self._max_head_bytes = limits.max_url_bytes + limits.max_header_bytes + 1024  # + the request line
         self._receiving: Request | None = None  # the request whose body is arriving
         self._waiting: deque[Request] = deque()  # pipelined, behind the one being answered
         self._task: asyncio.Task[None] | None = None
@@ -90,6 +98,13 @@ class HttpProtocol(asyncio.Protocol):
             self._drain.set_exception(gone)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # answered and ending (_refuse): nothing more is parsed
+        if self._in_head:  # a head begun in an earlier read and not ended yet
+            self._head_bytes += len(data)
+            if self._head_bytes > self._max_head_bytes:
+                self._refuse(HeadersTooLarge(f"the request headers are larger than {self._max_head} bytes"))
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -97,12 +112,12 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as e:
             cause = e.__context__  # what a callback raised, when one did
             if isinstance(cause, _Refused):
-                self._refuse(cause.status, cause.message)
+                self._refuse(cause.error)
             elif cause is not None:
                 log.error("request parsing failed", exc_info=cause)
-                self._refuse(500, "internal error")
+                self._refuse(None)
             else:
-                self._refuse(400, f"malformed HTTP request: {e}")
+                self._refuse(InvalidRequest(f"malformed HTTP request: {e}"))
 
     def eof_received(self) -> bool | None:
         return None  # the client is done: close, which cancels what is still answering it
@@ -133,29 +148,37 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._head_size = 0
+        self._in_head = True
+        self._head_bytes = 0  # this read's bytes are not counted: at most one read's worth more
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > MAX_URL_BYTES:
-            raise _Refused(414, f"the request URL is longer than {MAX_URL_BYTES} bytes")
+        if len(self._url) > self._max_url:
+            raise _Refused(UrlTooLong(f"the request URL is longer than {self._max_url} bytes"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # llhttp hands a long line over in pieces as they arrive: the size is checked on each
+        # piece, so an endless header is cut off at the limit, not buffered
         self._head_size += len(name) + len(value) + 4
-        if self._head_size > MAX_HEAD_BYTES:
-            raise _Refused(431, f"the request headers are larger than {MAX_HEAD_BYTES} bytes")
+        if self._head_size > self._max_head:
+            raise _Refused(HeadersTooLarge(f"the request headers are larger than {self._max_head} bytes"))
         self._headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        # counted once the head is in, not per line: the size limit above already bounds them
+        if len(self._headers) > self._max_headers:
+            raise _Refused(HeadersTooLarge(f"the request has more than {self._max_headers} header lines"))
         parser = self._parser
         url = self._url
         if not url.startswith(b"/"):  # absolute form (http://host/path) or '*'
             try:
                 path_bytes = httptools.parse_url(url).path or b"/"
             except httptools.HttpParserInvalidURLError:
-                raise _Refused(400, "malformed request URL") from None
+                raise _Refused(InvalidRequest("malformed request URL")) from None
             query = httptools.parse_url(url).query or b""
         else:
             path_bytes, _, query = url.partition(b"?")
@@ -273,17 +296,30 @@ class HttpProtocol(asyncio.Protocol):
         if self.idle() and self.transport is not None:
             self.transport.close()
 
-    def _refuse(self, status: int, message: str) -> None:
-        """A request that cannot be parsed: answer once if nothing is being answered, close."""
+    def _refuse(self, error: ClientError | None) -> None:
+        """A request that cannot be parsed: answer once if nothing is being answered, close.
+        The answer is in the error shape of the API the path names, as far as it came (None:
+        a fault of ours, a 500)."""
         if self.transport is None or self._closed:
             return
         if self._task is None:
-            body = error_response(status, "invalid_request_error", message).body
+            path = self._url.partition(b"?")[0].decode("latin-1")
+            status, body = self.app.refusal(path, error or InternalError("internal error"))
             # refused while parsing: the gateway's time on it is nil (the header is on every response)
             head = response_head(status, {"Content-Type": "application/json", "x-unigate-overhead-ms": "0.000"},
                                  False, f"Content-Length: {len(body)}\r\n")
             self.transport.write(head + body)
-            self.transport.close()
+            if not self.transport.can_write_eof():
+                self.transport.close()
+                return
+            # The client may still be sending its head: closing with its bytes unread would
+            # reset the connection, and the answer could be lost with it. So: end our side,
+            # drop what still comes for a moment, then close.
+            self.transport.write_eof()
+            self._refused = True
+            if self._idle is not None:
+                self._idle.cancel()
+            self._idle = self.loop.call_later(REFUSED_LINGER, self.abort)
         else:
             self.abort()
 
