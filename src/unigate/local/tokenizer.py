@@ -10,7 +10,9 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 
 # Pre-tokenizer regexes by `tokenizer.ggml.pre`, as llama.cpp splits them.
 _GPT2_WORDS = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-_SPLIT_DIGITS = {"smollm", "qwen2", "deepseek-llm", "gpt-4o"}
+# The pre-tokenizers rebuilt here; others split text differently and are refused, not guessed.
+_SPLIT_DIGITS = {"smollm"}
+_PRE_TYPES = {"smollm", "gpt-2", "default"}
 _CONTROL, _USER_DEFINED = 3, 4
 
 
@@ -19,13 +21,16 @@ class ChatTokenizer:
         model = meta.get("tokenizer.ggml.model")
         if model != "gpt2":
             raise ValueError(f"tokenizer {model!r} is not supported (only gpt2-style BPE)")
+        pre = meta.get("tokenizer.ggml.pre", "default")
+        if pre not in _PRE_TYPES:
+            raise ValueError(f"pre-tokenizer {pre!r} is not supported (only {', '.join(sorted(_PRE_TYPES))})")
         tokens: list[str] = list(meta["tokenizer.ggml.tokens"])
         types: list[int] = list(meta.get("tokenizer.ggml.token_type") or [1] * len(tokens))
         merges = [tuple(m.split(" ", 1)) for m in meta["tokenizer.ggml.merges"]]
         vocab = {t: i for i, t in enumerate(tokens)}
         tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
         steps: list[Any] = []
-        if meta.get("tokenizer.ggml.pre") in _SPLIT_DIGITS:
+        if pre in _SPLIT_DIGITS:
             steps.append(pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated"))
         steps.append(pre_tokenizers.Split(Regex(_GPT2_WORDS), behavior="isolated"))
         steps.append(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False))
