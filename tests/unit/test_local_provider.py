@@ -67,3 +67,15 @@ def test_sampling() -> None:
     assert picks == {1, 3}
     seeded = [_sample(logits, Sampling(temperature=1.0), np.random.default_rng(7)) for _ in range(2)]
     assert seeded[0] == seeded[1]
+
+
+def test_without_the_extra_the_reason_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from unigate.providers import local
+    real = importlib.util.find_spec
+    monkeypatch.setattr(local.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gguf" else real(name, *a))
+    p = build_provider(parse_config(_cfg()).providers["l"])
+    assert p.missing_key == ("provider 'l' runs a local model, which needs the `local` extra "
+                             "(module gguf is missing): pip install 'unigate[local]'")
