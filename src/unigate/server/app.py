@@ -30,8 +30,9 @@ Handler = Callable[[Request], Awaitable[AnyResponse]]
 
 
 def build_app(state: GatewayState) -> Application:
-    app = Application(max_body_bytes=state.config.max_body_bytes, limits=request_limits(state.config),
-                      refusal=dialect_refusal)
+    # the head limits are the file's (and the environment's): the store's configuration holds none
+    limits = request_limits(getattr(state, "file_config", state.config))
+    app = Application(max_body_bytes=state.config.max_body_bytes, limits=limits, refusal=dialect_refusal)
     app[admin_common.STATE_KEY] = state
     chat, _responses = FORMATS["openai_chat"], FORMATS["openai_responses"]
     anthropic, gemini = FORMATS["anthropic"], FORMATS["gemini"]
