@@ -104,9 +104,9 @@ def bool_param(params: Mapping[str, str], name: str) -> bool:
 
 def int_param(params: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     raw = _one(params, name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
+    try:  # an empty value is not a number either (a client that means "default" leaves it out)
         value = int(raw)
     except ValueError:
         raise InvalidRequest(f"'{name}' must be an integer, got {raw!r}", param=name) from None
