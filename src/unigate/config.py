@@ -22,6 +22,8 @@ from unigate.governance.retention import inference_table_error
 from unigate.guardrails.spec import BLOCK_RESPONSES, DEFAULT_WINDOW, GuardrailSpecError, parse_guardrails
 from unigate.providers import PROVIDER_TYPES, ProviderConfig
 from unigate.providers.secret_refs import RefPolicy, is_ref, parse_policy, ref_problem
+from unigate.server.http.limits import SETTINGS as REQUEST_LIMITS
+from unigate.server.http.limits import RequestLimits, parse_request_limits
 
 if TYPE_CHECKING:
     from unigate.guardrails.rails import EndpointGuardrails
@@ -164,6 +166,8 @@ class GatewayConfig:
     key_env: dict[str, str] = field(default_factory=dict)
     # which secret references (api_key: env:NAME / file:/path) the admin API may write
     secret_refs: RefPolicy = field(default_factory=RefPolicy)
+    # limits on a request's head: URL, header bytes, header lines (server.http.limits)
+    request_limits: RequestLimits = field(default_factory=RequestLimits)
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -200,7 +204,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
     if not isinstance(settings, dict):
         p.fail("settings", "must be a mapping")
     p.no_unknown(settings, "settings", {"max_body_bytes", "passive_health", "mcp_stdio_from_api",
-                                        "rate_limit_failure", "metrics", "tracing", "secret_refs"})
+                                        "rate_limit_failure", "metrics", "tracing", "secret_refs",
+                                        *REQUEST_LIMITS})
     ref_policy = parse_policy(settings.get("secret_refs"))
     if isinstance(ref_policy, str):
         p.fail("settings", f"secret_refs: {ref_policy}")
@@ -224,7 +229,8 @@ def parse_config(raw: Any, source: str = "<memory>") -> GatewayConfig:
                          stdio_from_api, redis_url, failure, store_url,
                          p.metrics_access(settings.get("metrics")), p.tracing(settings.get("tracing")),
                          p.prices(raw), p.budgets(raw), p.key_env,
-                         ref_policy if isinstance(ref_policy, RefPolicy) else RefPolicy())
+                         ref_policy if isinstance(ref_policy, RefPolicy) else RefPolicy(),
+                         request_limits=parse_request_limits(settings, p.fail))
 
 
 class _Parser:
