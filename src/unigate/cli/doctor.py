@@ -22,10 +22,10 @@ from typing import Any
 
 from unigate.config import ConfigError, GatewayConfig, load_config
 from unigate.governance.ratelimit.redis_backend import safe_url
-from unigate.providers import PROVIDER_TYPES, ProviderConfig, build_provider
+from unigate.providers import PROVIDER_TYPES, ProviderConfig
 from unigate.providers.local import LocalProvider
-from unigate.routing.keys import key_problem
 from unigate.routing.reachability import host_of, port_of, resolve_hosts
+from unigate.routing.readiness import setup_problems
 from unigate.store.migrations import MIGRATIONS
 from unigate.store.open import open_store, store_location
 from unigate.store.postgres import is_postgres_url
@@ -57,11 +57,10 @@ def used_providers(cfg: GatewayConfig) -> set[str]:
 
 def key_checks(cfg: GatewayConfig) -> list[Check]:
     used = used_providers(cfg)
+    problems = setup_problems(cfg)  # as a worker's provider says it: references, a local model's setup
     out = []
     for name, p in cfg.providers.items():
-        provider = build_provider(p)  # what a worker builds: secret references, a local model's setup
-        provider.missing_key = key_problem(p, cfg.key_env.get(name))
-        problem = provider.missing_key
+        problem = problems.get(name)
         if problem is not None:
             # a provider no endpoint uses cannot break one
             status = FAIL if name in used else WARN

@@ -55,7 +55,7 @@ def status_cmd(a: argparse.Namespace) -> int:
                     if not sar.is_sealed(value):
                         state = "in clear"
                     else:
-                        kid = value[len(sar.PREFIX):].split(":", 1)[0]
+                        kid = sar.kid_of(value)
                         known = any(k.kid == kid for k in ring.keys)
                         state = f"sealed under {kid}" + ("" if known else " (a key this keyring lacks)")
                     counts[state] = counts.get(state, 0) + 1

@@ -115,7 +115,7 @@ class Keyring:
     def open(self, value: str, place: str) -> str:
         if not is_sealed(value):
             return value  # stored before encryption (or with no keyring): `secrets rotate` seals it
-        kid, _, body = value[len(PREFIX):].partition(":")
+        kid, body = kid_of(value), value[len(PREFIX):].partition(":")[2]
         key = self._by_kid.get(kid)
         if key is None and self._reread():
             key = self._by_kid.get(kid)
@@ -136,6 +136,11 @@ class Keyring:
 
 def is_sealed(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def kid_of(sealed: str) -> str:
+    """The id of the key a sealed value was sealed under."""
+    return sealed[len(PREFIX):].partition(":")[0]
 
 
 # --- the process's keyring ---------------------------------------------------------------------
