@@ -79,7 +79,30 @@ def error_body(err: GatewayError) -> dict[str, Any]:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.read())
+    return admin_json(await request.read())
+
+
+def admin_json(raw: bytes) -> dict[str, Any]:
+    """An admin request's JSON object, with no NUL character in any of its strings: the store
+    keeps text (PostgreSQL cannot hold NUL at all, SQLite would keep what PostgreSQL refuses).
+    JSON can only carry NUL escaped, so bodies without `\\u0000` are not walked."""
+    data = parse_json_object(raw)
+    if b"\\u0000" in raw:
+        _refuse_nul(data, "")
+    return data
+
+
+def _refuse_nul(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if "\0" in value:
+            raise InvalidRequest(f"{path or 'a value'}: text may not contain NUL characters", param=path or None)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_nul(k, path)
+            _refuse_nul(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _refuse_nul(v, f"{path}[{i}]")
 
 
 def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], required: bool = True) -> Any:

@@ -5,10 +5,11 @@ it bought."""
 
 from __future__ import annotations
 
-from unigate.errors import InvalidRequest, parse_json_object
+from unigate.errors import InvalidRequest
 from unigate.server.admin.common import (
     PREFIX,
     Caller,
+    admin_json,
     admin_route,
     field,
     json_response,
@@ -26,7 +27,7 @@ async def create_secret(request: Request, caller: Caller) -> Response:
     caller.require_admin()
     app_id = request.match_info["application_id"]
     raw = await request.read()
-    body = parse_json_object(raw) if raw.strip() else {}  # no body: a secret that does not expire
+    body = admin_json(raw) if raw.strip() else {}  # no body: a secret that does not expire
     lifetime = field(body, "lifetime_seconds", (int, float), required=False)
     if isinstance(lifetime, bool) or (lifetime is not None and lifetime <= 0):
         raise InvalidRequest("'lifetime_seconds' must be a positive number", param="lifetime_seconds")
