@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import Gateway, config_yaml, refusing_port, start_gateway
 from tests.mocks.mcp_process import start_mcp_server
 from tests.mocks.server import start_mock_server
 
@@ -23,7 +23,7 @@ def mock_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def gateway(mock_url: str) -> Iterator[Gateway]:
-    gw = start_gateway(config_yaml(mock_url, free_port()))
+    gw = start_gateway(config_yaml(mock_url, refusing_port()))
     yield gw
     gw.stop()
 

@@ -23,10 +23,29 @@ from typing import Any
 ADMIN_TOKEN = "ug-test-admin-token"
 
 
+_handed_out: set[int] = set()
+_held: list[socket.socket] = []
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now and that this process has not handed out before (the kernel
+    may offer a just-released port again: a gateway then lands on a test's `dead` provider port)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def refusing_port() -> int:
+    """A port that refuses connections for the rest of the test run: bound but never listening,
+    so no server started later (a gateway, a mock, redis) can take it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _held.append(s)
+    return int(s.getsockname()[1])
 
 
 def config_yaml(mock: str, dead_port: int) -> str:

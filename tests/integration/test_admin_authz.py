@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import ADMIN_TOKEN, Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import ADMIN_TOKEN, Gateway, config_yaml, refusing_port, start_gateway
 
 MANAGED, OTHER = "chat-openai", "chat-compat"  # the manager manages the first, not the second
 ROLES = ("admin", "admins_member", "manager", "user", "service_principal", "no_token", "revoked", "expired")
@@ -86,7 +86,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(mock_url: str) -> Iterator[World]:
-    gw = start_gateway(config_yaml(mock_url, free_port()), workers=2)
+    gw = start_gateway(config_yaml(mock_url, refusing_port()), workers=2)
     try:
         expired_user = fresh_user(gw)
         expired = admin(gw, "POST", "/tokens", {"principal": expired_user, "lifetime_seconds": 1})

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import Gateway, config_yaml, refusing_port, start_gateway
 from tests.integration.rawhttp import Reply, bearer, call, until_stable
 from unigate.server.admin.openapi import document
 from unigate.server.app import build_app
@@ -23,7 +23,7 @@ SECRETS = ("sk-mock-openai", "mock-azure-key", "sk-ant-mock", "mock-gemini-key",
 
 @pytest.fixture(scope="module")
 def gw(mock_url: str) -> Iterator[Gateway]:
-    g = start_gateway(config_yaml(mock_url, free_port()))
+    g = start_gateway(config_yaml(mock_url, refusing_port()))
     yield g
     g.stop()
 

@@ -27,7 +27,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.integration.gateway import ADMIN_TOKEN, Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import ADMIN_TOKEN, Gateway, config_yaml, refusing_port, start_gateway
 from tests.integration.rawhttp import bearer, call
 
 ADMIN_CASES, USER_CASES = 20, 6  # generated requests per operation, per pass
@@ -68,7 +68,7 @@ def _post(url: str, token: str, body: dict[str, Any]) -> Any:
 @pytest.fixture(scope="module")
 def fuzzed(mock_url: str) -> Iterator[tuple[Gateway, str]]:
     """The gateway under fuzzing and a plain user's token."""
-    gw = start_gateway(config_yaml(mock_url, free_port()), workers=2)
+    gw = start_gateway(config_yaml(mock_url, refusing_port()), workers=2)
     try:
         _post(f"{gw.url}/api/v1/users", ADMIN_TOKEN, {"email": USER_EMAIL})
         token = _post(f"{gw.url}/api/v1/tokens", ADMIN_TOKEN, {"principal": USER_EMAIL})["token"]

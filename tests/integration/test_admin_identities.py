@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import ADMIN_TOKEN, Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import ADMIN_TOKEN, Gateway, config_yaml, refusing_port, start_gateway
 from tests.integration.rawhttp import until_stable
 from unigate.cli import main as cli_main
 from unigate.store import identities as db
@@ -50,7 +50,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def gw(mock_url: str) -> Iterator[Gateway]:
-    g = start_gateway(config_yaml(mock_url, free_port()), workers=2)
+    g = start_gateway(config_yaml(mock_url, refusing_port()), workers=2)
     yield g
     g.stop()
 

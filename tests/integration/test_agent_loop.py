@@ -14,7 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.integration.gateway import ADMIN_TOKEN, Gateway, free_port, start_gateway
+from tests.integration.gateway import ADMIN_TOKEN, Gateway, refusing_port, start_gateway
 from tests.integration.rawhttp import bearer, call, until_stable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def test_a_failing_tool_goes_back_to_the_model_as_an_error_result(agw: Gateway, 
 
 
 def test_an_unreachable_server_is_an_mcp_list_tools_error_not_a_500(agw: Gateway) -> None:
-    dead = f"http://127.0.0.1:{free_port()}/mcp"
+    dead = f"http://127.0.0.1:{refusing_port()}/mcp"
     resp = client(agw).responses.create(model="agent-openai", input="MOCK_MCP_CALL:add{}", tools=[mcp_tool(dead)])
     listed = resp.output[0]
     assert listed.type == "mcp_list_tools" and listed.error and "unreachable" in listed.error

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import Gateway, free_port, start_gateway
+from tests.integration.gateway import Gateway, free_port, refusing_port, start_gateway
 from tests.integration.redis_server import start_redis
 
 SECRET = "sk-mock-openai"
@@ -128,7 +128,7 @@ def test_json_and_redis(mock_url: str, tmp_path: Path) -> None:
     assert code == 0 and report["ok"] is True, out
     redis = [c for c in report["checks"] if c["check"] == "redis"]
     assert redis and redis[0]["status"] == "ok" and "PONG" in redis[0]["detail"]
-    dead = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    dead = f"redis://:hunter2-secret@127.0.0.1:{refusing_port()}/0"
     code, out = doctor(tmp_path, good_config(mock_url) + f"redis: {dead}\n", "--json", "--timeout", "1",
                        "--data-dir", str(tmp_path))
     report = json.loads(out)

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.integration.gateway import ADMIN_TOKEN, Gateway, start_gateway
+from tests.integration.gateway import ADMIN_TOKEN, Gateway, refusing_port, start_gateway
 from tests.integration.postgres_server import schema_url, shared_postgres
 from tests.integration.rawhttp import bearer, call
 from unigate.store.secrets_at_rest import new_key
@@ -109,8 +109,7 @@ def test_import_refuses_what_is_not_an_export(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_store_is_reported_plainly(tmp_path: Path) -> None:
-    from tests.integration.gateway import free_port
 
-    nowhere = f"postgresql://unigate@127.0.0.1:{free_port()}/none?connect_timeout=1"
+    nowhere = f"postgresql://unigate@127.0.0.1:{refusing_port()}/none?connect_timeout=1"
     out = _cli("migrate", "--store", nowhere)
     assert out.returncode == 1 and "not available" in out.stderr and "Traceback" not in out.stderr

@@ -14,7 +14,7 @@ import anthropic
 import pytest
 from openai import BadRequestError, OpenAI
 
-from tests.integration.gateway import Gateway, free_port, start_gateway
+from tests.integration.gateway import Gateway, free_port, refusing_port, start_gateway
 from tests.integration.routing_env import usage_row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ def _config(model_port: int) -> str:
     return f"""
 providers:
   - {{name: local, type: local, base_url: "http://127.0.0.1:{model_port}/v1", threads: 1, context_size: 1024}}
-  - {{name: local-broken, type: local, base_url: "http://127.0.0.1:{free_port()}/v1",
+  - {{name: local-broken, type: local, base_url: "http://127.0.0.1:{refusing_port()}/v1",
       model_path: /nonexistent/model.gguf}}
 endpoints:
   - {{name: local-chat, destinations: [{{provider: local, model: SmolLM2-135M-Instruct}}]}}

@@ -92,6 +92,17 @@ def wait_metrics(gw: Gateway, check: Any, timeout: float = 5.0) -> dict[tuple[st
         time.sleep(0.2)
 
 
+def usage_rows_with(gw: Gateway, endpoint: str, ids: list[str], timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The endpoint's usage rows once `ids` are among them: the writer flushes in batches, later under load."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows: list[dict[str, Any]] = call("GET", gw.url + f"/api/v1/usage?endpoint={endpoint}&limit=500",
+                                          headers=bearer(gw.token)).json()["rows"]
+        if set(ids) <= {row["request_id"] for row in rows} or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
 def chat(gw: Gateway, endpoint: str, stream: bool = False, headers: dict[str, str] | None = None) -> Reply:
     body: dict[str, Any] = {"model": endpoint, "messages": [{"role": "user", "content": "hello"}]}
     if stream:
@@ -239,7 +250,7 @@ def test_metrics_count_known_traffic_across_workers(gw: Gateway, mock_url: str) 
     assert value(after, "unigate_in_flight_requests") == 0 and value(after, "unigate_in_flight_streams") == 0
     assert value(after, "unigate_workers") == 2
     # tokens: exactly what the usage rows say
-    rows = call("GET", gw.url + "/api/v1/usage?endpoint=ops-chat&limit=500", headers=bearer(gw.token)).json()["rows"]
+    rows = usage_rows_with(gw, "ops-chat", ids)
     assert {i for i in ids} <= {row["request_id"] for row in rows}
     for kind, column in (("input", "input_tokens"), ("output", "output_tokens")):
         assert value(after, "unigate_tokens_total", endpoint="ops-chat", type=kind) == sum(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import Gateway, config_yaml, refusing_port, start_gateway
 from tests.integration.rawhttp import Reply, bearer, call
 
 LOGGED = """
@@ -26,7 +26,7 @@ settings:"""
 
 @pytest.fixture(scope="module")
 def gw(mock_url: str) -> Iterator[Gateway]:
-    text = config_yaml(mock_url, free_port()).replace("settings:", LOGGED.lstrip("\n"), 1)
+    text = config_yaml(mock_url, refusing_port()).replace("settings:", LOGGED.lstrip("\n"), 1)
     g = start_gateway(text, workers=1)
     yield g
     g.stop()

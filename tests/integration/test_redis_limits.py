@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from tests.integration.gateway import ADMIN_TOKEN, Gateway, free_port, start_gateway
+from tests.integration.gateway import ADMIN_TOKEN, Gateway, refusing_port, start_gateway
 from tests.integration.redis_server import start_redis
 from unigate.governance.ratelimit import LocalBackend
 from unigate.governance.ratelimit.redis_backend import RedisBackend, RedisUnavailable
@@ -87,7 +87,7 @@ async def test_counters_expire_after_their_window(redis_url: str) -> None:
 
 
 async def test_redis_down_fails_open_or_closed_by_setting() -> None:
-    dead = f"redis://127.0.0.1:{free_port()}/0"
+    dead = f"redis://127.0.0.1:{refusing_port()}/0"
     opened, closed = RedisBackend(dead, "open", timeout=0.2), RedisBackend(dead, "closed", timeout=0.2)
     try:
         assert await opened.try_acquire_async([(_key(), _window(), 60, 1, 1)]) is None
@@ -194,7 +194,7 @@ async def test_token_limits_settle_on_real_usage_across_instances(instances: lis
 def test_redis_down_closed_answers_503_in_the_dialect(mock_url: str) -> None:
     import urllib.request
 
-    dead = f"redis://127.0.0.1:{free_port()}/0"
+    dead = f"redis://127.0.0.1:{refusing_port()}/0"
     gw = start_gateway(_config(mock_url, dead, "closed"), workers=1)
     try:
         req = urllib.request.Request(f"{gw.base}/openai/v1/chat/completions", method="POST",
@@ -216,7 +216,7 @@ def _health_config(mock_url: str, redis_url: str) -> str:
     return f"""
 redis: "{redis_url}"
 providers:
-  - {{name: dead, type: openai, base_url: "http://127.0.0.1:{free_port()}/v1", api_key: sk-x}}
+  - {{name: dead, type: openai, base_url: "http://127.0.0.1:{refusing_port()}/v1", api_key: sk-x}}
   - {{name: openai-main, type: openai, base_url: "{mock_url}/v1", api_key: sk-mock-openai}}
 endpoints:
   - name: failing-over

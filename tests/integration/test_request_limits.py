@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import Gateway, config_yaml, refusing_port, start_gateway
 from tests.integration.rawhttp import Reply, raw_exchange
 from unigate.server.http.limits import RequestLimits
 
@@ -24,7 +24,7 @@ CHAT = b'{"model": "chat-openai", "messages": [{"role": "user", "content": "hi"}
 def small(mock_url: str) -> Iterator[Gateway]:
     env = {"UNIGATE_MAX_URL_BYTES": str(SMALL.max_url_bytes), "UNIGATE_MAX_HEADER_BYTES": str(SMALL.max_header_bytes),
            "UNIGATE_MAX_HEADERS": str(SMALL.max_headers)}
-    gw = start_gateway(config_yaml(mock_url, free_port()), workers=1, env=env)
+    gw = start_gateway(config_yaml(mock_url, refusing_port()), workers=1, env=env)
     yield gw
     gw.stop()
 

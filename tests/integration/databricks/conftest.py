@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.databricks.client_env import install
-from tests.integration.gateway import Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import Gateway, config_yaml, refusing_port, start_gateway
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +23,6 @@ def databricks_clients() -> Path:
 
 @pytest.fixture(scope="module")
 def dbx_gateway(mock_url: str, databricks_clients: Path) -> Iterator[Gateway]:
-    gw = start_gateway(config_yaml(mock_url, free_port()))
+    gw = start_gateway(config_yaml(mock_url, refusing_port()))
     yield gw
     gw.stop()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.integration.databricks.client_env import client_env, install, run_client
-from tests.integration.gateway import Gateway, config_yaml, free_port, start_gateway
+from tests.integration.gateway import Gateway, config_yaml, refusing_port, start_gateway
 from tests.integration.rawhttp import Reply, bearer, call
 
 M2M = """
@@ -38,7 +38,7 @@ def failure(fn):
 @pytest.fixture(scope="module")
 def gw(mock_url: str) -> Iterator[Gateway]:
     install()  # the clients' venv (built once, cached)
-    gateway = start_gateway(config_yaml(mock_url, free_port()))
+    gateway = start_gateway(config_yaml(mock_url, refusing_port()))
     yield gateway
     gateway.stop()
 
