@@ -6,6 +6,7 @@ file, the entry and the field."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from collections.abc import Callable
@@ -35,6 +36,13 @@ DEFAULT_COOL_DOWN_SECONDS = 30.0  # how long it is skipped
 MAX_DESTINATIONS = 10
 MAX_FALLBACKS = 5
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def has_line_break(text: str) -> bool:
+    """CR, LF or NUL: a header or environment value holding one would split or cut what it goes into."""
+    return any(c in text for c in "\r\n\0")
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 
 
@@ -326,9 +334,7 @@ class _Parser:
             return None
         if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
             self.fail(where, f"endpoint: must be an http:// or https:// URL, got {endpoint!r}")
-        headers = raw.get("headers") or {}
-        if not isinstance(headers, dict) or not all(isinstance(k, str) for k in headers):
-            self.fail(where, "headers: must be a mapping of header names to values")
+        headers = self.string_map(raw, "headers", where)
         ratio = self.env(raw.get("sample_ratio", 1.0), f"{where}.sample_ratio")
         try:
             sample_ratio = float(ratio)
@@ -339,8 +345,7 @@ class _Parser:
         name = self.env(raw.get("service_name", "unigate"), f"{where}.service_name")
         if not isinstance(name, str) or not name:
             self.fail(where, "service_name: must be a non-empty string")
-        return TracingConfig(endpoint, {k: str(self.env(v, f"{where}.headers.{k}")) for k, v in headers.items()},
-                             sample_ratio, name)
+        return TracingConfig(endpoint, headers, sample_ratio, name)
 
     def budgets(self, raw: dict[str, Any]) -> list[Budget]:
         """`budgets:` entries, checked by the budgets' own parser (the admin API uses it too)."""
@@ -464,10 +469,7 @@ class _Parser:
         supports_responses = entry.get("supports_responses", kind.RESPONSES_BY_DEFAULT)
         if not isinstance(supports_responses, bool):
             self.fail(where, "supports_responses: must be true or false")
-        headers = entry.get("headers") or {}
-        if not isinstance(headers, dict):
-            self.fail(where, "headers: must be a mapping of header name to value")
-        headers = {str(k): str(self.env(v, f"{where}.headers.{k}")) for k, v in headers.items()}
+        headers = self.string_map(entry, "headers", where)
         options = {k: entry[k] for k in kind.OPTIONS if k in entry}  # the type's own settings
         if (why := kind.options_problem(options)) is not None:
             self.fail(where, why)
@@ -589,8 +591,10 @@ class _Parser:
         out: dict[str, str] = {}
         for name, value in raw.items():
             value = self.env(value, f"{where}.{key}.{name}")
-            if not isinstance(name, str) or not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
-                self.fail(where, f"{key}: {name!r} must be a string without line breaks")
+            if isinstance(value, (int, float, datetime.date)) and not isinstance(value, bool):
+                value = str(value)  # YAML reads `X-Version: 2` and `anthropic-version: 2023-06-01` as such
+            if not isinstance(name, str) or not isinstance(value, str) or has_line_break(name + value):
+                self.fail(where, f"{key}: {name!r} must be a string without line breaks (quote true/false)")
             out[name] = value
         return out
 

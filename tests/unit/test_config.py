@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from unigate.config import ConfigError, load_config, parse_config
+from unigate.config import ConfigError, GatewayConfig, load_config, parse_config
 
 GOOD = {
     "providers": [{"name": "p", "type": "openai", "api_key": "k"},
@@ -147,3 +147,29 @@ def test_mcp_services_parse_round_trip_and_refuse_mistakes(monkeypatch: pytest.M
     assert parse_config({"mcp_services": [mcp_service_spec(fs)]}).mcp_services["fs"] == fs
     with pytest.raises(ConfigError, match="already defined"):
         parse_config({"mcp_services": [{"name": "a", "url": "http://h/"}, {"name": "a", "url": "http://h/"}]})
+
+
+def test_provider_and_tracing_headers_are_strings_without_line_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORG_ID", "org-7")
+    cfg = load_yaml_text("""
+providers:
+  - name: p
+    type: openai
+    api_key: k
+    headers: {X-Org: "${ORG_ID}", X-Version: 2, anthropic-version: 2023-06-01}
+settings:
+  tracing: {endpoint: "http://127.0.0.1:4318", headers: {X-Key: "${ORG_ID}"}}
+""")
+    assert cfg.providers["p"].headers == {"X-Org": "org-7", "X-Version": "2", "anthropic-version": "2023-06-01"}
+    assert cfg.tracing is not None and cfg.tracing.headers == {"X-Key": "org-7"}
+    for bad in ({"X-A": None}, {"X-A": "a\r\nX-Injected: 1"}, {"X-A": True}, {"X-A": ["a"]}, ["X-A"]):
+        provider = {"name": "p", "type": "openai", "api_key": "k", "headers": bad}
+        with pytest.raises(ConfigError, match="providers"):
+            parse_config({"providers": [provider]})
+        with pytest.raises(ConfigError, match="tracing"):
+            parse_config({"settings": {"tracing": {"endpoint": "http://127.0.0.1:4318", "headers": bad}}})
+
+
+def load_yaml_text(text: str) -> GatewayConfig:
+    import yaml
+    return parse_config(yaml.safe_load(text))

@@ -12,7 +12,7 @@ import asyncio
 import re
 from typing import Any
 
-from unigate.config import ConfigError, parse_config
+from unigate.config import ConfigError, has_line_break, parse_config
 from unigate.errors import InvalidRequest, NotFound
 from unigate.governance.budgets.plan import budget_changes
 from unigate.governance.budgets.spec import BudgetSpecError, parse_budgets
@@ -117,13 +117,13 @@ def check_name(body: dict[str, Any], name: str) -> None:
 
 
 def refuse_bad_headers(spec: Any, where: str = "headers") -> None:
-    """A provider's headers go on every upstream request: each value a string without line
-    breaks (the file's parser would turn null into "None" and keep a CR LF as it is)."""
+    """A provider's headers go on every upstream request: through the API each value is a JSON
+    string (the file's parser also takes YAML numbers and dates), without line breaks."""
     headers = spec.get("headers") if isinstance(spec, dict) else None
     if not isinstance(headers, dict):
         return  # absent, or not a mapping: the parser says so
     for name, value in headers.items():
-        if not isinstance(value, str) or any(c in name + value for c in "\r\n\0"):
+        if not isinstance(value, str) or has_line_break(name + value):
             raise InvalidRequest(f"{where}.{name}: must be a string without line breaks", param=f"{where}.{name}")
 
 
