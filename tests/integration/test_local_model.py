@@ -150,3 +150,28 @@ def test_readme_snippets_for_the_local_model(local_gw: Gateway) -> None:
         exec(compile(code, "README.md", "exec"), {"TOKEN": local_gw.token})  # noqa: S102
     lines = printed.getvalue().splitlines()
     assert "completion_tokens=" in lines[-2] and lines[-1] == "576"
+
+
+def test_a_model_server_that_dies_is_started_again(local_gw: Gateway) -> None:
+    """Killed (a crash, the OOM killer): the gateway's supervisor starts it again, and the
+    endpoint answers once the model is loaded, without a restart of the gateway."""
+    import os
+    import signal
+    import time
+    pids = re.findall(r"provider 'local': local model server starting on \S+ \(pid (\d+)\)", local_gw.log())
+    assert len(pids) == 1
+    os.kill(int(pids[0]), signal.SIGKILL)
+    deadline, answered = time.monotonic() + 90, None
+    while time.monotonic() < deadline and answered is None:
+        time.sleep(0.5)
+        try:
+            answered = _openai(local_gw).with_options(max_retries=0).chat.completions.create(
+                model="local-chat", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+        except Exception:  # noqa: BLE001 - the 502s while it starts again
+            continue
+    assert answered is not None and answered.usage is not None and answered.usage.completion_tokens >= 1
+    log = local_gw.log()
+    assert f"the local model server (pid {pids[0]}) exited with status" in log
+    again = re.findall(r"provider 'local': local model server starting on \S+ \(pid (\d+)\)", log)
+    assert len(again) == 2 and again[1] != pids[0]
+    assert "Traceback" not in log

@@ -79,3 +79,45 @@ def test_without_the_extra_the_reason_names_the_install(monkeypatch: pytest.Monk
     p = build_provider(parse_config(_cfg()).providers["l"])
     assert p.missing_key == ("provider 'l' runs a local model, which needs the `local` extra "
                              "(module gguf is missing): pip install 'unigate[local]'")
+
+
+class _DeadProc:
+    """A server process that has exited."""
+    pid = 4242
+
+    def poll(self) -> int:
+        return 1
+
+    def wait(self, timeout: float) -> int:
+        return 1
+
+
+def test_a_dead_model_server_is_started_again_backing_off_while_it_keeps_dying(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from unigate.local import process
+    launched: list[float] = []
+
+    def launch(cfg: object) -> _DeadProc:
+        launched.append(now)
+        return _DeadProc()
+    monkeypatch.setattr(process, "_launch", launch)
+    cfg = parse_config(_cfg()).providers["l"]
+    models = process.LocalModels()
+    now = 0.0
+    server = process._Server("l", cfg, _DeadProc(), started=0.0)  # type: ignore[arg-type]
+    models.servers.append(server)
+    # it dies again and again right after each start: 1 s, 2 s, 5 s ... apart, at most a minute
+    # (plus the half second tick in which the watcher finds it dead)
+    while now < 400:
+        models._look_after(server, now)
+        now += 0.5
+    gaps = [b - a for a, b in zip(launched, launched[1:], strict=False)]
+    assert launched[0] == 1.0 and gaps[:5] == [2.5, 5.5, 10.5, 30.5, 60.5] and set(gaps[5:]) == {60.5}
+    # one that ran for over a minute before it died is started again at once
+    server.started, server.retry_at = now - 120, None
+    count = len(launched)
+    models._look_after(server, now)
+    assert len(launched) == count + 1 and server.crashes == 0
+    models.stop()
+    models._look_after(server, now + 100)  # after stop: the list is empty, nothing looked after
+    assert models.servers == []

@@ -1,6 +1,7 @@
 """The model servers of a configuration's `local` providers, started by `unigate serve`'s
 supervisor before it forks the workers (so all workers share one copy of each model) and
-stopped when it exits. A server also exits by itself when the supervisor is gone."""
+stopped when it exits; one that dies is started again. A server also exits by itself when the
+supervisor is gone."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from unigate.providers import PROVIDER_TYPES, ProviderConfig
@@ -42,9 +46,31 @@ def server_env(cfg: ProviderConfig) -> dict[str, str]:
     return env
 
 
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after each crash in a row
+STABLE_SECONDS = 60.0  # a server that ran this long before it died starts again at once
+WATCH_SECONDS = 0.5
+
+
+@dataclass
+class _Server:
+    name: str
+    cfg: ProviderConfig
+    proc: subprocess.Popen[bytes]
+    started: float
+    crashes: int = 0  # in a row, each within STABLE_SECONDS of its start
+    retry_at: float | None = None
+
+
 class LocalModels:
+    """The servers, and a thread in the process that started them which starts a server again
+    when it dies (a crash, the OOM killer): its endpoints answer 502 for the seconds in between,
+    never for good. Crashing again and again backs off up to a minute between tries."""
+
     def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.servers: list[_Server] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def start(self, providers: dict[str, ProviderConfig]) -> None:
         bound: dict[str, str] = {}
@@ -61,30 +87,63 @@ class LocalModels:
                           "'%s'; give it another port", name, cfg.base_url, bound[where])
                 continue
             bound[where] = name
-            proc = subprocess.Popen(server_command(cfg, os.getpid()), env=server_env(cfg),
-                                    stdin=subprocess.DEVNULL)
-            self.procs.append((name, proc))
+            self.servers.append(_Server(name, cfg, _launch(cfg), time.monotonic()))
             log.info("provider '%s': local model server starting on %s (pid %d)",
-                     name, cfg.base_url, proc.pid)
+                     name, cfg.base_url, self.servers[-1].proc.pid)
+        if self.servers:
+            self._watcher = threading.Thread(target=self._watch, name="local-models", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCH_SECONDS):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                for s in self.servers:
+                    self._look_after(s, time.monotonic())
+
+    def _look_after(self, s: _Server, now: float) -> None:
+        # poll() is 0 too when the supervisor's waitpid(-1) reaped the server first
+        status = s.proc.poll()
+        if status is None:
+            return
+        if s.retry_at is None:  # just found dead
+            ran = now - s.started
+            s.crashes = 0 if ran >= STABLE_SECONDS else s.crashes + 1
+            delay = 0.0 if s.crashes == 0 else RESTART_DELAYS[min(s.crashes, len(RESTART_DELAYS)) - 1]
+            s.retry_at = now + delay
+            log.error("provider '%s': the local model server (pid %d) exited with status %s after %.0fs; "
+                      "starting it again in %.0fs", s.name, s.proc.pid, status, ran, delay)
+        if now >= s.retry_at:
+            s.proc, s.started, s.retry_at = _launch(s.cfg), now, None
+            log.info("provider '%s': local model server starting on %s (pid %d)",
+                     s.name, s.cfg.base_url, s.proc.pid)
 
     def stop(self, timeout: float = 5.0) -> None:
-        for _, proc in self.procs:
+        self._stopping.set()
+        with self._lock:  # no restart after this
+            procs = [s.proc for s in self.servers]
+            self.servers.clear()
+        for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc in self.procs:
+        for proc in procs:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
             except ChildProcessError:  # the supervisor's waitpid(-1) reaped it already
                 pass
-        self.procs.clear()
+
+
+def _launch(cfg: ProviderConfig) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(server_command(cfg, os.getpid()), env=server_env(cfg), stdin=subprocess.DEVNULL)
 
 
 def start_local_models(providers: dict[str, ProviderConfig]) -> LocalModels:
     """Starts them, and stops them when this process exits (normally or by sys.exit)."""
     models = LocalModels()
     models.start(providers)
-    if models.procs:
+    if models.servers:
         atexit.register(models.stop)
     return models
