@@ -28,15 +28,16 @@ providers:
       model_path: /nonexistent/model.gguf}}
 endpoints:
   - {{name: local-chat, destinations: [{{provider: local, model: SmolLM2-135M-Instruct}}]}}
-  - {{name: local-embeddings, destinations: [{{provider: local, model: SmolLM2-135M-Instruct}}]}}
+  - {{name: local-embeddings, destinations: [{{provider: local, model: all-MiniLM-L6-v2}}]}}
   - {{name: local-broken, destinations: [{{provider: local-broken, model: x}}]}}
 """
 
 
 @pytest.fixture(scope="module")
 def local_gw() -> Iterator[Gateway]:
-    from unigate.local.fetch import fetch
-    fetch()  # the weights, cached outside the clone (normally done at install: ./dev)
+    from unigate.local.fetch import EMBEDDINGS, fetch
+    fetch()  # the weights, cached outside the clone (else the model server fetches them as it starts)
+    fetch(EMBEDDINGS)
     gw = start_gateway(_config(free_port()))
     yield gw
     gw.stop()
@@ -104,13 +105,40 @@ def test_embeddings(local_gw: Gateway) -> None:
         model="local-embeddings", input=["The cat sat on the mat.", "A cat was sitting on a rug.",
                                           "Quarterly revenue grew by eight percent."])
     vecs = [d.embedding for d in e.data]
-    assert [len(v) for v in vecs] == [576] * 3  # SmolLM2's hidden size
+    assert [len(v) for v in vecs] == [384] * 3  # all-MiniLM-L6-v2
     assert all(abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-3 for v in vecs)  # normalised
 
     def cos(a: list[float], b: list[float]) -> float:
         return sum(x * y for x, y in zip(a, b, strict=True))
-    assert cos(vecs[0], vecs[1]) > cos(vecs[0], vecs[2])  # similar sentences are closer
-    assert e.usage.prompt_tokens > 10 and e.model == "local-embeddings"
+    assert cos(vecs[0], vecs[1]) > 0.7 > 0.1 > cos(vecs[0], vecs[2])  # a sentence model's spread
+    assert e.usage.prompt_tokens == 28 and e.model == "local-embeddings"  # [CLS] ... [SEP] each
+
+
+def test_embeddings_match_sentence_transformers(local_gw: Gateway) -> None:
+    """The numpy encoder against vectors sentence-transformers (torch) computed for the same
+    model: the same numbers to float32 rounding, token counts included (base64 too)."""
+    import base64
+    import json
+    import struct
+    cases = json.loads((ROOT / "tests/vectors/local/minilm_sentence_transformers.json").read_text())["cases"]
+    client = _openai(local_gw)
+    for fmt in ("float", "base64"):
+        r = client.embeddings.with_raw_response.create(model="local-embeddings", encoding_format=fmt,
+                                                       input=[c["input"] for c in cases])
+        data = json.loads(r.text)
+        assert data["usage"]["prompt_tokens"] == sum(c["tokens"] for c in cases)
+        for case, item in zip(cases, data["data"], strict=True):
+            got = item["embedding"]
+            if fmt == "base64":
+                raw = base64.b64decode(got)
+                got = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+            assert max(abs(a - b) for a, b in zip(got, case["embedding"], strict=True)) < 1e-5, case["input"]
+
+
+def test_an_input_longer_than_the_embedder_takes_is_a_400(local_gw: Gateway) -> None:
+    with pytest.raises(BadRequestError, match="at most 256") as e:
+        _openai(local_gw).embeddings.create(model="local-embeddings", input="word " * 300)
+    assert e.value.status_code == 400
 
 
 def test_what_the_model_cannot_do_is_a_clear_400(local_gw: Gateway) -> None:
@@ -149,7 +177,7 @@ def test_readme_snippets_for_the_local_model(local_gw: Gateway) -> None:
     with contextlib.redirect_stdout(printed):
         exec(compile(code, "README.md", "exec"), {"TOKEN": local_gw.token})  # noqa: S102
     lines = printed.getvalue().splitlines()
-    assert "completion_tokens=" in lines[-2] and lines[-1] == "576"
+    assert "completion_tokens=" in lines[-2] and lines[-1] == "384"
 
 
 def test_a_model_server_that_dies_is_started_again(local_gw: Gateway) -> None:

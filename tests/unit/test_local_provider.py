@@ -121,3 +121,30 @@ def test_a_dead_model_server_is_started_again_backing_off_while_it_keeps_dying(
     models.stop()
     models._look_after(server, now + 100)  # after stop: the list is empty, nothing looked after
     assert models.servers == []
+
+
+def test_erf_is_the_exact_one_to_float32_precision() -> None:
+    import math
+
+    from unigate.local.embedder import _erf
+    xs = np.linspace(-6, 6, 2001)
+    assert float(np.max(np.abs(_erf(xs) - np.array([math.erf(x) for x in xs])))) < 2e-7
+
+
+def test_safetensors_are_read_by_their_header(tmp_path: object) -> None:
+    import json
+    import struct
+    from pathlib import Path
+
+    from unigate.local.embedder import read_safetensors
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([1.5, -2.0], dtype=np.float16)
+    header = {"__metadata__": {"format": "pt"},
+              "a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+              "b": {"dtype": "F16", "shape": [2], "data_offsets": [24, 28]}}
+    raw = json.dumps(header).encode()
+    path = Path(str(tmp_path)) / "m.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + a.tobytes() + b.tobytes())
+    t = read_safetensors(path)
+    assert set(t) == {"a", "b"} and t["a"].tolist() == a.tolist() and t["b"].dtype == np.float32
+    assert t["b"].tolist() == [1.5, -2.0]

@@ -1,5 +1,5 @@
-"""One loaded model and what the server asks of it: a chat turn token by token (sampling,
-stop strings, finish reason, true token counts) and embeddings. One request at a time: the
+"""One loaded chat model and what the server asks of it: a chat turn token by token (sampling,
+stop strings, finish reason, true token counts). One request at a time: the
 model's KV cache is a single sequence, so callers hold `lock`."""
 
 from __future__ import annotations
@@ -92,19 +92,6 @@ class Engine:
         pending += decoder.decode(b"", final=True)
         if pending:
             yield pending
-
-    def embed(self, text_or_ids: str | list[int]) -> tuple[list[float], int]:
-        """A text's embedding: the final hidden states, mean-pooled and L2-normalised."""
-        ids = self.tokenizer.encode(text_or_ids) if isinstance(text_or_ids, str) else text_or_ids
-        if not ids:
-            raise ValueError("input must not be empty")
-        if len(ids) > self.model.n_ctx:
-            raise ContextTooLong(f"an input is {len(ids)} tokens; this model's context is "
-                                 f"{self.model.n_ctx} tokens")
-        self.model.reset()
-        h = self.model.forward(ids, hidden=True).mean(axis=0)
-        norm = float(np.linalg.norm(h)) or 1.0
-        return (h / norm).astype(np.float32).tolist(), len(ids)
 
 
 def _sample(logits: np.ndarray, s: Sampling, rng: np.random.Generator) -> int:

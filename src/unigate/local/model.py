@@ -40,9 +40,8 @@ class Model:
         out[..., 1::2] = x0 * sin + x1 * cos
         return out
 
-    def forward(self, tokens: list[int], *, hidden: bool = False) -> np.ndarray:
-        """Runs `tokens` after the cached ones. Returns the last token's logits, or with
-        `hidden` every new token's final hidden state (n_tokens, n_embd)."""
+    def forward(self, tokens: list[int]) -> np.ndarray:
+        """Runs `tokens` after the cached ones. Returns the last token's logits."""
         h = self.w.hyper
         n = len(tokens)
         start = self.n_past
@@ -79,7 +78,4 @@ class Model:
             g, u = f[:, :n_ff], f[:, n_ff:]
             x = x + ((g / (1.0 + np.exp(-g))) * u) @ layer.w_down
         self.n_past = start + n
-        out = _rms_norm(x, self.w.output_norm, h.rms_eps)
-        if hidden:
-            return out
-        return self.w.output @ out[-1]
+        return self.w.output @ _rms_norm(x[-1:], self.w.output_norm, h.rms_eps)[0]

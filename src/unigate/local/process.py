@@ -27,6 +27,8 @@ def server_command(cfg: ProviderConfig, parent: int) -> list[str]:
            "--port", str(url.port or 80), "--parent", str(parent)]
     if cfg.options.get("model_path"):
         cmd += ["--model", str(cfg.options["model_path"])]
+    if cfg.options.get("embedding_model_path"):
+        cmd += ["--embedding-model", str(cfg.options["embedding_model_path"])]
     if cfg.options.get("context_size"):
         cmd += ["--context-size", str(cfg.options["context_size"])]
     return cmd

@@ -1,9 +1,9 @@
-"""The model server: an OpenAI-compatible HTTP surface over one Engine (stdlib http.server,
-one thread per connection, one generation at a time). It binds its port at once and loads the
-model in the background; requests that arrive meanwhile wait for it.
+"""The model server: an OpenAI-compatible HTTP surface over a chat Engine and an Embedder
+(stdlib http.server, one thread per connection, one generation at a time). It binds its port
+at once and loads the models in the background; requests that arrive meanwhile wait for them.
 
-    python -m unigate.local.server [--model FILE] [--host 127.0.0.1] [--port 8091]
-                                   [--context-size 2048] [--threads N]
+    python -m unigate.local.server [--model FILE] [--embedding-model DIR] [--host 127.0.0.1]
+                                   [--port 8091] [--context-size 2048]
 """
 
 from __future__ import annotations
@@ -31,33 +31,48 @@ class BadRequest(Exception):
         self.param, self.code, self.status = param, code, status
 
 
-class State:
-    def __init__(self, path: str | None, n_ctx: int) -> None:
-        self.path, self.n_ctx = path, n_ctx
-        self.engine: Any = None
+class Slot:
+    """One model of the server: loaded in the background, waited for by the requests that need it."""
+
+    def __init__(self, what: str, path: str | None) -> None:
+        self.what, self.path = what, path
+        self.model: Any = None
         self.error: str | None = None
         self.ready = threading.Event()
 
-    def load(self) -> None:
+    def load(self, build: Any, default: Any) -> None:
         try:
-            from unigate.local.engine import Engine
             if self.path is None:  # the default model: its weights fetched into the cache once
-                from unigate.local.fetch import fetch
-                self.path = str(fetch())
-            self.engine = Engine(self.path, self.n_ctx)
-            log.info("local model %s loaded in %.1fs", self.engine.model_id, self.engine.load_seconds)
+                self.path = str(default())
+            self.model = build(self.path)
+            log.info("local %s %s loaded in %.1fs", self.what, self.model.model_id, self.model.load_seconds)
         except Exception as e:  # said on /health and to every request, never a traceback
-            self.error = f"the local model could not be loaded from {self.path}: {e}"
+            self.error = f"the local {self.what} could not be loaded from {self.path}: {e}"
             log.error("%s", self.error)
         finally:
             self.ready.set()
 
     def get(self) -> Any:
         if not self.ready.wait(LOAD_WAIT):
-            raise BadRequest("the local model is still loading", status=503)
-        if self.engine is None:
-            raise BadRequest(self.error or "the local model is not loaded", status=503)
-        return self.engine
+            raise BadRequest(f"the local {self.what} is still loading", status=503)
+        if self.model is None:
+            raise BadRequest(self.error or f"the local {self.what} is not loaded", status=503)
+        return self.model
+
+
+class State:
+    def __init__(self, path: str | None, n_ctx: int, embedding_path: str | None = None) -> None:
+        self.n_ctx = n_ctx
+        self.chat = Slot("model", path)
+        self.embeddings = Slot("embedding model", embedding_path)
+
+    def load(self) -> None:
+        """The chat model first (what a first request most likely wants), then the embedder."""
+        from unigate.local import fetch
+        from unigate.local.embedder import Embedder
+        from unigate.local.engine import Engine
+        self.chat.load(lambda p: Engine(p, self.n_ctx), fetch.fetch)
+        self.embeddings.load(Embedder, lambda: fetch.fetch(fetch.EMBEDDINGS))
 
 
 def _text(content: Any, where: str) -> str:
@@ -169,18 +184,22 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         st = self.state
-        if path == "/health":
-            if st.engine is not None:
-                self._send(200, {"status": "ok", "model": st.engine.model_id})
-            else:
-                self._send(503, {"status": "error" if st.error else "loading", "error": st.error})
+        if path == "/health":  # ok once the chat model answers; the embedder's state beside it
+            slots = {"model": st.chat, "embedding_model": st.embeddings}
+            report: dict[str, Any] = {"status": "ok" if st.chat.model is not None else
+                                      "error" if st.chat.error else "loading"}
+            for key, slot in slots.items():
+                report[key] = slot.model.model_id if slot.model is not None else None
+                if slot.error:
+                    report[f"{key}_error"] = slot.error
+            self._send(200 if st.chat.model is not None else 503, report)
         elif path == "/v1/models":
             try:
-                e = st.get()
+                models = [st.chat.get(), st.embeddings.get()]
             except BadRequest as err:
                 return self._error(err)
             self._send(200, {"object": "list", "data": [
-                {"id": e.model_id, "object": "model", "created": e.created, "owned_by": "local"}]})
+                {"id": m.model_id, "object": "model", "created": m.created, "owned_by": "local"} for m in models]})
         else:
             self._error(BadRequest(f"no route GET {path}", status=404))
 
@@ -202,7 +221,7 @@ class Handler(BaseHTTPRequestHandler):
         stream = body.get("stream") is True
         opts = body.get("stream_options") or {}
         include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
-        engine = self.state.get()
+        engine = self.state.chat.get()
         turn = Turn()
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         base = {"id": cid, "created": created, "model": engine.model_id}
@@ -238,7 +257,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
     def _embeddings(self, body: dict[str, Any]) -> None:
-        from unigate.local.engine import ContextTooLong
+        from unigate.local.embedder import InputTooLong
         raw = body.get("input")
         if isinstance(raw, str) or (isinstance(raw, list) and raw and all(isinstance(t, int) for t in raw)):
             inputs: list[Any] = [raw]
@@ -252,17 +271,19 @@ class Handler(BaseHTTPRequestHandler):
         fmt = body.get("encoding_format") or "float"
         if fmt not in ("float", "base64"):
             raise BadRequest("encoding_format: must be float or base64", param="encoding_format")
-        engine = self.state.get()
+        embedder = self.state.embeddings.get()
         data, total = [], 0
-        with engine.lock:
+        with embedder.lock:
             for i, item in enumerate(inputs):
                 try:
-                    vec, n = engine.embed(item)
-                except (ContextTooLong, ValueError) as e:
+                    vec, n = embedder.embed(item)
+                except InputTooLong as e:
+                    raise BadRequest(f"input[{i}]: {e}", param="input", code="context_length_exceeded") from None
+                except ValueError as e:
                     raise BadRequest(f"input[{i}]: {e}", param="input") from None
                 total += n
                 data.append({"object": "embedding", "index": i, "embedding": _encode(vec, fmt)})
-        self._send(200, {"object": "list", "data": data, "model": engine.model_id,
+        self._send(200, {"object": "list", "data": data, "model": embedder.model_id,
                          "usage": {"prompt_tokens": total, "total_tokens": total}})
 
 
@@ -288,8 +309,9 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
-def serve(path: str | None, host: str, port: int, n_ctx: int, parent: int | None = None) -> None:
-    state = State(path, n_ctx)
+def serve(path: str | None, host: str, port: int, n_ctx: int, parent: int | None = None,
+          embedding_path: str | None = None) -> None:
+    state = State(path, n_ctx, embedding_path)
     Handler.state = state
     httpd = ThreadingHTTPServer((host, port), Handler)
     httpd.daemon_threads = True
@@ -307,6 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m unigate.local.server")
     ap.add_argument("--model", default=None,
                     help="a llama-architecture GGUF file (default: SmolLM2-135M-Instruct, fetched once)")
+    ap.add_argument("--embedding-model", default=None,
+                    help="a BERT sentence-transformers folder (default: all-MiniLM-L6-v2, fetched once)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8091)
     ap.add_argument("--context-size", type=int, default=2048)
@@ -314,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     try:
-        serve(args.model, args.host, args.port, args.context_size, args.parent)
+        serve(args.model, args.host, args.port, args.context_size, args.parent, args.embedding_model)
     except OSError as e:
         log.error("local model server: cannot listen on %s:%d: %s", args.host, args.port, e)
         raise SystemExit(2) from None

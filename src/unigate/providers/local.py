@@ -29,6 +29,9 @@ def setup_problem(cfg: ProviderConfig) -> str | None:
     path = cfg.options.get("model_path")
     if path and not Path(path).is_file():
         return f"provider '{cfg.name}': model_path {path} is not a file"
+    folder = cfg.options.get("embedding_model_path")
+    if folder and not (Path(folder) / "model.safetensors").is_file():
+        return f"provider '{cfg.name}': embedding_model_path {folder} has no model.safetensors"
     return None
 
 
@@ -41,7 +44,7 @@ class LocalProvider(OpenAIProvider):
     RESPONSES_BY_DEFAULT = False
     GENAI_NAME = None
     KEY_HEADER = None
-    OPTIONS = ("model_path", "threads", "context_size")
+    OPTIONS = ("model_path", "embedding_model_path", "threads", "context_size")
 
     def __init__(self, cfg: ProviderConfig) -> None:
         super().__init__(cfg)
@@ -52,6 +55,9 @@ class LocalProvider(OpenAIProvider):
         path = options.get("model_path")
         if path is not None and (not isinstance(path, str) or not path.endswith(".gguf")):
             return "model_path: must be the path of a .gguf file"
+        folder = options.get("embedding_model_path")
+        if folder is not None and (not isinstance(folder, str) or not folder):
+            return "embedding_model_path: must be the path of a sentence-transformers folder"
         for key, lo, hi in (("threads", 1, 256), ("context_size", 64, 131072)):
             v = options.get(key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi):
