@@ -43,7 +43,9 @@ class Provider:
 
     # Settings of the type's own in the configuration, besides name, type, base_url...: their
     # names, and a check of their values (unigate.config; None: they are fine).
-    OPTIONS: tuple[str, ...] = ()
+    # the type's own settings beside the common ones: name -> JSON schema (the admin API's OpenAPI
+    # document publishes them; options_problem checks the values)
+    OPTIONS: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def options_problem(cls, options: dict[str, Any]) -> str | None:

@@ -44,7 +44,14 @@ class LocalProvider(OpenAIProvider):
     RESPONSES_BY_DEFAULT = False
     GENAI_NAME = None
     KEY_HEADER = None
-    OPTIONS = ("model_path", "embedding_model_path", "threads", "context_size")
+    OPTIONS = {
+        "model_path": {"type": "string", "description": "a GGUF file (default: SmolLM2-135M-Instruct)"},
+        "embedding_model_path": {"type": "string",
+                                 "description": "a BERT sentence-transformers folder (default: all-MiniLM-L6-v2)"},
+        "threads": {"type": "integer", "minimum": 1, "maximum": 256, "description": "BLAS threads (default 1)"},
+        "context_size": {"type": "integer", "minimum": 64, "maximum": 131072,
+                         "description": "tokens of prompt and answer (default 2048)"},
+    }
 
     def __init__(self, cfg: ProviderConfig) -> None:
         super().__init__(cfg)

@@ -62,6 +62,8 @@ SCHEMAS: dict[str, Schema] = {
         "base_url": S, "api_key": {"type": "string", "writeOnly": True,
                                    "description": "write-only; omit on PUT to keep the stored key, '' clears"},
         "api_version": S, "supports_responses": B, "headers": {"type": "object", "additionalProperties": S},
+        **{name: {**schema, "description": f"type {kind} only: {schema.get('description', '')}".rstrip(": ")}
+           for kind, cls in PROVIDER_TYPES.items() for name, schema in cls.OPTIONS.items()},
     }, ("name", "type"), extra=False),
     "Provider": {"allOf": [ref("ProviderSpec"), obj({"api_key_set": B, "created_at": N, "updated_at": N})]},
     "Destination": obj({"provider": S, "model": S,
