@@ -4,6 +4,7 @@ something is broken; run against a real gateway's store, the mock providers and 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import Gateway, free_port, refusing_port, start_gateway
+from tests.integration.gateway import TEST_MASTER_KEY, Gateway, refusing_port, start_gateway
 from tests.integration.redis_server import start_redis
 
 SECRET = "sk-mock-openai"
@@ -74,9 +75,14 @@ def rows(table: str) -> dict[tuple[str, str], tuple[str, str]]:
     return out
 
 
+def with_master_key(key: str = TEST_MASTER_KEY) -> dict[str, str]:
+    """The test gateways' key (tests/integration/gateway.py), as their operator would export it."""
+    return {**os.environ, "UNIGATE_MASTER_KEY": key}
+
+
 def test_a_working_setup_is_all_ok_and_exits_0(gw: Gateway, mock_url: str, tmp_path: Path) -> None:
     code, out = doctor(tmp_path, good_config(mock_url), "--data-dir", str(gw.data_dir), "--store",
-                       gw.store_location)
+                       gw.store_location, env=with_master_key())
     table = rows(out)
     assert code == 0, out
     assert table[("configuration", str(tmp_path / "unigate.yaml"))] == ("ok", "2 provider(s), 2 endpoint(s)")
@@ -86,14 +92,53 @@ def test_a_working_setup_is_all_ok_and_exits_0(gw: Gateway, mock_url: str, tmp_p
     assert len(store) == 1 and store[0][0] == "ok" and store[0][1].startswith("opens"), out
     migrations = [v for k, v in table.items() if k[0] == "migrations"]
     assert len(migrations) == 1 and migrations[0][0] == "ok" and migrations[0][1].startswith("current"), out
+    secrets = [v for k, v in table.items() if k[0] == "secrets"]
+    assert secrets == [("ok", "1 sealed secret(s) open with the master key from UNIGATE_MASTER_KEY")], out
     assert table[("upstream", "openai-main")][0] == "ok"
     assert "resolves and connects" in table[("upstream", "openai-main")][1]
     assert out.rstrip().endswith("everything checked is fine")
     assert SECRET not in out
 
 
+def test_what_the_admin_api_added_is_checked_and_a_wrong_master_key_named(
+        gw: Gateway, mock_url: str, tmp_path: Path) -> None:
+    import urllib.request
+    dead = refusing_port()
+
+    def admin(method: str, path: str, body: dict[str, Any]) -> None:
+        req = urllib.request.Request(f"{gw.url}/api/v1/{path}", method=method, data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {gw.token}",
+                                              "Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).close()
+    admin("POST", "providers", {"name": "api-added", "type": "openai", "api_key": "sk-api-added-4242",
+                                "base_url": f"http://127.0.0.1:{dead}/v1"})
+    admin("POST", "endpoints", {"name": "api-chat", "destinations": [{"provider": "api-added", "model": "m"}]})
+    try:
+        code, out = doctor(tmp_path, good_config(mock_url), "--data-dir", str(gw.data_dir), "--store",
+                           gw.store_location, env=with_master_key())
+        table = rows(out)
+        assert code == 1, out
+        assert table[("configuration", "store")] == (
+            "ok", "adds 1 provider(s), 1 endpoint(s) (the admin API's): checked below too")
+        assert table[("key", "api-added")] == ("ok", "set")
+        assert table[("upstream", "api-added")] == ("FAIL", f"cannot connect to 127.0.0.1:{dead}: Connection refused")
+        assert "sk-api-added-4242" not in out
+        # the key the store was sealed with is not the one given: named, never garbage
+        other = "b3RoZXIgbWFzdGVyIGtleSwgMzIgYnl0ZXMgbG9uZyE"
+        code, out = doctor(tmp_path, good_config(mock_url), "--data-dir", str(gw.data_dir), "--store",
+                           gw.store_location, env=with_master_key(other))
+        secrets = [v for k, v in rows(out).items() if k[0] == "secrets"]
+        assert code == 1 and secrets[0][0] == "FAIL" and "is encrypted under master key" in secrets[0][1], out
+        assert ("upstream", "api-added") not in rows(out)  # the store's specs cannot be read without it
+    finally:
+        for path in ("endpoints/api-chat", "providers/api-added"):
+            req = urllib.request.Request(f"{gw.url}/api/v1/{path}", method="DELETE",
+                                         headers={"Authorization": f"Bearer {gw.token}"})
+            urllib.request.urlopen(req, timeout=10).close()
+
+
 def test_what_is_broken_is_named_and_exits_1(mock_url: str, tmp_path: Path) -> None:
-    dead = free_port()
+    dead = refusing_port()
     code, out = doctor(tmp_path, broken_config(mock_url, dead), "--data-dir", str(tmp_path / "nothing-yet"))
     table = rows(out)
     assert code == 1, out

@@ -1,8 +1,9 @@
 """`unigate doctor`: what stands between this machine and a working gateway, in one table.
 
-Checks that the configuration parses, that each provider has its key (naming the variable),
-that the store opens and its migrations are current, that each upstream's host resolves and
-accepts a connection (TLS included), and that Redis answers when one is configured. Every
+Checks that the configuration parses, that the store opens and its migrations are current,
+that the master key opens every stored secret, that each provider (the file's and those added
+through the admin API) has its key (naming the variable), that each upstream's host resolves
+and accepts a connection (TLS included), and that Redis answers when one is configured. Every
 network check has a bounded timeout and they run concurrently. Exit status 1 when something
 is broken (a warning alone is 0). Never prints a key or a password."""
 
@@ -26,6 +27,9 @@ from unigate.providers import PROVIDER_TYPES, ProviderConfig
 from unigate.providers.local import LocalProvider
 from unigate.routing.reachability import host_of, port_of, resolve_hosts
 from unigate.routing.readiness import setup_problems
+from unigate.store import secrets_at_rest as sar
+from unigate.store.base import Store
+from unigate.store.config_store import load_config_from_store
 from unigate.store.migrations import MIGRATIONS
 from unigate.store.open import open_store, store_location
 from unigate.store.postgres import is_postgres_url
@@ -73,13 +77,23 @@ def key_checks(cfg: GatewayConfig) -> list[Check]:
     return out
 
 
-def store_checks(location: str, timeout: float) -> list[Check]:
+@dataclass(slots=True)
+class StoreReport:
+    checks: list[Check]
+    served: GatewayConfig | None = None  # what the gateway serves: the stored specs and the file's
+
+
+def store_checks(location: str, timeout: float, data_dir: Path | None = None,
+                 file_cfg: GatewayConfig | None = None) -> StoreReport:
     """Opens the store (it creates nothing: a missing SQLite file is reported, not made) and
-    compares its applied migrations with this version's, in a thread bounded by `timeout`."""
+    compares its applied migrations with this version's; then whether the master key opens
+    every stored secret, and what the store serves beside the file (providers and endpoints
+    added through the admin API). In a thread bounded by `timeout`."""
     where = location if not is_postgres_url(location) else _safe_store(location)
     if not is_postgres_url(location) and not Path(location.removeprefix("sqlite://")).exists():
-        return [Check("store", where, WARN, "does not exist yet (unigate serve creates it)")]
-    result: list[Check] = []
+        return StoreReport([Check("store", where, WARN, "does not exist yet (unigate serve creates it)")])
+    report = StoreReport([])
+    result = report.checks
 
     def run() -> None:
         try:
@@ -103,6 +117,14 @@ def store_checks(location: str, timeout: float) -> list[Check]:
                                     "applies them"))
             else:
                 result.append(Check("migrations", where, OK, f"current ({len(known)} applied)"))
+                if data_dir is not None:
+                    secrets = secrets_check(store, data_dir, where)
+                    result.append(secrets)
+                    if secrets.status != FAIL and file_cfg is not None:
+                        try:
+                            report.served = served_config(store, file_cfg)
+                        except ConfigError as e:
+                            result.append(Check("configuration", "store", FAIL, f"the stored specs: {e}"))
         except Exception as e:
             if not result:
                 result.append(Check("store", where, FAIL, f"cannot read: {_why(e)}"))
@@ -112,7 +134,46 @@ def store_checks(location: str, timeout: float) -> list[Check]:
     t = threading.Thread(target=run, name="doctor-store", daemon=True)
     t.start()
     t.join(timeout + 2.0)
-    return result or [Check("store", where, FAIL, f"did not answer within {timeout + 2.0:g} s")]
+    if not result:
+        result.append(Check("store", where, FAIL, f"did not answer within {timeout + 2.0:g} s"))
+    return report
+
+
+def secrets_check(store: Store, data_dir: Path, where: str) -> Check:
+    """Whether the master key (as `unigate serve` would find it) opens every sealed value."""
+    try:
+        ring = sar.load_keyring(data_dir, create=False)
+    except (ValueError, OSError) as e:
+        return Check("secrets", where, FAIL, f"the master key: {e}")
+    sar.use(ring)
+    sealed = clear = 0
+    for table in sar.TABLES:
+        for (text,) in store.execute(f"SELECT spec FROM {table}"):
+            spec = json.loads(text)
+            values = sar.secret_values(table, spec)
+            sealed += sum(1 for v in values if sar.is_sealed(v))
+            clear += sum(1 for v in values if not sar.is_sealed(v))
+            try:
+                sar.open_spec(table, spec)
+            except sar.SecretsLocked as e:
+                return Check("secrets", where, FAIL, str(e))
+    if clear:
+        return Check("secrets", where, WARN, f"{clear} stored secret(s) in clear: unigate serve seals them "
+                                             "at its next start")
+    if not sealed:
+        return Check("secrets", where, OK, "no secrets stored")
+    return Check("secrets", where, OK, f"{sealed} sealed secret(s) open with the master key from {ring.source}")
+
+
+def served_config(store: Store, file_cfg: GatewayConfig) -> GatewayConfig:
+    """The store's providers and endpoints with the file's over them, as `unigate serve` would
+    make them at its start (the file's are written over the stored ones, the rest stay)."""
+    served = load_config_from_store(store, file_cfg.max_body_bytes, file_cfg.source)
+    served.providers.update(file_cfg.providers)
+    served.endpoints.update(file_cfg.endpoints)
+    served.key_env = file_cfg.key_env
+    served.redis = file_cfg.redis
+    return served
 
 
 def _safe_store(url: str) -> str:
@@ -194,12 +255,19 @@ def network_checks(cfg: GatewayConfig, timeout: float) -> list[Check]:
 
 def run_checks(config_path: str, data_dir: Path, store: str | None, timeout: float) -> list[Check]:
     first, cfg = config_check(config_path)
+    report = store_checks(store_location(store or (cfg.store if cfg else None), data_dir), timeout, data_dir, cfg)
     checks = [first]
-    if cfg is not None:
-        checks += key_checks(cfg)
-    checks += store_checks(store_location(store or (cfg.store if cfg else None), data_dir), timeout)
-    if cfg is not None:
-        checks += network_checks(cfg, timeout)
+    served = report.served or cfg
+    if cfg is not None and served is not None and served is not cfg:
+        added = (len(set(served.providers) - set(cfg.providers)), len(set(served.endpoints) - set(cfg.endpoints)))
+        if any(added):
+            checks.append(Check("configuration", "store", OK, f"adds {added[0]} provider(s), {added[1]} endpoint(s) "
+                                                             "(the admin API's): checked below too"))
+    if served is not None:
+        checks += key_checks(served)
+    checks += report.checks
+    if served is not None:
+        checks += network_checks(served, timeout)
     return checks
 
 
