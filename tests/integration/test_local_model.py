@@ -203,3 +203,43 @@ def test_a_model_server_that_dies_is_started_again(local_gw: Gateway) -> None:
     again = re.findall(r"provider 'local': local model server starting on \S+ \(pid (\d+)\)", log)
     assert len(again) == 2 and again[1] != pids[0]
     assert "Traceback" not in log
+
+
+def test_a_local_provider_the_admin_api_adds_gets_its_server_and_loses_it_when_deleted(
+        local_gw: Gateway) -> None:
+    import json
+    import socket
+    import time
+    import urllib.request
+    port = free_port()
+
+    def admin(method: str, path: str, body: dict[str, object] | None = None) -> None:
+        req = urllib.request.Request(f"{local_gw.url}/api/v1/{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {local_gw.token}",
+                                              "Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).close()
+    admin("POST", "providers", {"name": "local-2", "type": "local", "base_url": f"http://127.0.0.1:{port}/v1",
+                                "context_size": 512})
+    admin("POST", "endpoints", {"name": "local-2-chat",
+                                "destinations": [{"provider": "local-2", "model": "SmolLM2-135M-Instruct"}]})
+    deadline, answered = time.monotonic() + 90, None
+    while time.monotonic() < deadline and answered is None:
+        time.sleep(0.5)
+        try:
+            answered = _openai(local_gw).with_options(max_retries=0).chat.completions.create(
+                model="local-2-chat", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+        except Exception:  # noqa: BLE001 - 502 until the supervisor has noticed and the model loaded
+            continue
+    assert answered is not None and answered.usage is not None and answered.usage.completion_tokens >= 1
+    assert f"provider 'local-2': local model server starting on http://127.0.0.1:{port}/v1" in local_gw.log()
+    admin("DELETE", "endpoints/local-2-chat")
+    admin("DELETE", "providers/local-2")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "'local-2': local model server" not in local_gw.log().split(
+            f"starting on http://127.0.0.1:{port}/v1")[-1]:
+        time.sleep(0.5)  # until a line about local-2's server after the one that started it
+    assert re.search(r"provider 'local-2': local model server \(pid \d+\) stopped: the provider is gone",
+                     local_gw.log())
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", port))

@@ -1,7 +1,7 @@
-"""The model servers of a configuration's `local` providers, started by `unigate serve`'s
-supervisor before it forks the workers (so all workers share one copy of each model) and
-stopped when it exits; one that dies is started again. A server also exits by itself when the
-supervisor is gone."""
+"""The model servers of the `local` providers, started by `unigate serve`'s supervisor before
+it forks the workers (so all workers share one copy of each model) and stopped when it exits;
+one that dies is started again, and those the admin API adds or deletes follow within seconds.
+A server also exits by itself when the supervisor is gone."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -51,6 +52,10 @@ def server_env(cfg: ProviderConfig) -> dict[str, str]:
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after each crash in a row
 STABLE_SECONDS = 60.0  # a server that ran this long before it died starts again at once
 WATCH_SECONDS = 0.5
+REFRESH_SECONDS = 5.0  # how often the store is asked whether `local` providers changed
+
+# what the store serves now, or None when unchanged or unknown (the store is down)
+ProviderSource = Callable[[], "dict[str, ProviderConfig] | None"]
 
 
 @dataclass
@@ -66,41 +71,66 @@ class _Server:
 class LocalModels:
     """The servers, and a thread in the process that started them which starts a server again
     when it dies (a crash, the OOM killer): its endpoints answer 502 for the seconds in between,
-    never for good. Crashing again and again backs off up to a minute between tries."""
+    never for good. Crashing again and again backs off up to a minute between tries. With a
+    `source` (the store), the thread also follows providers of type `local` that the admin API
+    adds, changes or deletes: their servers start, restart or stop within REFRESH_SECONDS."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: ProviderSource | None = None) -> None:
         self.servers: list[_Server] = []
+        self._source = source
+        self._refused: dict[str, str] = {}  # provider -> why it has no server (said once)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def start(self, providers: dict[str, ProviderConfig]) -> None:
-        bound: dict[str, str] = {}
-        for name, cfg in providers.items():
-            if not issubclass(PROVIDER_TYPES[cfg.type], LocalProvider):
+        with self._lock:
+            self._reconcile(providers)
+        if self.servers or self._source is not None:
+            self._watcher = threading.Thread(target=self._watch, name="local-models", daemon=True)
+            self._watcher.start()
+
+    def _reconcile(self, providers: dict[str, ProviderConfig]) -> None:
+        """Servers for exactly the runnable `local` providers of `providers`."""
+        wanted = {n: c for n, c in providers.items() if issubclass(PROVIDER_TYPES[c.type], LocalProvider)}
+        for s in [s for s in self.servers if wanted.get(s.name) != s.cfg]:  # deleted or changed
+            self.servers.remove(s)
+            _end(s.proc)
+            log.info("provider '%s': local model server (pid %d) stopped: the provider %s", s.name, s.proc.pid,
+                     "changed" if s.name in wanted else "is gone")
+        running = {s.name for s in self.servers}
+        bound = {urlsplit(s.cfg.base_url).netloc: s.name for s in self.servers}
+        for name, cfg in wanted.items():
+            if name in running:
                 continue
-            why = setup_problem(cfg)
-            if why is not None:  # its endpoints answer 502 with the same sentence
-                log.error("%s", why)
-                continue
+            why = setup_problem(cfg)  # else its endpoints answer 502 with the same sentence
             where = urlsplit(cfg.base_url).netloc
-            if where in bound:
-                log.error("provider '%s': base_url %s is already the model server of provider "
-                          "'%s'; give it another port", name, cfg.base_url, bound[where])
+            if why is None and where in bound:
+                why = (f"provider '{name}': base_url {cfg.base_url} is already the model server of provider "
+                       f"'{bound[where]}'; give it another port")
+            if why is not None:
+                if self._refused.get(name) != why:
+                    log.error("%s", why)
+                    self._refused[name] = why
                 continue
+            self._refused.pop(name, None)
             bound[where] = name
             self.servers.append(_Server(name, cfg, _launch(cfg), time.monotonic()))
             log.info("provider '%s': local model server starting on %s (pid %d)",
                      name, cfg.base_url, self.servers[-1].proc.pid)
-        if self.servers:
-            self._watcher = threading.Thread(target=self._watch, name="local-models", daemon=True)
-            self._watcher.start()
 
     def _watch(self) -> None:
+        next_refresh = time.monotonic() + REFRESH_SECONDS
         while not self._stopping.wait(WATCH_SECONDS):
+            providers = None
+            if self._source is not None and time.monotonic() >= next_refresh:
+                next_refresh = time.monotonic() + REFRESH_SECONDS
+                providers = self._source()  # outside the lock: it may wait on the store
             with self._lock:
                 if self._stopping.is_set():
                     return
+                if providers is not None:
+                    self._reconcile(providers)
                 for s in self.servers:
                     self._look_after(s, time.monotonic())
 
@@ -130,22 +160,28 @@ class LocalModels:
             if proc.poll() is None:
                 proc.terminate()
         for proc in procs:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            except ChildProcessError:  # the supervisor's waitpid(-1) reaped it already
-                pass
+            _end(proc, timeout, terminated=True)
+
+
+def _end(proc: subprocess.Popen[bytes], timeout: float = 5.0, terminated: bool = False) -> None:
+    if not terminated and proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    except ChildProcessError:  # the supervisor's waitpid(-1) reaped it already
+        pass
 
 
 def _launch(cfg: ProviderConfig) -> subprocess.Popen[bytes]:
     return subprocess.Popen(server_command(cfg, os.getpid()), env=server_env(cfg), stdin=subprocess.DEVNULL)
 
 
-def start_local_models(providers: dict[str, ProviderConfig]) -> LocalModels:
+def start_local_models(providers: dict[str, ProviderConfig],
+                       source: ProviderSource | None = None) -> LocalModels:
     """Starts them, and stops them when this process exits (normally or by sys.exit)."""
-    models = LocalModels()
+    models = LocalModels(source)
     models.start(providers)
-    if models.servers:
-        atexit.register(models.stop)
+    atexit.register(models.stop)
     return models

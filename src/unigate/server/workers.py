@@ -28,9 +28,10 @@ from unigate.governance.payloads import PayloadWriter
 from unigate.governance.ratelimit import CounterBackend, SharedMemoryBackend
 from unigate.governance.ratelimit.redis_backend import RedisBackend
 from unigate.governance.retention import retention_days
-from unigate.local.process import start_local_models
+from unigate.local.process import ProviderSource, start_local_models
 from unigate.observability.logs import flush_logs
 from unigate.observability.metrics_board import MetricsBoard
+from unigate.providers import ProviderConfig
 from unigate.routing.readiness import StartupCheck
 from unigate.routing.shared_health import SharedHealth
 from unigate.server.app import build_app
@@ -150,6 +151,29 @@ def _served_config(config: GatewayConfig, opts: ServeOptions) -> GatewayConfig:
     return served
 
 
+def _stored_providers(config: GatewayConfig, opts: ServeOptions) -> ProviderSource:
+    """The stored providers when the store's configuration changed since the last call (the
+    admin API's edits bump its version), else None; None too while the store is unavailable."""
+    seen: list[int] = []
+
+    def read() -> dict[str, ProviderConfig] | None:
+        try:
+            store = open_store(opts.store)
+            try:
+                version = store.config_version()
+                if seen and seen[0] == version:
+                    return None
+                providers = load_config_from_store(store, config.max_body_bytes, config.source).providers
+            finally:
+                store.close()
+        except Exception as e:  # noqa: BLE001 - a store that is down, a spec being written: next time
+            log.debug("local models: the stored providers could not be read: %s", e)
+            return None
+        seen[:] = [version]
+        return providers
+    return read
+
+
 def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     # Rate-limit counters live in memory every worker shares: made here, before the fork, so
     # workers (and restarted ones) inherit the same table.
@@ -162,7 +186,7 @@ def serve(config: GatewayConfig, opts: ServeOptions) -> None:
     served = _served_config(config, opts)
     startup = StartupCheck(served)
     # the `local` providers' model servers: one process per model, which every worker calls
-    start_local_models(served.providers)
+    start_local_models(served.providers, _stored_providers(config, opts))
     if opts.workers <= 1:
         startup.start()
         run_worker(config, opts, counters, board, 0, ledger)
