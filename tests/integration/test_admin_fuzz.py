@@ -167,6 +167,9 @@ def test_every_operation_as_a_plain_user(fuzzed: tuple[Gateway, str]) -> None:
     ("GET", "/usage?format=", None),  # was JSON
     ("GET", "/usage/aggregate?group_by=all&bucket=", None),  # was no bucket
     ("GET", "/usage/aggregate?group_by=all&limit=", None),  # was the default limit
+    ("GET", "/usage?status=", None),  # was every status
+    ("GET", "/usage?start=", None),  # was no start
+    ("GET", "/usage/aggregate?group_by=all&end=", None),  # was no end
     # NUL in any string of a body: PostgreSQL cannot store it (was a 500 there)
     ("POST", "/service-principals", {"display_name": "a\u0000b"}),
     ("POST", "/tokens", {"principal": "x\u0000y"}),

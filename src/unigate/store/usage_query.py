@@ -126,9 +126,10 @@ def parse_tag(raw: str) -> tuple[str, str | None]:
 def parse_usage_filter(params: Mapping[str, str], tags: Sequence[str] = ()) -> UsageFilter:
     """Query parameters → a filter. `tags` are all values of the repeatable `tag` parameter."""
     f = UsageFilter()
-    if params.get("start"):
+    # given empty, a number or a time is refused like any other bad one (not read as absent)
+    if "start" in params:
         f.start = parse_time(params["start"], "start")
-    if params.get("end"):
+    if "end" in params:
         f.end = parse_time(params["end"], "end")
     if f.start is not None and f.end is not None and f.end < f.start:
         raise InvalidRequest("'end' must not be before 'start'", param="end")
@@ -138,7 +139,7 @@ def parse_usage_filter(params: Mapping[str, str], tags: Sequence[str] = ()) -> U
     f.session = params.get("session") or None
     f.mcp_service = params.get("mcp_service") or None
     f.tags = [parse_tag(t) for t in tags if t]
-    if params.get("status"):
+    if "status" in params:
         f.status = int_param(params, "status", 0, 100, 599)
     f.limit = int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     f.offset = int_param(params, "offset", 0, 0, 10**12)
