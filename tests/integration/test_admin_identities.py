@@ -373,3 +373,18 @@ def test_cli_round_trip(gw: Gateway, capsys: pytest.CaptureFixture[str]) -> None
     code, _, err = run_cli(gw, capsys, "users", "delete", "nobody@example.com")
     assert code == 1 and "404" in err and "nobody@example.com" in err
     assert run_cli(gw, capsys, "groups", "delete", group)[0] == 0
+
+
+def test_a_token_works_on_every_worker_the_moment_it_is_created(gw: Gateway) -> None:
+    """Each worker serves from its own snapshot of the store, refreshed within a second; a
+    token it does not know yet is looked up once more after catching up with the store, so a
+    token just created (or an OAuth token just bought) is never a 401 on another worker."""
+    import concurrent.futures
+    email = new_user(gw)
+    for _ in range(5):
+        token = api(gw, "POST", "/tokens", {"principal": email})[1]["token"]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:  # separate connections: both workers
+            statuses = list(pool.map(lambda _i, t=token: api(gw, "GET", "/me", token=t)[0], range(16)))
+        assert statuses == [200] * 16, statuses
+    # an unknown token is still a 401 (after that one look at the store)
+    assert api(gw, "GET", "/me", token="ug_not-a-token")[0] == 401

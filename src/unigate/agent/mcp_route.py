@@ -20,7 +20,7 @@ from unigate.agent.mcp_client import PROTOCOL_VERSION, McpError
 from unigate.agent.mcp_governance import ToolCall, require_use, session_for, visible_tools
 from unigate.config import McpServiceConfig
 from unigate.errors import GatewayError, InvalidRequest, NotFound, RateLimited
-from unigate.server.auth import authenticate
+from unigate.server.auth import authenticate_fresh
 from unigate.server.http import Request, Response
 from unigate.server.state import GatewayState, Principal
 
@@ -50,7 +50,7 @@ def _result(rid: Any, result: dict[str, Any]) -> Response:
 async def mcp_endpoint(request: Request, state: GatewayState) -> Response:
     """Every method of the URL; errors as JSON-RPC error objects, never a traceback."""
     try:
-        principal = authenticate(request, state)
+        principal = await authenticate_fresh(request, state)
         name = request.match_info["service"]
         service = state.config.mcp_services.get(name)
         if service is None:

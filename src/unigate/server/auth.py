@@ -53,3 +53,14 @@ def authenticate(request: Request, state: GatewayState) -> Principal:
         raise Unauthenticated("missing credentials: send your Unigate token as "
                               "'Authorization: Bearer <token>' (or x-api-key / x-goog-api-key)")
     raise Unauthenticated("invalid or expired token")
+
+
+async def authenticate_fresh(request: Request, state: GatewayState) -> Principal:
+    """`authenticate`, and for a token this worker's snapshot does not hold, once more after
+    catching up with the store: a token another worker issued a moment ago works at once."""
+    try:
+        return authenticate(request, state)
+    except Unauthenticated:
+        if not candidate_tokens(request) or not await state.catch_up():
+            raise
+    return authenticate(request, state)

@@ -23,7 +23,7 @@ from unigate.governance.payloads import BodyCapture
 from unigate.governance.retention import payload_logging_enabled
 from unigate.governance.tags import parse_request_tags
 from unigate.routing.plan import plan_attempts
-from unigate.server.auth import authenticate
+from unigate.server.auth import authenticate_fresh
 from unigate.server.context import RequestContext
 from unigate.server.http import AnyResponse
 from unigate.store.base import StoreUnavailable
@@ -101,7 +101,7 @@ async def guarded(ctx: RequestContext, render_error: Callable[[GatewayError], di
                   work: Callable[[], Awaitable[AnyResponse]]) -> AnyResponse:
     try:
         try:
-            principal = ctx.principal = authenticate(ctx.request, ctx.state)
+            principal = ctx.principal = await authenticate_fresh(ctx.request, ctx.state)
             ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
             ctx.record.token_id = principal.token_id
             ctx.record.request_tags = parse_request_tags(ctx.request.headers)

@@ -12,7 +12,7 @@ import orjson
 from unigate.errors import GatewayError, PermissionDenied
 from unigate.governance.ratelimit.resp import RespClient
 from unigate.observability import prometheus
-from unigate.server.auth import authenticate
+from unigate.server.auth import authenticate_fresh
 from unigate.server.http import Request, Response, Router
 from unigate.server.http.application import error_response
 from unigate.server.state import GatewayState
@@ -94,7 +94,7 @@ def add_routes(router: Router, state: GatewayState) -> None:
     async def metrics(request: Request) -> Response:
         if state.file_config.metrics_access != "open":
             try:
-                p = authenticate(request, state)
+                p = await authenticate_fresh(request, state)
                 if not state.is_admin(p) and METRICS_GROUP not in state.snap.groups_of.get((p.type, p.name), ()):
                     raise PermissionDenied(f"reading metrics takes an administrator's token or membership "
                                            f"of the group '{METRICS_GROUP}'")

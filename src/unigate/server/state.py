@@ -35,6 +35,8 @@ RELOAD_INTERVAL = 0.25  # seconds between configuration-version checks
 # With Redis change notices a change wakes the watcher at once; the poll is only the safety net
 # for a notice lost while Redis was away, so it can query a shared database less often.
 NOTICED_RELOAD_INTERVAL = 1.0
+CATCH_UP_INTERVAL = 0.2  # seconds between catch_up's version checks (unknown tokens)
+CATCH_UP_TIMEOUT = 2.0
 UPSTREAM_CONNECTIONS_PER_HOST = 512
 
 
@@ -71,6 +73,8 @@ class GatewayState:
         self._wake = threading.Event()  # a change notice: check the version now
         self.reload_interval = RELOAD_INTERVAL
         self._watcher: threading.Thread | None = None
+        self._catching: asyncio.Future[Snapshot | None] | None = None  # catch_up's check under way
+        self._catching_since = self._caught_up_at = float("-inf")
         # Spend budgets, counted in `ledger`: shared memory for this host's workers, or Redis.
         self.budgets = Budgets(self, ledger or LocalLedger(), config.rate_limit_failure)
 
@@ -101,6 +105,52 @@ class GatewayState:
         """Load a fresh snapshot now (synchronously)."""
         self.snap = load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source,
                                   self.file_config.key_env)
+
+    async def catch_up(self) -> bool:
+        """Load the store's newer configuration now, if there is one: for a credential this
+        worker does not know, which another worker (or instance) may have issued a moment ago
+        (an OAuth token bought, a token just created). True when the snapshot changed.
+
+        One version check at a time, at most one per CATCH_UP_INTERVAL, shared by the requests
+        waiting on it (unknown tokens cannot make a worker hammer the store); a request joins
+        only a check that began after its own miss, whose answer is fresh enough for it."""
+        before, missed_at = self.snap, time.monotonic()
+        while True:
+            task = self._catching
+            if task is not None and self._catching_since >= missed_at:
+                break
+            if task is not None:  # began before this miss: let it end, then start a new one
+                await asyncio.wait([task], timeout=CATCH_UP_TIMEOUT)
+                if not task.done():
+                    return self.snap is not before
+                continue
+            wait = self._caught_up_at + CATCH_UP_INTERVAL - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._caught_up_at = self._catching_since = time.monotonic()
+            task = self._catching = asyncio.ensure_future(asyncio.to_thread(self._newer_snapshot))
+            task.add_done_callback(self._caught_up)
+            break
+        try:
+            await asyncio.wait_for(asyncio.shield(task), CATCH_UP_TIMEOUT)
+        except Exception:  # noqa: BLE001 - the store is slow or away: the caller's answer stands
+            pass
+        return self.snap is not before
+
+    def _caught_up(self, task: asyncio.Future[Snapshot | None]) -> None:
+        self._catching = None
+        if task.cancelled() or task.exception() is not None:
+            return
+        snap = task.result()
+        if snap is not None and snap.version != self.snap.version:  # (the watcher may have been first)
+            self.snap = snap
+
+    def _newer_snapshot(self) -> Snapshot | None:
+        if self.store.config_version() == self.snap.version:
+            return None
+        return load_snapshot(self.store, self.file_config.max_body_bytes, self.file_config.source,
+                             self.file_config.key_env)
 
     def poke(self) -> None:
         """Check the configuration version now (a change notice arrived); any thread."""

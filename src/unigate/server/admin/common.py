@@ -19,7 +19,7 @@ from unigate.errors import (
     ServiceUnavailable,
     parse_json_object,
 )
-from unigate.server.auth import authenticate
+from unigate.server.auth import authenticate_fresh
 from unigate.server.http import AnyResponse, Request, Response
 from unigate.server.state import GatewayState, Principal
 from unigate.store import identities as db
@@ -144,7 +144,7 @@ def caller_route(handler: AdminHandler, *, admin_rights: bool,
         state = request.app[STATE_KEY]
         try:
             try:
-                caller = Caller(state, authenticate(request, state))
+                caller = Caller(state, await authenticate_fresh(request, state))
                 if admin_rights:
                     caller.require_some_admin_right()
                 return await handler(request, caller)

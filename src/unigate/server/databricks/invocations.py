@@ -24,7 +24,7 @@ from unigate.agent.stored_routes import stored_response
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions
 from unigate.errors import GatewayError, InvalidRequest
 from unigate.server.admin.common import STATE_KEY
-from unigate.server.auth import authenticate
+from unigate.server.auth import authenticate_fresh
 from unigate.server.context import RequestContext
 from unigate.server.databricks.errors import databricks_error_body
 from unigate.server.embed import embed
@@ -188,10 +188,10 @@ def as_provider_request(body: dict[str, Any], name: str) -> dict[str, Any]:
     return out
 
 
-def vet(ctx: RequestContext) -> None:
+async def vet(ctx: RequestContext) -> None:
     """The caller, before a payload is judged: a bad token is a 401 whatever it sent (the
     handler authenticates again; a refused payload's usage row names who sent it)."""
-    principal = authenticate(ctx.request, ctx.state)
+    principal = await authenticate_fresh(ctx.request, ctx.state)
     ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
 
 
@@ -199,7 +199,7 @@ async def invocations(request: Request) -> AnyResponse:
     name = request.match_info["name"]
     ctx = QueryContext(request, request.app[STATE_KEY], "chat", own_errors=databricks_error_body)
     try:
-        vet(ctx)
+        await vet(ctx)
         body = await ctx.read_json()
         kind = query_kind(body)
         body = as_provider_request(body, name)
@@ -245,7 +245,7 @@ async def embeddings(request: Request) -> AnyResponse:
 async def completions(request: Request) -> AnyResponse:
     ctx = QueryContext(request, request.app[STATE_KEY], "completions")
     try:
-        vet(ctx)
+        await vet(ctx)
         body = prompt_as_chat(await ctx.read_json())
     except GatewayError as err:
         response = ctx.error_response(err, CHAT.error_body)
