@@ -388,3 +388,34 @@ def test_a_token_works_on_every_worker_the_moment_it_is_created(gw: Gateway) -> 
         assert statuses == [200] * 16, statuses
     # an unknown token is still a 401 (after that one look at the store)
     assert api(gw, "GET", "/me", token="ug_not-a-token")[0] == 401
+
+
+def test_an_endpoint_and_a_grant_work_on_every_worker_the_moment_they_are_made(gw: Gateway) -> None:
+    """Likewise for the query path: an endpoint just created (a 404 otherwise) and a grant just
+    given (a 403 otherwise) on a worker whose snapshot is a moment old."""
+    import concurrent.futures
+    email = new_user(gw)
+    token = api(gw, "POST", "/tokens", {"principal": email})[1]["token"]
+
+    def chat(name: str, as_token: str) -> int:
+        req = urllib.request.Request(f"{gw.base}/openai/v1/chat/completions", method="POST",
+                                     data=json.dumps({"model": name, "messages": [
+                                         {"role": "user", "content": "hi"}]}).encode(),
+                                     headers={"Authorization": f"Bearer {as_token}",
+                                              "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+    for _ in range(3):
+        name = unique("fresh")
+        assert api(gw, "POST", "/endpoints", {"name": name, "destinations": [
+            {"provider": "openai-main", "model": "gpt-4o-mini"}]})[0] == 201
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:  # separate connections: both workers
+            assert list(pool.map(lambda _i, n=name: chat(n, ADMIN_TOKEN), range(12))) == [200] * 12
+        acl = {"access_control_list": [{"user_name": email, "permission_level": "CAN_QUERY"}]}
+        assert api(gw, "PATCH", f"/endpoints/{name}/permissions", acl)[0] == 200
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(lambda _i, n=name: chat(n, token), range(12))) == [200] * 12
+    assert chat(unique("never-made"), ADMIN_TOKEN) == 404

@@ -41,7 +41,13 @@ async def resolve(ctx: RequestContext, name: Any, where: str = "model",
                   body: dict[str, Any] | None = None, rate_limited: bool = True) -> Target:
     """The endpoint the client named, and the destinations to try for this request. Queries
     count against the endpoint's rate limits (token counting, `rate_limited=False`, does not)."""
-    endpoint = authorize(ctx, name, where)
+    try:
+        endpoint = authorize(ctx, name, where)
+    except (NotFound, PermissionDenied):
+        # an endpoint or a grant made a moment ago through another worker: look once more
+        if not await ctx.state.catch_up():
+            raise
+        endpoint = authorize(ctx, name, where)
     if rate_limited:
         await reserve(ctx, endpoint, body)
     return plan(ctx, endpoint)

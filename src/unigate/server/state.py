@@ -107,9 +107,10 @@ class GatewayState:
                                   self.file_config.key_env)
 
     async def catch_up(self) -> bool:
-        """Load the store's newer configuration now, if there is one: for a credential this
-        worker does not know, which another worker (or instance) may have issued a moment ago
-        (an OAuth token bought, a token just created). True when the snapshot changed.
+        """Load the store's newer configuration now, if there is one: for a credential, an
+        endpoint or a grant this worker does not know, which another worker (or instance) may
+        have made a moment ago (an OAuth token bought, a token or an endpoint just created).
+        True when the snapshot changed.
 
         One version check at a time, at most one per CATCH_UP_INTERVAL, shared by the requests
         waiting on it (unknown tokens cannot make a worker hammer the store); a request joins
