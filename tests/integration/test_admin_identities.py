@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import ADMIN_TOKEN, Gateway, config_yaml, refusing_port, start_gateway
-from tests.integration.rawhttp import until_stable
+from tests.integration.rawhttp import bearer, call, until_stable
 from unigate.cli import main as cli_main
 from unigate.store import identities as db
 from unigate.store.sqlite import SQLiteStore
@@ -398,16 +398,8 @@ def test_an_endpoint_and_a_grant_work_on_every_worker_the_moment_they_are_made(g
     token = api(gw, "POST", "/tokens", {"principal": email})[1]["token"]
 
     def chat(name: str, as_token: str) -> int:
-        req = urllib.request.Request(f"{gw.base}/openai/v1/chat/completions", method="POST",
-                                     data=json.dumps({"model": name, "messages": [
-                                         {"role": "user", "content": "hi"}]}).encode(),
-                                     headers={"Authorization": f"Bearer {as_token}",
-                                              "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return int(r.status)
-        except urllib.error.HTTPError as e:
-            return int(e.code)
+        body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+        return call("POST", f"{gw.base}/openai/v1/chat/completions", body, bearer(as_token)).status
     for _ in range(3):
         name = unique("fresh")
         assert api(gw, "POST", "/endpoints", {"name": name, "destinations": [

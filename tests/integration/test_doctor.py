@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import TEST_MASTER_KEY, Gateway, refusing_port, start_gateway
+from tests.integration.rawhttp import bearer, call
 from tests.integration.redis_server import start_redis
 
 SECRET = "sk-mock-openai"
@@ -102,14 +103,10 @@ def test_a_working_setup_is_all_ok_and_exits_0(gw: Gateway, mock_url: str, tmp_p
 
 def test_what_the_admin_api_added_is_checked_and_a_wrong_master_key_named(
         gw: Gateway, mock_url: str, tmp_path: Path) -> None:
-    import urllib.request
     dead = refusing_port()
 
-    def admin(method: str, path: str, body: dict[str, Any]) -> None:
-        req = urllib.request.Request(f"{gw.url}/api/v1/{path}", method=method, data=json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {gw.token}",
-                                              "Content-Type": "application/json"})
-        urllib.request.urlopen(req, timeout=10).close()
+    def admin(method: str, path: str, body: dict[str, Any] | None = None) -> None:
+        assert call(method, f"{gw.url}/api/v1/{path}", body, bearer(gw.token)).status < 300
     admin("POST", "providers", {"name": "api-added", "type": "openai", "api_key": "sk-api-added-4242",
                                 "base_url": f"http://127.0.0.1:{dead}/v1"})
     admin("POST", "endpoints", {"name": "api-chat", "destinations": [{"provider": "api-added", "model": "m"}]})
@@ -132,9 +129,7 @@ def test_what_the_admin_api_added_is_checked_and_a_wrong_master_key_named(
         assert ("upstream", "api-added") not in rows(out)  # the store's specs cannot be read without it
     finally:
         for path in ("endpoints/api-chat", "providers/api-added"):
-            req = urllib.request.Request(f"{gw.url}/api/v1/{path}", method="DELETE",
-                                         headers={"Authorization": f"Bearer {gw.token}"})
-            urllib.request.urlopen(req, timeout=10).close()
+            admin("DELETE", path)
 
 
 def test_what_is_broken_is_named_and_exits_1(mock_url: str, tmp_path: Path) -> None:

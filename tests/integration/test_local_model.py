@@ -15,6 +15,7 @@ import pytest
 from openai import BadRequestError, OpenAI
 
 from tests.integration.gateway import Gateway, free_port, refusing_port, start_gateway
+from tests.integration.rawhttp import bearer, call
 from tests.integration.routing_env import usage_row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,24 +181,29 @@ def test_readme_snippets_for_the_local_model(local_gw: Gateway) -> None:
     assert "completion_tokens=" in lines[-2] and lines[-1] == "384"
 
 
+def _answers_within(gw: Gateway, endpoint: str, seconds: float) -> None:
+    """Polls `endpoint` until the model answers: 502s while its server starts and loads."""
+    import time
+    deadline, answered = time.monotonic() + seconds, None
+    while time.monotonic() < deadline and answered is None:
+        time.sleep(0.5)
+        try:
+            answered = _openai(gw).with_options(max_retries=0).chat.completions.create(
+                model=endpoint, max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+        except Exception:  # noqa: BLE001 - the 502s until it is up
+            continue
+    assert answered is not None and answered.usage is not None and answered.usage.completion_tokens >= 1
+
+
 def test_a_model_server_that_dies_is_started_again(local_gw: Gateway) -> None:
     """Killed (a crash, the OOM killer): the gateway's supervisor starts it again, and the
     endpoint answers once the model is loaded, without a restart of the gateway."""
     import os
     import signal
-    import time
     pids = re.findall(r"provider 'local': local model server starting on \S+ \(pid (\d+)\)", local_gw.log())
     assert len(pids) == 1
     os.kill(int(pids[0]), signal.SIGKILL)
-    deadline, answered = time.monotonic() + 90, None
-    while time.monotonic() < deadline and answered is None:
-        time.sleep(0.5)
-        try:
-            answered = _openai(local_gw).with_options(max_retries=0).chat.completions.create(
-                model="local-chat", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
-        except Exception:  # noqa: BLE001 - the 502s while it starts again
-            continue
-    assert answered is not None and answered.usage is not None and answered.usage.completion_tokens >= 1
+    _answers_within(local_gw, "local-chat", 90)
     log = local_gw.log()
     assert f"the local model server (pid {pids[0]}) exited with status" in log
     again = re.findall(r"provider 'local': local model server starting on \S+ \(pid (\d+)\)", log)
@@ -207,31 +213,17 @@ def test_a_model_server_that_dies_is_started_again(local_gw: Gateway) -> None:
 
 def test_a_local_provider_the_admin_api_adds_gets_its_server_and_loses_it_when_deleted(
         local_gw: Gateway) -> None:
-    import json
     import socket
     import time
-    import urllib.request
     port = free_port()
 
     def admin(method: str, path: str, body: dict[str, object] | None = None) -> None:
-        req = urllib.request.Request(f"{local_gw.url}/api/v1/{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {local_gw.token}",
-                                              "Content-Type": "application/json"})
-        urllib.request.urlopen(req, timeout=10).close()
+        assert call(method, f"{local_gw.url}/api/v1/{path}", body, bearer(local_gw.token)).status < 300
     admin("POST", "providers", {"name": "local-2", "type": "local", "base_url": f"http://127.0.0.1:{port}/v1",
                                 "context_size": 512})
     admin("POST", "endpoints", {"name": "local-2-chat",
                                 "destinations": [{"provider": "local-2", "model": "SmolLM2-135M-Instruct"}]})
-    deadline, answered = time.monotonic() + 90, None
-    while time.monotonic() < deadline and answered is None:
-        time.sleep(0.5)
-        try:
-            answered = _openai(local_gw).with_options(max_retries=0).chat.completions.create(
-                model="local-2-chat", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
-        except Exception:  # noqa: BLE001 - 502 until the supervisor has noticed and the model loaded
-            continue
-    assert answered is not None and answered.usage is not None and answered.usage.completion_tokens >= 1
+    _answers_within(local_gw, "local-2-chat", 90)
     assert f"provider 'local-2': local model server starting on http://127.0.0.1:{port}/v1" in local_gw.log()
     admin("DELETE", "endpoints/local-2-chat")
     admin("DELETE", "providers/local-2")

@@ -97,7 +97,7 @@ def test_a_dead_model_server_is_started_again_backing_off_while_it_keeps_dying(
     from unigate.local import process
     launched: list[float] = []
 
-    def launch(cfg: object) -> _DeadProc:
+    def launch(name: str, cfg: object) -> _DeadProc:
         launched.append(now)
         return _DeadProc()
     monkeypatch.setattr(process, "_launch", launch)

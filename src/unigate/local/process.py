@@ -115,9 +115,7 @@ class LocalModels:
                 continue
             self._refused.pop(name, None)
             bound[where] = name
-            self.servers.append(_Server(name, cfg, _launch(cfg), time.monotonic()))
-            log.info("provider '%s': local model server starting on %s (pid %d)",
-                     name, cfg.base_url, self.servers[-1].proc.pid)
+            self.servers.append(_Server(name, cfg, _launch(name, cfg), time.monotonic()))
 
     def _watch(self) -> None:
         next_refresh = time.monotonic() + REFRESH_SECONDS
@@ -147,9 +145,7 @@ class LocalModels:
             log.error("provider '%s': the local model server (pid %d) exited with status %s after %.0fs; "
                       "starting it again in %.0fs", s.name, s.proc.pid, status, ran, delay)
         if now >= s.retry_at:
-            s.proc, s.started, s.retry_at = _launch(s.cfg), now, None
-            log.info("provider '%s': local model server starting on %s (pid %d)",
-                     s.name, s.cfg.base_url, s.proc.pid)
+            s.proc, s.started, s.retry_at = _launch(s.name, s.cfg), now, None
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
@@ -174,8 +170,10 @@ def _end(proc: subprocess.Popen[bytes], timeout: float = 5.0, terminated: bool =
         pass
 
 
-def _launch(cfg: ProviderConfig) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(server_command(cfg, os.getpid()), env=server_env(cfg), stdin=subprocess.DEVNULL)
+def _launch(name: str, cfg: ProviderConfig) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(server_command(cfg, os.getpid()), env=server_env(cfg), stdin=subprocess.DEVNULL)
+    log.info("provider '%s': local model server starting on %s (pid %d)", name, cfg.base_url, proc.pid)
+    return proc
 
 
 def start_local_models(providers: dict[str, ProviderConfig],
