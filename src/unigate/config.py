@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import orjson
 import yaml
 
 from unigate.accounting.prices import Price, PriceEntry
@@ -35,6 +36,7 @@ DEFAULT_HEALTH_FAILURES = 3  # consecutive retryable failures before a destinati
 DEFAULT_COOL_DOWN_SECONDS = 30.0  # how long it is skipped
 MAX_DESTINATIONS = 10
 MAX_FALLBACKS = 5
+MAX_COMPAT_BYTES = 16384  # an endpoint's `compat` (another API's fields unigate only keeps)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -106,6 +108,12 @@ class EndpointConfig:
     agent: AgentPolicy = field(default_factory=AgentPolicy)
     # checks on input and output (unigate.guardrails), compiled; None: the endpoint has none
     guardrails: EndpointGuardrails | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # the operator's labels; unigate reads none
+    # Fields of another gateway's management API that unigate keeps but does not act on, by API
+    # (`databricks`: route_optimized, email_notifications, ...), so that API's reads return what
+    # its clients wrote (Terraform plans no change). Opaque JSON, bounded in size.
+    compat: dict[str, Any] = field(default_factory=dict)
 
 
 UNSUPPORTED_PARAMETERS = ("refuse", "drop")
@@ -497,7 +505,8 @@ class _Parser:
         self.no_unknown(entry, where, {"name", "destinations", "fallbacks", "timeout",
                                        "first_token_timeout", "rate_limits", "inference_table",
                                        "max_attempts", "unsupported_parameters", "agent", "guardrails",
-                                       "guardrail_response", "guardrail_window"})
+                                       "guardrail_response", "guardrail_window", "description", "tags",
+                                       "compat"})
         if not _NAME.match(name):
             self.fail(where, "name: use letters, digits and . _ : / - (at most 128)")
         raw_dests = self.list_of(entry, "destinations", f"{where}.")
@@ -527,7 +536,22 @@ class _Parser:
         return EndpointConfig(name, dests, fallbacks, self.duration(entry, "timeout", where),
                               self.duration(entry, "first_token_timeout", where), limits, table,
                               max_attempts, policy, self.agent(entry.get("agent"), f"{where}.agent"),
-                              self.guardrails(entry, where))
+                              self.guardrails(entry, where), self.str_field(entry, "description", where, False),
+                              self.string_map(entry, "tags", where), self.compat(entry.get("compat"), where))
+
+    def compat(self, raw: Any, where: str) -> dict[str, Any]:
+        """`compat: {api: {...}}`: JSON objects kept as they are (see EndpointConfig.compat)."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in raw.items()):
+            self.fail(where, "compat: must be a mapping of API names to mappings")
+        try:
+            size = len(orjson.dumps(raw))
+        except TypeError:
+            self.fail(where, "compat: must hold JSON values only")
+        if size > MAX_COMPAT_BYTES:
+            self.fail(where, f"compat: at most {MAX_COMPAT_BYTES} bytes of JSON, got {size}")
+        return raw
 
     def guardrails(self, entry: dict[str, Any], where: str) -> EndpointGuardrails | None:
         """Checked by the guardrails' own parser and compiled here, once per configuration."""

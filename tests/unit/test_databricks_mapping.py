@@ -16,9 +16,12 @@ from unigate.server.databricks.serving_gateway import (
 )
 from unigate.server.databricks.serving_mapping import (
     config_to_specs,
+    current_entities,
     endpoint_id,
     endpoint_view,
     entity_names,
+    served_entities,
+    with_kept,
 )
 
 
@@ -32,7 +35,7 @@ def openai_entity(name: str, key: str | None = "sk-1", base: str = "http://mock/
 
 
 def test_one_openai_entity_is_one_provider_and_a_whole_destination() -> None:
-    providers, dests = config_to_specs("ep", {"served_entities": [openai_entity("a")]}, {})
+    providers, dests, _ = config_to_specs("ep", {"served_entities": [openai_entity("a")]}, {})
     assert providers == [{"name": "ep--a", "type": "openai", "api_key": "sk-1", "base_url": "http://mock/v1"}]
     assert dests == [{"provider": "ep--a", "model": "gpt-4o-mini", "traffic_percentage": 100}]
 
@@ -41,7 +44,7 @@ def test_traffic_routes_split_entities_and_must_sum_to_100() -> None:
     config = {"served_entities": [openai_entity("a"), openai_entity("b", model="gpt-4o")],
               "traffic_config": {"routes": [{"served_entity_name": "a", "traffic_percentage": 70},
                                             {"served_entity_name": "b", "traffic_percentage": 30}]}}
-    _, dests = config_to_specs("ep", config, {})
+    _, dests, _ = config_to_specs("ep", config, {})
     assert [(d["provider"], d["model"], d["traffic_percentage"]) for d in dests] == [
         ("ep--a", "gpt-4o-mini", 70), ("ep--b", "gpt-4o", 30)]
     config["traffic_config"]["routes"][1]["traffic_percentage"] = 20  # type: ignore[index]
@@ -63,7 +66,7 @@ def test_secret_references_are_refused_naming_the_field() -> None:
 
 def test_a_config_sent_back_without_keys_keeps_the_stored_key() -> None:
     stored = {"ep--a": {"name": "ep--a", "type": "openai", "api_key": "sk-old", "base_url": "http://mock/v1"}}
-    providers, _ = config_to_specs("ep", {"served_entities": [openai_entity("a", key=None)]}, stored)
+    providers, _, _ = config_to_specs("ep", {"served_entities": [openai_entity("a", key=None)]}, stored)
     assert providers[0]["api_key"] == "sk-old"
     with pytest.raises(InvalidRequest, match="openai_api_key_plaintext"):
         config_to_specs("ep", {"served_entities": [openai_entity("a", key=None)]}, {})
@@ -80,7 +83,7 @@ def test_azure_anthropic_and_custom_providers() -> None:
               "custom_provider_config": {"custom_provider_url": "http://vllm/v1",
                                          "bearer_token_auth": {"token_plaintext": "t"}}}}
     routes = [{"served_entity_name": "az", "traffic_percentage": 100}]
-    providers, dests = config_to_specs("ep", {"served_entities": [azure, claude, custom],
+    providers, dests, _ = config_to_specs("ep", {"served_entities": [azure, claude, custom],
                                               "traffic_config": {"routes": routes}}, {})
     assert [p["type"] for p in providers] == ["azure_openai", "anthropic", "openai_compatible"]
     assert providers[0]["api_version"] == "2024-10-21" and dests[0]["model"] == "dep"
@@ -172,10 +175,13 @@ def test_put_ai_gateway_replaces_what_databricks_expresses_and_keeps_the_rest() 
     assert view["guardrails"] == {"input": {"pii": {"behavior": "MASK"}, "invalid_keywords": ["bluebird"]},
                                   "output": {"pii": {"behavior": "BLOCK"}}}
     assert view["fallback_config"] == {"enabled": True}
-    assert view["inference_table_config"] == {"enabled": True}
+    # the table's names mean nothing to unigate (payloads go to its own store) but read back as written
+    assert view["inference_table_config"] == {"enabled": True, "catalog_name": "c", "schema_name": "s"}
+    assert view["usage_tracking_config"] == {"enabled": True}
     off = apply_ai_gateway(new, {})  # a PUT without them turns them off
     assert off["rate_limits"] == [hourly] and off["guardrails"] == [judge]
-    assert "fallbacks" not in off and off["inference_table"] == {"enabled": False}
+    assert "fallbacks" not in off and "inference_table" not in off
+    assert ai_gateway_view(off) == {}  # nothing Databricks can say is on: no ai_gateway block at all
 
 
 def test_safety_needs_an_existing_judge_and_usage_tracking_cannot_be_turned_off() -> None:
@@ -191,3 +197,97 @@ def test_safety_needs_an_existing_judge_and_usage_tracking_cannot_be_turned_off(
     with pytest.raises(InvalidRequest) as err:
         apply_ai_gateway(spec, {"usage_tracking_config": {"enabled": False}})
     assert err.value.param == "usage_tracking_config.enabled"
+
+
+def test_an_endpoint_with_nothing_set_has_no_ai_gateway_and_written_blocks_read_back() -> None:
+    spec = {"name": "ep", "destinations": [{"provider": "p", "model": "m", "traffic_percentage": 100}]}
+    assert ai_gateway_view(spec) == {}
+    assert "ai_gateway" not in endpoint_view(spec, {}, ai_gateway_view(spec), detailed=True)
+    new = apply_ai_gateway(spec, {"usage_tracking_config": {"enabled": True},
+                                  "inference_table_config": {"enabled": False}, "fallback_config": {"enabled": False}})
+    assert ai_gateway_view(new) == {"usage_tracking_config": {"enabled": True},
+                                    "inference_table_config": {"enabled": False},
+                                    "fallback_config": {"enabled": False}}
+
+
+def test_a_calls_and_tokens_entry_reads_back_as_one_entry() -> None:
+    raw = [{"calls": 2, "tokens": 1000, "key": "user", "principal": "a@x.com", "renewal_period": "minute"},
+           {"calls": 9, "key": "endpoint", "renewal_period": "minute"}]
+    spec = apply_ai_gateway({"name": "ep", "destinations": []}, {"rate_limits": raw})
+    assert spec["rate_limits"][:2] == [  # two unigate limits...
+        {"key": "user", "requests": 2, "renewal_period": "minute", "principal": "a@x.com"},
+        {"key": "user", "tokens": 1000, "renewal_period": "minute", "principal": "a@x.com"}]
+    assert ai_gateway_view(spec)["rate_limits"] == raw  # ...read as the one entry written
+
+
+@pytest.mark.parametrize("body, param", [
+    ({"rate_limits": [{"calls": 1, "key": ["user"]}]}, "rate_limits[0].key"),
+    ({"rate_limits": [{"calls": 1, "key": {"a": 1}}]}, "rate_limits[0].key"),
+    ({"rate_limits": [{"calls": 1, "key": "user", "renewal_period": ["minute"]}]}, "rate_limits[0].renewal_period"),
+    ({"rate_limits": [{"calls": 3, "key": "user", "renewal_period": "hour"}]}, "rate_limits[0].renewal_period"),
+    ({"rate_limits": [{"calls": 3, "key": "user", "principal": 7}]}, "rate_limits[0].principal"),
+    ({"usage_tracking_config": {"enabled": "on"}}, "usage_tracking_config.enabled"),
+    ({"fallback_config": {"enabled": "no"}}, "fallback_config.enabled"),
+    ({"inference_table_config": {"enabled": 1}}, "inference_table_config.enabled"),
+    ({"inference_table_config": {"enabled": True, "catalog_name": 5}}, "inference_table_config.catalog_name"),
+    ({"fallback_config": []}, "fallback_config"),
+])
+def test_wrong_types_in_ai_gateway_are_400s_naming_the_field(body: dict[str, Any], param: str) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        apply_ai_gateway({"name": "ep", "destinations": []}, body)
+    assert err.value.param == param
+
+
+def test_a_traffic_route_naming_no_entity_by_a_list_is_a_400() -> None:
+    config = {"served_entities": [openai_entity("a")],
+              "traffic_config": {"routes": [{"served_entity_name": ["a"], "traffic_percentage": 100}]}}
+    with pytest.raises(InvalidRequest) as err:
+        config_to_specs("ep", config, {})
+    assert err.value.param == "config.traffic_config.routes[0].served_entity_name"
+
+
+def test_entities_read_back_with_the_task_and_model_name_they_were_written_with() -> None:
+    azure = {"name": "az", "external_model": {
+        "provider": "openai", "name": "gpt-4o", "task": "llm/v1/chat",
+        "openai_config": {"openai_api_type": "azure", "openai_api_base": "https://x.openai.azure.com",
+                          "openai_deployment_name": "my-deploy", "openai_api_version": "2024-06-01",
+                          "openai_api_key_plaintext": "k"}}}
+    instruct = openai_entity("ins", model="gpt-3.5-turbo-instruct")
+    instruct["external_model"]["task"] = "llm/v1/completions"
+    instruct["external_model"]["openai_config"]["openai_api_type"] = "openai"
+    bge = {"name": "bge", "external_model": {"provider": "custom", "name": "bge-small", "task": "llm/v1/embeddings",
+                                             "custom_provider_config": {"custom_provider_url": "http://e/v1",
+                                                                        "bearer_token_auth": {"token_plaintext": "t"}}}}
+    keyed = {"name": "kh", "external_model": {"provider": "custom", "name": "m", "task": "llm/v1/chat",
+                                              "custom_provider_config": {"custom_provider_url": "http://k/v1",
+                                                                         "api_key_auth": {"key": "X-Key",
+                                                                                          "value_plaintext": "v"}}}}
+    config = {"served_entities": [azure, instruct, bge, keyed], "traffic_config": {"routes": [
+        {"served_entity_name": n, "traffic_percentage": p} for n, p in (("az", 100), ("ins", 0), ("bge", 0),
+                                                                        ("kh", 0))]}}
+    providers, dests, notes = config_to_specs("ep", config, {})
+    spec = with_kept({"name": "ep", "destinations": dests}, entities=notes)
+    entities, _ = served_entities(spec, {p["name"]: p for p in providers}, detailed=False)
+    expected = [e["external_model"] for e in config["served_entities"]]
+    for e in expected:  # a read never shows a secret
+        cfg = next(v for k, v in e.items() if k.endswith("_config"))
+        cfg.pop("openai_api_key_plaintext", None)
+        for auth in ("bearer_token_auth", "api_key_auth"):
+            if auth in cfg:
+                cfg[auth] = {k: v for k, v in cfg[auth].items() if not k.endswith("_plaintext")}
+    assert [e["external_model"] for e in entities] == expected
+    assert "sk-" not in str(entities) and "'k'" not in str(entities)
+
+
+def test_an_entity_on_a_provider_made_elsewhere_is_sent_back_as_read_and_kept() -> None:
+    stored = {"openai-main": {"name": "openai-main", "type": "openai", "base_url": "http://m/v1", "api_key": "sk-s"}}
+    spec = {"name": "chat", "destinations": [{"provider": "openai-main", "model": "gpt-4o-mini",
+                                              "traffic_percentage": 100}]}
+    entities, _ = served_entities(spec, stored, detailed=True)
+    config = {"served_entities": [{"name": e["name"], "external_model": e["external_model"]} for e in entities]}
+    config["served_entities"][0]["external_model"]["name"] = "gpt-4o"  # a new model on the same provider
+    providers, dests, _ = config_to_specs("chat", config, stored, current=current_entities(spec))
+    assert providers == [] and dests == [{"provider": "openai-main", "model": "gpt-4o", "traffic_percentage": 100}]
+    changed = {"served_entities": [openai_entity("openai-main", key="sk-new", base="http://m/v1")]}
+    with pytest.raises(InvalidRequest, match="not made by this API"):
+        config_to_specs("chat", changed, stored, current=current_entities(spec))

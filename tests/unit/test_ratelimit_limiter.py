@@ -245,3 +245,15 @@ def test_reservation_records_token_counters_only(limiter: RateLimiter) -> None:
     lims = limits({"key": "endpoint", "requests": 10}, {"key": "user_default", "tokens": 500})
     r = limiter.check("ep", lims, "user", "a", NO_GROUPS, {}, 50, T0)
     assert isinstance(r, Reservation) and len(r.tokens) == 1 and r.tokens[0][1:] == (int(T0), 50)
+
+
+@pytest.mark.parametrize("entry, field", [
+    ({"key": ["user_default"], "requests": 1, "renewal_period": "minute"}, "key"),
+    ({"key": {"a": 1}, "requests": 1, "renewal_period": "minute"}, "key"),
+    ({"key": "endpoint", "requests": 1, "renewal_period": ["minute"]}, "renewal_period"),
+])
+def test_a_key_or_period_of_the_wrong_type_is_a_spec_error_not_a_crash(entry: dict[str, Any], field: str) -> None:
+    from unigate.governance.ratelimit.spec import RateLimitSpecError
+    with pytest.raises(RateLimitSpecError) as err:
+        parse_rate_limits([entry], "rate_limits")
+    assert err.value.field == f"rate_limits[0].{field}"

@@ -85,6 +85,12 @@ def endpoint_spec(e: EndpointConfig) -> dict[str, Any]:
             spec["guardrail_response"] = g.response
         if g.window != DEFAULT_WINDOW:
             spec["guardrail_window"] = g.window
+    if e.description:
+        spec["description"] = e.description
+    if e.tags:
+        spec["tags"] = dict(e.tags)
+    if e.compat:
+        spec["compat"] = e.compat
     return spec
 
 

@@ -152,7 +152,8 @@ print(json.dumps({"put": r.as_dict(), "got": got.as_dict()["ai_gateway"],
                   "safety": raised(lambda: w.serving_endpoints.put_ai_gateway(P["name"],
                       guardrails=AiGatewayGuardrails(input=AiGatewayGuardrailParameters(safety=True))))}))
 """, name=name, mock=mock_url)
-    expected = {"usage_tracking_config": {"enabled": True}, "inference_table_config": {"enabled": True},
+    expected = {"usage_tracking_config": {"enabled": True},
+                "inference_table_config": {"enabled": True, "catalog_name": "c", "schema_name": "s"},
                 "fallback_config": {"enabled": True},
                 "rate_limits": [{"calls": 2, "key": "user", "renewal_period": "minute"}],
                 "guardrails": {"input": {"pii": {"behavior": "BLOCK"}, "invalid_keywords": ["bluebird"]}}}
@@ -178,7 +179,7 @@ print(json.dumps({"put": r.as_dict(), "got": got.as_dict()["ai_gateway"],
     sdk(gw, "w.serving_endpoints.put_ai_gateway(P['name']); print('null')", name=name, mock=mock_url)
     spec = admin_get(gw, f"/endpoints/{name}")
     assert "rate_limits" not in spec and "guardrails" not in spec and "fallbacks" not in spec
-    assert spec["inference_table"]["enabled"] is False
+    assert not spec.get("inference_table", {}).get("enabled")
     sdk(gw, "w.serving_endpoints.delete(P['name']); print('null')", name=name, mock=mock_url)
 
 

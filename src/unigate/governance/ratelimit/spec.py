@@ -80,7 +80,7 @@ def parse_rate_limit(entry: Any, at: str) -> RateLimit:
     key = entry.get("key")
     if key is None:
         raise RateLimitSpecError(f"{at}.key", "missing (required)")
-    if key not in KEYS:
+    if not isinstance(key, str) or key not in KEYS:
         raise RateLimitSpecError(f"{at}.key", f"must be one of {', '.join(KEYS)}, got {key!r}")
     principal = _principal(entry.get("principal"), key, f"{at}.principal")
     measures = [m for m in ("requests", "tokens") if entry.get(m) is not None]
@@ -91,7 +91,7 @@ def parse_rate_limit(entry: Any, at: str) -> RateLimit:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise RateLimitSpecError(f"{at}.{measure}", f"must be a non-negative integer, got {amount!r}")
     period = entry.get("renewal_period")
-    if period not in PERIOD_SECONDS:
+    if not isinstance(period, str) or period not in PERIOD_SECONDS:
         raise RateLimitSpecError(f"{at}.renewal_period", f"must be minute or hour, got {period!r}")
     return RateLimit(key, principal, measure, amount, period)
 

@@ -118,6 +118,11 @@ SCHEMAS: dict[str, Schema] = {
             "max_tokens": {"type": "integer", "minimum": 1,
                            "description": "tokens over all model calls of one loop"},
         }, (), extra=False),
+        "description": S, "tags": {"type": "object", "additionalProperties": S,
+                                   "description": "the operator's labels; unigate acts on none"},
+        "compat": {"type": "object", "additionalProperties": {"type": "object"},
+                   "description": "another gateway API's fields unigate keeps but does not act on, by "
+                                  "API (databricks: what /api/2.0/serving-endpoints reads back)"},
     }, ("name", "destinations")),
     "Endpoint": {"allOf": [ref("EndpointSpec"), obj({"created_at": N, "updated_at": N})]},
     "McpServiceSpec": obj({

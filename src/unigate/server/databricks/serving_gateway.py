@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.errors import InvalidRequest
+from unigate.server.databricks.serving_mapping import kept, with_kept
 
 PREFIX = "databricks"  # the guardrails this API writes: databricks-input-pii, ...
 _LIMIT_KEYS = {"endpoint": "endpoint", "user": "user", "user_group": "group",
@@ -33,10 +34,16 @@ def rate_limits_to_unigate(raw: Any, where: str) -> list[dict[str, Any]]:
         if not isinstance(entry, dict):
             raise InvalidRequest(f"'{at}' must be an object", param=at)
         key = entry.get("key") or "user"  # Databricks' default key
-        if key not in _LIMIT_KEYS:
+        if not isinstance(key, str) or key not in _LIMIT_KEYS:
             raise InvalidRequest(f"'{at}.key' must be one of {', '.join(_LIMIT_KEYS)}, got {key!r}",
                                  param=f"{at}.key")
         principal = entry.get("principal")
+        if principal is not None and not isinstance(principal, str):
+            raise InvalidRequest(f"'{at}.principal' must be a string", param=f"{at}.principal")
+        period = entry.get("renewal_period", "minute")
+        if period != "minute":  # Databricks' only period (hourly limits: unigate's own API)
+            raise InvalidRequest(f"'{at}.renewal_period' must be minute, got {period!r} (limits per hour "
+                                 "are set with /api/v1/endpoints/{name})", param=f"{at}.renewal_period")
         ukey = _LIMIT_KEYS[key]
         if key == "user" and not principal:
             ukey = "user_default"  # Databricks: every user gets this limit
@@ -51,8 +58,7 @@ def rate_limits_to_unigate(raw: Any, where: str) -> list[dict[str, Any]]:
         if not measures:
             raise InvalidRequest(f"'{at}': give calls or tokens", param=f"{at}.calls")
         for measure, amount in measures:
-            limit: dict[str, Any] = {"key": ukey, measure: amount,
-                                     "renewal_period": entry.get("renewal_period", "minute")}
+            limit: dict[str, Any] = {"key": ukey, measure: amount, "renewal_period": "minute"}
             if ukey in ("user", "group", "service_principal"):
                 limit["principal"] = principal
             out.append(limit)
@@ -64,19 +70,28 @@ def _expressible_limit(limit: dict[str, Any]) -> bool:
 
 
 def rate_limits_view(limits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
+    """The limits Databricks can express; a requests and a tokens limit on the same key and
+    principal read as one entry with calls and tokens, as they were written."""
+    out: dict[tuple[str, str | None], dict[str, Any]] = {}
+    extra: list[dict[str, Any]] = []
     for limit in limits:
         if not _expressible_limit(limit):
             continue
         entry: dict[str, Any] = {"key": _BACK[limit["key"]], "renewal_period": "minute"}
         if limit.get("principal"):
             entry["principal"] = limit["principal"]
-        if limit.get("requests") is not None:
-            entry["calls"] = limit["requests"]
-        if limit.get("tokens") is not None:
-            entry["tokens"] = limit["tokens"]
-        out.append(entry)
-    return out
+        measure = ("calls", limit["requests"]) if limit.get("requests") is not None else ("tokens", limit["tokens"])
+        ident = (limit["key"], limit.get("principal"))
+        same = out.get(ident)
+        if same is not None and measure[0] not in same:
+            same[measure[0]] = measure[1]
+            continue
+        entry[measure[0]] = measure[1]
+        if same is None:
+            out[ident] = entry
+        else:
+            extra.append(entry)
+    return list(out.values()) + extra
 
 
 # --- guardrails -------------------------------------------------------------------------------
@@ -176,18 +191,46 @@ def _strings(d: dict[str, Any], key: str, where: str) -> list[str]:
 
 # --- the whole ai_gateway ----------------------------------------------------------------------
 
+_BLOCKS = ("usage_tracking_config", "inference_table_config", "rate_limits", "guardrails", "fallback_config")
+_TABLE_NAMES = ("catalog_name", "schema_name", "table_name_prefix")
+
+
 def ai_gateway_view(spec: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"usage_tracking_config": {"enabled": True},  # unigate always records usage
-                           "inference_table_config": {"enabled": bool((spec.get("inference_table") or {})
-                                                                      .get("enabled"))},
-                           "fallback_config": {"enabled": bool(spec.get("fallbacks"))}}
+    """The endpoint's AiGatewayConfig: the blocks last written through this API, and those
+    unigate's own settings turn on; {} when neither (Databricks gives no ai_gateway then)."""
+    mine = kept(spec)
+    written = set(mine.get("ai_gateway") or ())
+    out: dict[str, Any] = {}
+    if "usage_tracking_config" in written:
+        out["usage_tracking_config"] = {"enabled": True}  # unigate always records usage
+    logging_on = bool((spec.get("inference_table") or {}).get("enabled"))
+    if logging_on or "inference_table_config" in written:
+        out["inference_table_config"] = {**(mine.get("inference_table") or {}), "enabled": logging_on}
     limits = rate_limits_view(spec.get("rate_limits") or [])
     if limits:
         out["rate_limits"] = limits
     guardrails = guardrails_view(spec.get("guardrails") or [])
     if guardrails:
         out["guardrails"] = guardrails
+    if spec.get("fallbacks") or "fallback_config" in written:
+        out["fallback_config"] = {"enabled": bool(spec.get("fallbacks"))}
     return out
+
+
+def _enabled(block: dict[str, Any], where: str) -> bool | None:
+    value = block.get("enabled")
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequest(f"'{where}.enabled' must be true or false", param=f"{where}.enabled")
+    return value
+
+
+def _block(body: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"'{where}' must be an object", param=where)
+    return value
 
 
 def entity_fallbacks(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -208,23 +251,25 @@ def apply_ai_gateway(spec: dict[str, Any], body: dict[str, Any], where: str = ""
         name = sorted(unknown)[0]
         raise InvalidRequest(f"'{at(name)}' is not supported", param=at(name))
     new = dict(spec)
-    tracking = body.get("usage_tracking_config") or {}
-    if isinstance(tracking, dict) and tracking.get("enabled") is False:
+    tracking = _block(body, "usage_tracking_config", at("usage_tracking_config"))
+    if _enabled(tracking, at("usage_tracking_config")) is False:
         raise InvalidRequest(f"'{at('usage_tracking_config.enabled')}': unigate always records usage; it "
                              "cannot be turned off", param=at("usage_tracking_config.enabled"))
-    table = body.get("inference_table_config") or {}
-    if not isinstance(table, dict):
-        raise InvalidRequest(f"'{at('inference_table_config')}' must be an object", param=at("inference_table_config"))
-    # catalog/schema/table names have no meaning here: payloads go to unigate's own store.
-    new["inference_table"] = {**(spec.get("inference_table") or {}), "enabled": bool(table.get("enabled"))}
-    kept = [r for r in spec.get("rate_limits") or [] if not _expressible_limit(r)]
-    new["rate_limits"] = kept + rate_limits_to_unigate(body.get("rate_limits"), at("rate_limits"))
+    table = _block(body, "inference_table_config", at("inference_table_config"))
+    names = {k: table[k] for k in _TABLE_NAMES if table.get(k) is not None}
+    for k, v in names.items():
+        if not isinstance(v, str):
+            raise InvalidRequest(f"'{at('inference_table_config.' + k)}' must be a string",
+                                 param=at(f"inference_table_config.{k}"))
+    # catalog/schema/table names have no meaning here (payloads go to unigate's own store): kept
+    new["inference_table"] = {**(spec.get("inference_table") or {}),
+                              "enabled": bool(_enabled(table, at("inference_table_config")))}
+    kept_limits = [r for r in spec.get("rate_limits") or [] if not _expressible_limit(r)]
+    new["rate_limits"] = kept_limits + rate_limits_to_unigate(body.get("rate_limits"), at("rate_limits"))
     new["guardrails"] = guardrails_to_unigate(body.get("guardrails"), spec.get("guardrails") or [],
                                               at("guardrails"))
-    fallback = body.get("fallback_config") or {}
-    if not isinstance(fallback, dict):
-        raise InvalidRequest(f"'{at('fallback_config')}' must be an object", param=at("fallback_config"))
-    if fallback.get("enabled"):
+    fallback = _block(body, "fallback_config", at("fallback_config"))
+    if _enabled(fallback, at("fallback_config")):
         new["fallbacks"] = spec.get("fallbacks") or entity_fallbacks(spec)
     else:
         new.pop("fallbacks", None)
@@ -234,4 +279,7 @@ def apply_ai_gateway(spec: dict[str, Any], body: dict[str, Any], where: str = ""
     if not new.get("guardrails"):
         new.pop("guardrail_response", None)
         new.pop("guardrail_window", None)
-    return new
+    if not new["inference_table"]["enabled"] and set(new["inference_table"]) == {"enabled"}:
+        new.pop("inference_table")
+    written = [b for b in _BLOCKS if body.get(b) is not None]
+    return with_kept(new, ai_gateway=written or None, inference_table=names or None)

@@ -39,6 +39,27 @@ def owned_providers(endpoint: str, providers: dict[str, dict[str, Any]]) -> list
     return [p for p in providers if p.startswith(endpoint + SEPARATOR)]
 
 
+def kept(spec: dict[str, Any]) -> dict[str, Any]:
+    """What this API keeps on an endpoint and unigate does not act on (`compat.databricks`):
+    creator, route_optimized, email_notifications, budget_policy_id, the inference table's
+    names, the ai_gateway blocks last written, and per served entity its task and the model name
+    as written (`entities`)."""
+    return dict((spec.get("compat") or {}).get("databricks") or {})
+
+
+def with_kept(spec: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The spec with `compat.databricks` changed (a None value removes the key)."""
+    mine = {**kept(spec), **changes}
+    mine = {k: v for k, v in mine.items() if v is not None}
+    compat = {k: v for k, v in (spec.get("compat") or {}).items() if k != "databricks"}
+    if mine:
+        compat["databricks"] = mine
+    out = {k: v for k, v in spec.items() if k != "compat"}
+    if compat:
+        out["compat"] = compat
+    return out
+
+
 def _obj(value: Any, where: str, required: bool = False) -> dict[str, Any]:
     if value is None and not required:
         return {}
@@ -80,16 +101,21 @@ def _refuse(d: dict[str, Any], fields: tuple[str, ...], where: str, why: str) ->
             raise InvalidRequest(f"'{where}.{f}' is not supported: {why}", param=f"{where}.{f}")
 
 
+def _task(model: dict[str, Any], where: str) -> str:
+    task = _str(model, "task", where, required=True)
+    if task not in TASKS:
+        raise InvalidRequest(f"'{where}.task' must be one of {', '.join(TASKS)}, got {task!r}",
+                             param=f"{where}.task")
+    return str(task)
+
+
 def external_model_to_provider(name: str, model: dict[str, Any], where: str,
                                old: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
     """One `external_model` as a unigate provider spec (named `name`) and the model it serves.
     `old` is the provider of that name already stored (its key is kept when none is sent)."""
     provider = _str(model, "provider", where, required=True)
     model_name = _str(model, "name", where, required=True)
-    task = _str(model, "task", where, required=True)
-    if task not in TASKS:
-        raise InvalidRequest(f"'{where}.task' must be one of {', '.join(TASKS)}, got {task!r}",
-                             param=f"{where}.task")
+    _task(model, where)
     old_key = (old or {}).get("api_key")
     spec: dict[str, Any] = {"name": name}
     if provider == "openai":
@@ -159,10 +185,13 @@ def external_model_to_provider(name: str, model: dict[str, Any], where: str,
     return spec, model_name
 
 
-def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]],
-                    where: str = "config") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """An EndpointCoreConfigInput as (provider specs, destinations). `stored` is every stored
-    provider by name (keys are kept for entities sent without one)."""
+def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]], where: str = "config",
+                    current: dict[str, str] | None = None
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """An EndpointCoreConfigInput as (provider specs to write, destinations, notes per entity).
+    `stored` is every stored provider by name (keys are kept for entities sent without one);
+    `current` names the provider of each served entity the endpoint has now, so an entity whose
+    provider was made outside this API (unigate.yaml, /api/v1) is sent back as read and kept."""
     cfg = _obj(config, where, required=True)
     if cfg.get("served_models"):
         raise InvalidRequest(f"'{where}.served_models' is not supported: use served_entities with "
@@ -173,6 +202,7 @@ def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]
                              param=f"{where}.served_entities")
     providers: list[dict[str, Any]] = []
     models: dict[str, tuple[str, str]] = {}  # entity name -> (provider, model)
+    notes: dict[str, dict[str, Any]] = {}
     for i, raw in enumerate(entities):
         at = f"{where}.served_entities[{i}]"
         entity = _obj(raw, at, required=True)
@@ -184,13 +214,64 @@ def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]
         name = _str(entity, "name", at) or _ENTITY.sub("-", str(external.get("name") or f"entity-{i}"))
         if name in models:
             raise InvalidRequest(f"'{at}.name': served entity '{name}' is named twice", param=f"{at}.name")
-        pname = provider_name(endpoint, name)
-        spec, model = external_model_to_provider(pname, external, f"{at}.external_model", stored.get(pname))
-        providers.append(spec)
+        outside = (current or {}).get(name)
+        if outside is not None and outside in stored and outside != provider_name(endpoint, name):
+            pname, model = outside, _adopted_model(stored[outside], external, f"{at}.external_model", name)
+        else:
+            pname = provider_name(endpoint, name)
+            spec, model = external_model_to_provider(pname, external, f"{at}.external_model", stored.get(pname))
+            providers.append(spec)
         models[name] = (pname, model)
+        notes[name] = _note(external, model)
     shares = _traffic(cfg.get("traffic_config"), list(models), f"{where}.traffic_config")
     destinations = [{"provider": p, "model": m, "traffic_percentage": shares[n]} for n, (p, m) in models.items()]
-    return providers, destinations
+    return providers, destinations, notes
+
+
+def _note(external: dict[str, Any], model: str) -> dict[str, Any]:
+    """What a read needs to give the entity back as written: its task, and the model's name and
+    api type where the provider does not say them (Azure's deployment is the model unigate asks)."""
+    note: dict[str, Any] = {"model": model, "task": external["task"]}
+    if external.get("name") != model:
+        note["name"] = external["name"]
+    api_type = (external.get("openai_config") or {}).get("openai_api_type")
+    if isinstance(api_type, str) and api_type:
+        note["openai_api_type"] = api_type
+    return note
+
+
+def _provider_part(external: dict[str, Any]) -> dict[str, Any]:
+    """An external model's provider settings without its model, task, secrets or defaults: what
+    must match for an entity to stay on the provider it has."""
+    out: dict[str, Any] = {"provider": external.get("provider")}
+    for key, cfg in external.items():
+        if key.endswith("_config") and isinstance(cfg, dict):
+            part = {k: v for k, v in cfg.items() if v not in (None, "", {}) and not k.endswith("_plaintext")
+                    and k not in ("openai_deployment_name",)}
+            if part.get("openai_api_type", "").lower() == "openai":
+                part.pop("openai_api_type")
+            out[key] = part
+    return out
+
+
+def _adopted_model(provider: dict[str, Any], external: dict[str, Any], where: str, entity: str) -> str:
+    """The model of an entity kept on a provider this API did not make: the provider's settings
+    must be sent as a read shows them (no key: it is the provider's own business)."""
+    model = _str(external, "name", where, required=True)
+    _task(external, where)
+    assert model is not None
+    sent = external.get("openai_config")
+    cfg: dict[str, Any] = sent if isinstance(sent, dict) else {}
+    sent_keys = [k for c in external.values() if isinstance(c, dict) for k, v in c.items()
+                 if k.endswith("_plaintext") and v]
+    if str(cfg.get("openai_api_type") or "").lower() == "azure":
+        model = _str(cfg, "openai_deployment_name", f"{where}.openai_config") or model
+    if sent_keys or _provider_part(external) != _provider_part(provider_to_external_model(provider, model)):
+        raise InvalidRequest(f"'{where}': served entity '{entity}' is provider '{provider['name']}', which was "
+                             "not made by this API (unigate.yaml or /api/v1/providers): its settings and keys "
+                             "change there; send it as a read shows it (no key) to change only its model and "
+                             "traffic, or give the entity a new name", param=where)
+    return model
 
 
 def _traffic(raw: Any, entities: list[str], where: str) -> dict[str, int]:
@@ -207,7 +288,7 @@ def _traffic(raw: Any, entities: list[str], where: str) -> dict[str, int]:
         at = f"{where}.routes[{i}]"
         route = _obj(route, at, required=True)
         name = route.get("served_entity_name") or route.get("served_model_name")
-        if name not in shares:
+        if not isinstance(name, str) or name not in shares:
             raise InvalidRequest(f"'{at}.served_entity_name' names no served entity ({name!r})",
                                  param=f"{at}.served_entity_name")
         pct = route.get("traffic_percentage")
@@ -224,31 +305,50 @@ def _traffic(raw: Any, entities: list[str], where: str) -> dict[str, int]:
 # --- reads --------------------------------------------------------------------------------------
 
 def infer_task(model: str) -> str:
-    """unigate endpoints carry no task: an embedding model's name says so, the rest is chat."""
+    """An endpoint made outside this API carries no task: an embedding model's name says so,
+    the rest is chat."""
     return "llm/v1/embeddings" if "embed" in model.lower() else "llm/v1/chat"
 
 
-def provider_to_external_model(provider: dict[str, Any] | None, model: str) -> dict[str, Any]:
-    """A provider as an external model, never with its key."""
-    out: dict[str, Any] = {"name": model, "task": infer_task(model)}
-    ptype = (provider or {}).get("type")
-    base = (provider or {}).get("base_url")
+def provider_to_external_model(provider: dict[str, Any] | None, model: str,
+                               note: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A provider as an external model, never with its key; `note` (what the entity was written
+    with, while its model is unchanged) gives back its task and the model's name as written."""
+    note = note if note and note.get("model") == model else {}
+    out: dict[str, Any] = {"name": note.get("name", model), "task": note.get("task") or infer_task(model)}
+    p = provider or {}
+    ptype, base = p.get("type"), p.get("base_url")
     if ptype == "openai":
         cfg: dict[str, Any] = {"openai_api_base": base} if base else {}
-        org = ((provider or {}).get("headers") or {}).get("OpenAI-Organization")
+        org = (p.get("headers") or {}).get("OpenAI-Organization")
         if org:
             cfg["openai_organization"] = org
+        if note.get("openai_api_type"):
+            cfg["openai_api_type"] = note["openai_api_type"]
         out.update(provider="openai", openai_config=cfg)
     elif ptype == "azure_openai":
-        cfg = {"openai_api_type": "azure", "openai_api_base": base, "openai_deployment_name": model}
-        if (provider or {}).get("api_version"):
-            cfg["openai_api_version"] = provider["api_version"]  # type: ignore[index]
+        cfg = {"openai_api_type": note.get("openai_api_type", "azure"), "openai_api_base": base,
+               "openai_deployment_name": model}
+        if p.get("api_version"):
+            cfg["openai_api_version"] = p["api_version"]
         out.update(provider="openai", openai_config=cfg)
     elif ptype == "anthropic":
         out.update(provider="anthropic", anthropic_config={})
     else:  # openai_compatible, gemini: Databricks has no provider for them but `custom`
-        out.update(provider="custom", custom_provider_config={"custom_provider_url": base})
+        out.update(provider="custom", custom_provider_config=_custom_config(p))
     return out
+
+
+def _custom_config(provider: dict[str, Any]) -> dict[str, Any]:
+    """Which auth a custom provider uses, without its secret (Terraform keeps the secret it wrote
+    in a block the read has)."""
+    cfg: dict[str, Any] = {"custom_provider_url": provider.get("base_url")}
+    headers = provider.get("headers") or {}
+    if provider.get("api_key"):
+        cfg["bearer_token_auth"] = {}
+    elif len(headers) == 1:
+        cfg["api_key_auth"] = {"key": next(iter(headers))}
+    return cfg
 
 
 def entity_names(endpoint: str, destinations: list[dict[str, Any]]) -> list[str]:
@@ -262,15 +362,21 @@ def entity_names(endpoint: str, destinations: list[dict[str, Any]]) -> list[str]
     return names
 
 
+def current_entities(spec: dict[str, Any]) -> dict[str, str]:
+    """Each served entity's provider, by entity name, as reads name them."""
+    dests = spec.get("destinations", [])
+    return {n: d["provider"] for n, d in zip(entity_names(spec["name"], dests), dests, strict=True)}
+
+
 def served_entities(spec: dict[str, Any], providers: dict[str, dict[str, Any]],
                     detailed: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(served entities, traffic routes) of an endpoint spec."""
     dests = spec.get("destinations", [])
+    notes = kept(spec).get("entities") or {}
     entities, routes = [], []
     for name, d in zip(entity_names(spec["name"], dests), dests, strict=True):
-        entity: dict[str, Any] = {"name": name,
-                                  "external_model": provider_to_external_model(providers.get(d["provider"]),
-                                                                               d["model"])}
+        external = provider_to_external_model(providers.get(d["provider"]), d["model"], notes.get(name))
+        entity: dict[str, Any] = {"name": name, "external_model": external}
         if detailed:
             entity["state"] = {"deployment": "DEPLOYMENT_READY",
                                "deployment_state_message": "served by unigate"}
@@ -283,21 +389,35 @@ def millis(seconds: Any) -> int | None:
     return int(float(seconds) * 1000) if seconds is not None else None
 
 
+def tags_view(spec: dict[str, Any]) -> list[dict[str, str]]:
+    """unigate's tags as Databricks' `[{key, value}]` (a tag without a value reads as key only)."""
+    return [{"key": k, "value": v} if v else {"key": k} for k, v in (spec.get("tags") or {}).items()]
+
+
 def endpoint_view(row: dict[str, Any], providers: dict[str, dict[str, Any]], ai_gateway: dict[str, Any],
-                  detailed: bool, permission_level: str | None = None) -> dict[str, Any]:
-    """A stored endpoint row as ServingEndpointDetailed (GET) or ServingEndpoint (list)."""
+                  detailed: bool, permission_level: str | None = None, origin: str | None = None
+                  ) -> dict[str, Any]:
+    """A stored endpoint row as ServingEndpointDetailed (GET) or ServingEndpoint (list).
+    Fields unigate keeps but does not act on come back as written."""
     entities, routes = served_entities(row, providers, detailed)
+    mine = kept(row)
     config: dict[str, Any] = {"served_entities": entities}
     if detailed:
         config.update(traffic_config={"routes": routes}, config_version=int(float(row.get("updated_at") or 0)))
     out: dict[str, Any] = {
-        "name": row["name"], "id": endpoint_id(row["name"]),
+        "name": row["name"], "id": endpoint_id(row["name"]), "creator": mine.get("creator"),
+        "description": row.get("description"),
         "creation_timestamp": millis(row.get("created_at")),
         "last_updated_timestamp": millis(row.get("updated_at")),
         "state": {"ready": "READY", "config_update": "NOT_UPDATING"},  # applied at once: waiters end
-        "config": config, "ai_gateway": ai_gateway,
+        "config": config, "ai_gateway": ai_gateway or None, "tags": tags_view(row) or None,
         "task": entities[0]["external_model"]["task"] if entities else "llm/v1/chat",
+        "budget_policy_id": mine.get("budget_policy_id"),
     }
-    if detailed and permission_level:
-        out["permission_level"] = permission_level
+    if detailed:
+        out.update(route_optimized=mine.get("route_optimized"), email_notifications=mine.get("email_notifications"))
+        if mine.get("route_optimized") and origin:  # Databricks gives a route-optimised endpoint its own URL
+            out["endpoint_url"] = f"{origin}/serving-endpoints/{row['name']}/invocations"
+        if permission_level:
+            out["permission_level"] = permission_level
     return {k: v for k, v in out.items() if v is not None}
