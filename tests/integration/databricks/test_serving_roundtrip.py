@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.integration.databricks.client_env import client_env, run_client
 from tests.integration.databricks.test_serving_endpoints import RUN, admin_get, sdk
 from tests.integration.gateway import Gateway
 from tests.integration.rawhttp import bearer, call
@@ -168,3 +169,26 @@ def test_wrong_types_are_400s_naming_the_field(dbx_gateway: Gateway) -> None:
     r = call("PUT", f"{gw.url}/api/v1/endpoints/chat-openai/rate-limits",
              {"rate_limits": [{"key": ["user"], "requests": 1, "renewal_period": "minute"}]}, bearer(gw.token))
     assert r.status == 400, r.body
+
+
+def test_mlflow_updates_tags_rate_limits_and_the_deprecated_update(dbx_gateway: Gateway, mock_url: str) -> None:
+    gw, name = dbx_gateway, f"mlf-{RUN}"
+    out = run_client(f"""
+import json, warnings
+warnings.simplefilter("ignore")
+from mlflow.deployments import get_deploy_client
+c = get_deploy_client("databricks")
+name, mock = {name!r}, {mock_url!r}
+c.create_endpoint(config={{"name": name, "tags": [{{"key": "a", "value": "1"}}], "config": {{"served_entities": [
+    {{"name": "m", "external_model": {{"name": "gpt-4o-mini", "provider": "openai", "task": "llm/v1/chat",
+      "openai_config": {{"openai_api_key_plaintext": "sk-mock-openai", "openai_api_base": mock + "/v1"}}}}}}]}}}})
+tags = c.update_endpoint_tags(name, {{"add_tags": [{{"key": "b", "value": "2"}}], "delete_tags": ["a"]}})
+limits = c.update_endpoint_rate_limits(name, {{"rate_limits": [{{"key": "endpoint", "renewal_period": "minute",
+                                                               "calls": 9}}]}})
+old = c.update_endpoint(name, {{"rate_limits": [{{"key": "user", "renewal_period": "minute", "calls": 4}}]}})
+print(json.dumps({{"tags": dict(tags), "limits": dict(limits), "old": dict(old)}}))
+""", client_env(gw.url, gw.token))
+    assert out["tags"] == {"tags": [{"key": "b", "value": "2"}]}
+    assert out["limits"] == {"rate_limits": [{"key": "endpoint", "renewal_period": "minute", "calls": 9}]}
+    assert out["old"] == {"rate_limits": [{"key": "user", "renewal_period": "minute", "calls": 4}]}
+    assert rest(gw, "DELETE", f"{API}/{name}").status == 200
