@@ -7,7 +7,10 @@ databricks-langchain), mapped onto unigate's endpoints, identities and admin API
 - `invocations`: /serving-endpoints/{name}/invocations and the OpenAI-shaped /serving-endpoints/...;
 - `serving_endpoints`: /api/2.0/serving-endpoints (create, get, list, update, delete, ai-gateway);
 - `permissions`: /api/2.0/permissions/serving-endpoints/{id};
-- `mlflow_deployments`: the MLflow deployments server's /api/2.0/endpoints and /endpoints/{name}/invocations.
+- `mlflow_deployments`: the MLflow deployments server's /api/2.0/endpoints and /endpoints/{name}/invocations;
+- `scim`: /api/2.0/preview/scim/v2/Me (who the caller is, for Terraform and the SDK);
+- `unserved`: Databricks' 404 ENDPOINT_NOT_FOUND for every other /api/2.x/... and
+  /serving-endpoints/... path: added last, so it shadows none of the routes above.
 See docs/databricks.md."""
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from unigate.server.databricks import (
     mlflow_deployments,
     oauth,
     permissions,
+    scim,
     serving_endpoints,
+    unserved,
 )
 from unigate.server.http import Router
 
 
 def add_routes(router: Router) -> None:
-    for module in (discovery, oauth, invocations, serving_endpoints, permissions, mlflow_deployments):
+    for module in (discovery, oauth, invocations, serving_endpoints, permissions, mlflow_deployments, scim):
         module.add_routes(router)
+    unserved.add_routes(router)  # last: the catch-all of the paths above
