@@ -225,8 +225,10 @@ def test_the_inherited_admins_entry_and_levels(dbx_gateway: Gateway) -> None:
     gw, name = dbx_gateway, f"tf-levels-{RUN}"
     key = new_endpoint(gw, name)
     body = api(gw, "GET", f"{PERMS}/{key}", gw.token).json()
+    admins = {"group_name": "admins", "all_permissions": [{
+        "permission_level": "CAN_MANAGE", "inherited": True, "inherited_from_object": ["/serving-endpoints/"]}]}
     assert body == {"object_id": f"/serving-endpoints/{key}", "object_type": "serving-endpoint",
-                    "access_control_list": []}
+                    "access_control_list": [admins]}
     levels = api(gw, "GET", f"{PERMS}/{key}/permissionLevels", gw.token).json()["permission_levels"]
     assert [lv["permission_level"] for lv in levels] == ["CAN_QUERY", "CAN_MANAGE"]
 

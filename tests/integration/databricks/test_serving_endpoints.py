@@ -201,8 +201,11 @@ print(json.dumps({"id": ep.id, "put": put.as_dict(), "got": got.as_dict(), "view
 """, name=name, mock=mock_url, q=f"q-{RUN}@example.com", m=f"m-{RUN}@example.com")
     assert out["got"]["object_type"] == "serving-endpoint"
     assert out["got"]["object_id"] == f"/serving-endpoints/{out['id']}"
-    levels = {e["user_name"]: e["all_permissions"][0]["permission_level"] for e in out["got"]["access_control_list"]}
+    acl = out["got"]["access_control_list"]
+    levels = {e["user_name"]: e["all_permissions"][0]["permission_level"] for e in acl if "user_name" in e}
     assert levels == {f"q-{RUN}@example.com": "CAN_QUERY", f"m-{RUN}@example.com": "CAN_MANAGE"}
+    assert {"group_name": "admins", "all_permissions": [{"permission_level": "CAN_MANAGE", "inherited": True,
+            "inherited_from_object": ["/serving-endpoints/"]}]} in acl  # as Databricks lists it
     assert out["view"][0] == "InvalidParameterValue" and "CAN_VIEW" in out["view"][2]
     grants = admin_get(gw, f"/endpoints/{name}/permissions")["access_control_list"]
     assert {(g["user_name"], g["permission_level"]) for g in grants} == {

@@ -36,6 +36,7 @@ from unigate.server.http import Request, Response, Router
 from unigate.store import identities as db
 from unigate.store.base import Store
 from unigate.store.config_store import list_rows
+from unigate.store.identities import ADMINS_GROUP as ADMINS
 
 PATH = "/api/2.0/permissions/serving-endpoints/{serving_endpoint_id}"
 ACLEntries = list[tuple[db.Member, str]]
@@ -64,6 +65,10 @@ def _answer(name: str, key: str, grants: list[tuple[db.Member, str]]) -> dict[st
     out = acl_json(name, grants)
     for entry in out[ACL]:
         entry.pop("permission_level", None)  # Databricks answers with all_permissions only
+    if not any(e.get("group_name") == ADMINS for e in out[ACL]):
+        # administrators manage every endpoint; Databricks lists that as inherited (Terraform skips it)
+        out[ACL].append({"group_name": ADMINS, "all_permissions": [{
+            "permission_level": "CAN_MANAGE", "inherited": True, "inherited_from_object": ["/serving-endpoints/"]}]})
     return {**out, "object_id": f"/serving-endpoints/{endpoint_id(name)}", "object_type": "serving-endpoint"}
 
 
