@@ -20,10 +20,10 @@ from tests.integration.test_rate_limits import make_user
 RUN = uuid.uuid4().hex[:8]
 
 
-def run(gw: Gateway, script: str, token: str | None = None, **params: Any) -> Any:
+def run(gw: Gateway, script: str, token: str | None = None, timeout: float = 120, **params: Any) -> Any:
     """`script` with the clients' python; `P` in it is `params` (a dict)."""
     prelude = f"import json\nP = json.loads({json.dumps(json.dumps(params))})\n"
-    return run_client(prelude + script, client_env(gw.url, token or gw.token))
+    return run_client(prelude + script, client_env(gw.url, token or gw.token), timeout)
 
 
 def may_query(gw: Gateway, token: str, *endpoints: str) -> None:
@@ -321,3 +321,173 @@ def test_invocations_payloads(dbx_gateway: Gateway, mock_url: str) -> None:
             if marker in json.dumps(rec["body"])]
     assert sent == [{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": marker}], "top_p": 0.5,
                      "user": "u1", "max_tokens": 9}]
+
+
+def make_endpoints(gw: Gateway, *specs: dict[str, Any]) -> None:
+    """Endpoints on chat-openai's provider and model, queryable on every worker once this returns."""
+    for spec in specs:
+        body = {"destinations": [{"provider": "openai-main", "model": "gpt-4o-mini"}], **spec}
+        r = call("POST", f"{gw.url}/api/v1/endpoints", body, bearer(gw.token))
+        assert r.status == 201, r.body
+    may_query(gw, gw.token, *(spec["name"] for spec in specs))
+
+
+def mock_bodies(mock_url: str, path: str, marker: str) -> list[dict[str, Any]]:
+    """What the mock provider received on `path` with `marker` in it."""
+    records = call("GET", f"{mock_url}/_mock/requests?path_contains={path}").json()
+    return [rec["body"] for rec in records if marker in json.dumps(rec["body"])]
+
+
+def test_sdk_raises_at_once_on_refusals_that_cannot_clear_in_a_minute(dbx_gateway: Gateway) -> None:
+    """databricks-sdk sleeps Retry-After on a 429, uncapped, for up to 300 s: an hourly limit or
+    a spent budget is answered 403 with RequestLimitExceeded / ResourceExhausted's error_code,
+    raised at once; a per-minute limit stays a 429 the SDK waits on, as against Databricks."""
+    gw = dbx_gateway
+    hourly, broke, minute = f"hourly-{RUN}", f"broke-{RUN}", f"minute-{RUN}"
+    make_endpoints(gw, {"name": hourly, "rate_limits": [{"key": "endpoint", "requests": 1, "renewal_period": "hour"}]},
+                   {"name": broke},
+                   {"name": minute, "rate_limits": [{"key": "endpoint", "requests": 0, "renewal_period": "minute"}]})
+    spec = {"name": broke, "scope": {"endpoint": broke}, "period": "monthly", "limit_usd": 0, "block": True}
+    assert call("POST", f"{gw.url}/api/v1/budgets", spec, bearer(gw.token)).status == 201
+    query = {"messages": [{"role": "user", "content": "x"}]}
+
+    def refused(name: str) -> tuple[int, str, str]:
+        r = call("POST", f"{gw.url}/serving-endpoints/{name}/invocations", query, bearer(gw.token))
+        return r.status, r.json().get("error_code"), r.headers.get("retry-after", "")
+    until_stable(lambda: refused(broke)[:2] == (403, "RESOURCE_EXHAUSTED"))  # every worker has the budget
+    assert int(refused(broke)[2]) > 60
+    status, code, wait = refused(minute)
+    assert (status, code) == (429, "REQUEST_LIMIT_EXCEEDED") and 0 < int(wait) <= 60
+    into = time.time() % 3600
+    if into > 3600 - 90:  # near the hour's end its Retry-After is under a minute: a 429 the SDK waits on
+        time.sleep(3600 - into + 1)
+    out = run(gw, """
+import os, time
+# mlflow retries what the SDK raises as a TooManyRequests with its own backoff (7 times, about
+# four minutes; against Databricks too): once here, to see the SDK under it answer at once
+os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import DatabricksError
+from databricks.sdk.service.serving import ChatMessage, ChatMessageRole
+from mlflow.deployments import get_deploy_client
+w = WorkspaceClient()
+def ask(name):
+    w.serving_endpoints.query(name=name, messages=[ChatMessage(role=ChatMessageRole.USER, content="x")])
+def predict(name):
+    get_deploy_client("databricks").predict(endpoint=name, inputs={"messages": [{"role": "user", "content": "x"}]})
+def outcome(call, name):
+    start = time.monotonic()
+    try:
+        call(name)
+        return "ok"
+    except Exception as e:
+        return {"mro": [c.__name__ for c in type(e).__mro__], "code": getattr(e, "error_code", None),
+                "message": str(e), "seconds": time.monotonic() - start}
+print(json.dumps({"first": outcome(ask, P["hourly"]), "second": outcome(ask, P["hourly"]),
+                  "budget": outcome(ask, P["broke"]), "mlflow": outcome(predict, P["hourly"])}))
+""", timeout=60, hourly=hourly, broke=broke)
+    assert out["first"] == "ok"
+    second, budget, mlflow = out["second"], out["budget"], out["mlflow"]
+    assert second["mro"][:3] == ["RequestLimitExceeded", "TooManyRequests", "DatabricksError"], second
+    assert second["code"] == "REQUEST_LIMIT_EXCEEDED" and "per hour" in second["message"]
+    assert "it resets in" in second["message"]
+    assert budget["mro"][:2] == ["ResourceExhausted", "TooManyRequests"] and budget["code"] == "RESOURCE_EXHAUSTED"
+    assert "budget" in budget["message"] and "resets at" in budget["message"]
+    assert mlflow["mro"][0] == "HTTPError" and "REQUEST_LIMIT_EXCEEDED" in mlflow["message"], mlflow
+    for refusal in (second, budget, mlflow):
+        assert refusal["seconds"] < 5, refusal
+
+
+def test_langchain_structured_output_json_schema(dbx_gateway: Gateway, mock_url: str) -> None:
+    """ChatDatabricks' with_structured_output(method="json_schema") sends a json_schema with no
+    name, which Databricks takes: unigate names it (the schema's title) on every path."""
+    marker = f"schema-{RUN}"
+    out = run(dbx_gateway, """
+from pydantic import BaseModel
+from databricks_langchain import ChatDatabricks
+class Answer(BaseModel):
+    city: str
+    population: int
+out = {}
+for name in ("chat-openai", "chat-anthropic"):
+    llm = ChatDatabricks(endpoint=name).with_structured_output(Answer, method="json_schema")
+    out[name] = sorted(llm.invoke(P["marker"] + " " + name).model_dump())
+print(json.dumps(out))
+""", marker=marker)
+    assert out == {"chat-openai": ["city", "population"], "chat-anthropic": ["city", "population"]}
+    [sent] = mock_bodies(mock_url, "/v1/chat/completions", marker)  # the fast path: OpenAI needs a name
+    assert sent["response_format"]["json_schema"]["name"] == "Answer"
+    assert sent["response_format"]["json_schema"]["strict"] is True
+    [sent] = mock_bodies(mock_url, "/v1/messages", marker)
+    assert sent["output_config"]["format"]["schema"]["title"] == "Answer"
+    # /invocations too, with the format among the extra_params
+    body = {"messages": [{"role": "user", "content": marker + " raw"}],
+            "extra_params": {"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}}}
+    r = call("POST", f"{dbx_gateway.url}/serving-endpoints/chat-anthropic/invocations", body, bearer(dbx_gateway.token))
+    assert r.status == 200, r.body
+
+
+def test_sdk_extra_params_as_strings(dbx_gateway: Gateway, mock_url: str) -> None:
+    """databricks-sdk types extra_params as Dict[str, str]: numbers sent as strings reach the
+    provider as numbers, whether unigate translates (Anthropic) or forwards (OpenAI)."""
+    marker = f"strings-{RUN}"
+    out = run(dbx_gateway, """
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.service.serving import ChatMessage, ChatMessageRole
+w = WorkspaceClient()
+out = {}
+for name in ("chat-openai", "chat-anthropic"):
+    r = w.serving_endpoints.query(name=name, messages=[ChatMessage(role=ChatMessageRole.USER, content=P["marker"])],
+                                  extra_params={"top_p": "0.5", "top_k": "3", "max_tokens": "40"})
+    out[name] = r.choices[0].message.content
+print(json.dumps(out))
+""", marker=marker)
+    assert out == {name: f"MOCK-UPSTREAM-OK: {marker}" for name in ("chat-openai", "chat-anthropic")}
+    [openai_sent] = mock_bodies(mock_url, "/v1/chat/completions", marker)
+    [anthropic_sent] = mock_bodies(mock_url, "/v1/messages", marker)
+    for sent in (openai_sent, anthropic_sent):
+        assert (sent["top_p"], sent["top_k"], sent["max_tokens"]) == (0.5, 3, 40), sent
+
+
+def test_invocations_endpoint_and_grant_come_before_the_payload(dbx_gateway: Gateway) -> None:
+    """An unknown endpoint is a 404 and one the caller may not query a 403 whatever the payload,
+    as Databricks answers (after the token: a bad one is still a 401)."""
+    email = f"payload-order-{RUN}@example.com"
+    token = make_user(dbx_gateway, email, "chat-openai")
+    may_query(dbx_gateway, token, "chat-openai")
+    out = run(dbx_gateway, """
+import requests
+from mlflow.deployments import get_deploy_client
+m = get_deploy_client("databricks")
+out = {}
+for name in ("no-such-endpoint", "chat-anthropic", "chat-openai"):
+    try:
+        m.predict(endpoint=name, inputs={})
+    except requests.HTTPError as err:
+        out[name] = [err.response.status_code, err.response.json()["error_code"]]
+print(json.dumps(out))
+""", token)
+    assert out == {"no-such-endpoint": [404, "RESOURCE_DOES_NOT_EXIST"], "chat-anthropic": [403, "PERMISSION_DENIED"],
+                   "chat-openai": [400, "INVALID_PARAMETER_VALUE"]}
+    r = call("POST", f"{dbx_gateway.url}/serving-endpoints/no-such-endpoint/invocations", {}, bearer("ug_not_a_token"))
+    assert r.status == 401 and r.json()["error_code"] == "UNAUTHENTICATED"
+
+
+def test_sdk_provider_failures_say_their_cause(dbx_gateway: Gateway) -> None:
+    """A provider that refuses the gateway's key is the gateway's configuration (INTERNAL_ERROR),
+    an unreachable one may come back (TEMPORARILY_UNAVAILABLE); both stay 502."""
+    out = run(dbx_gateway, """
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import DatabricksError
+from databricks.sdk.service.serving import ChatMessage, ChatMessageRole
+w = WorkspaceClient()
+out = {}
+for name in ("chat-badkey", "chat-dead"):
+    try:
+        w.serving_endpoints.query(name=name, messages=[ChatMessage(role=ChatMessageRole.USER, content="x")])
+    except DatabricksError as e:
+        out[name] = [e.error_code, str(e)]
+print(json.dumps(out))
+""", timeout=60)
+    assert out["chat-badkey"][0] == "INTERNAL_ERROR" and "credentials" in out["chat-badkey"][1]
+    assert out["chat-dead"][0] == "TEMPORARILY_UNAVAILABLE" and "unreachable" in out["chat-dead"][1]

@@ -5,15 +5,20 @@ CAN_QUERY grants, rate limits, budgets, guardrails, fallbacks, a usage row).
   mlflow's databricks deployments client `predict`/`predict_stream`, DatabricksEmbeddings): a
   chat payload (`messages`), a completions payload (`prompt`, served by the endpoint's chat
   model and answered as `text_completion`) or an embeddings payload (`input`); `extra_params`
-  are merged into the request; `"stream": true` answers with SSE `data:` lines ending in
-  `data: [DONE]`; errors in Databricks' shape (`errors`).
+  are merged into the request (numbers and booleans sent as strings typed: `typed`);
+  `"stream": true` answers with SSE `data:` lines ending in `data: [DONE]`; an unknown
+  endpoint or a missing grant is refused before the payload is judged; errors in Databricks'
+  shape and status (`errors`).
 - The OpenAI client of `get_open_ai_client()` / `DatabricksOpenAI()` / ChatDatabricks, whose
   base URL is `{host}/serving-endpoints`: `/chat/completions`, `/completions`, `/embeddings`,
   `/responses` (and its stored responses), `/models`, with OpenAI's error shape (the openai
-  SDK reads that)."""
+  SDK reads that).
+- On both, a json_schema response format without a `name` gets one (`name_json_schema`)."""
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import orjson
@@ -22,13 +27,14 @@ from unigate.agent.hosted_tools import wants_agent_loop
 from unigate.agent.loop import run_agent_loop
 from unigate.agent.stored_routes import stored_response
 from unigate.codecs.registry import EMBED_DIALECTS, FORMATS, ClientOptions
-from unigate.errors import GatewayError, InvalidRequest
+from unigate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
 from unigate.server.admin.common import STATE_KEY
 from unigate.server.auth import authenticate_fresh
 from unigate.server.context import RequestContext
-from unigate.server.databricks.errors import databricks_error_body
+from unigate.server.databricks.errors import databricks_error_body, databricks_status
 from unigate.server.embed import embed
 from unigate.server.generate import Agent, handle_generate
+from unigate.server.guard import authorize
 from unigate.server.http import AnyResponse, Request, Response, Router, StreamResponse
 from unigate.server.listing import get_model, list_models
 from unigate.server.state import GatewayState
@@ -44,42 +50,57 @@ DATABRICKS_ONLY = ("client_request_id", "usage_context")
 CUSTOM_MODEL_INPUTS = ("dataframe_records", "dataframe_split", "instances", "inputs")
 # Legacy completions parameters a chat model has no equivalent for
 COMPLETIONS_ONLY = ("echo", "suffix", "best_of", "logprobs")
+# What OpenAI accepts as a json_schema response format's name
+SCHEMA_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The chat and embeddings parameters (codecs.openai_chat.request_decode, openai_embeddings)
+# that are not strings, for extra_params sent as strings (`typed`)
+EXTRA_PARAM_TYPES: dict[str, type] = {
+    **dict.fromkeys(("temperature", "top_p", "presence_penalty", "frequency_penalty"), float),
+    **dict.fromkeys(("max_tokens", "max_completion_tokens", "top_k", "seed", "n", "top_logprobs", "dimensions"),
+                    int),
+    **dict.fromkeys(("logprobs", "parallel_tool_calls"), bool),
+}
 
 
 class QueryContext(RequestContext):
     """A query whose body is read before its handler runs (to choose the handler) and given
-    to it rewritten; with `own_errors`, errors in that shape whatever the handler's dialect
-    (no provider error body relayed as it came); with `completions`, chat answers re-shaped
-    as text completions."""
+    to it rewritten (a json_schema response format named: `name_json_schema`); with
+    `databricks`, errors in Databricks' shape and status whatever the handler's dialect (no
+    provider error body relayed as it came); with `completions`, chat answers re-shaped as text
+    completions."""
 
-    __slots__ = ("body", "completions", "own_errors")
+    __slots__ = ("body", "completions", "databricks")
 
     def __init__(self, request: Request, state: GatewayState, api_type: str,
-                 own_errors: Any = None) -> None:
+                 databricks: bool = False) -> None:
         super().__init__(request, state, api_type)
         self.body: dict[str, Any] | None = None
-        self.own_errors = own_errors
+        self.databricks = databricks
         self.completions: CompletionStream | None = None
 
     def use_body(self, body: dict[str, Any]) -> None:
+        name_json_schema(body)
         self.body = body
         self.raw_body = orjson.dumps(body)
 
     async def read_json(self) -> dict[str, Any]:
-        if self.body is not None:
-            return self.body
-        return await super().read_json()
+        if self.body is None:
+            body = await super().read_json()
+            if name_json_schema(body):  # re-serialized only then: the fast path sends raw_body
+                self.raw_body = orjson.dumps(body)
+            self.body = body
+        return self.body
 
     def error_response(self, err: GatewayError, render: Any) -> Response:
-        if self.own_errors is None:
+        if not self.databricks:
             return super().error_response(err, render)
         self.record.error_code = err.code
         self.error = err
-        body = self.own_errors(err)
+        body = databricks_error_body(err)
         policy = getattr(err, "policy", None)
         if policy is not None:
             body["unigate_policy"] = policy
-        return self.json_response(orjson.dumps(body), err.status, err.headers)
+        return self.json_response(orjson.dumps(body), databricks_status(err), err.headers)
 
     async def write(self, out: StreamResponse, data: bytes) -> None:
         if self.completions is not None:
@@ -87,6 +108,21 @@ class QueryContext(RequestContext):
             if not data:
                 return
         await super().write(out, data)
+
+
+def name_json_schema(body: dict[str, Any]) -> bool:
+    """Gives a json_schema response format without a `name` one (True when it did).
+    ChatDatabricks' `with_structured_output(method="json_schema")` sends none and Databricks
+    takes that; OpenAI, and unigate's decoder, require it. The schema's title when it is a
+    valid name (pydantic's is the model's class name), else "response"."""
+    fmt = body.get("response_format")
+    spec = fmt.get("json_schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+    if not isinstance(spec, dict) or spec.get("name") is not None:
+        return False
+    schema = spec.get("schema")
+    title = schema.get("title") if isinstance(schema, dict) else None
+    spec["name"] = title if isinstance(title, str) and SCHEMA_NAME.fullmatch(title) else "response"
+    return True
 
 
 # --- completions served by a chat model ------------------------------------------------
@@ -175,12 +211,30 @@ def query_kind(body: dict[str, Any]) -> str:
     raise InvalidRequest("the payload needs 'messages' (chat), 'prompt' (completions) or 'input' (embeddings)")
 
 
+def typed(key: str, value: Any) -> Any:
+    """An extra_params value as the type its parameter takes: databricks-sdk types extra_params
+    as Dict[str, str], so typed callers send {"top_p": "0.5"}. A string that does not parse, or
+    a parameter not listed, stays as it is (and gets the decoder's 400 if it is wrong)."""
+    kind = EXTRA_PARAM_TYPES.get(key)
+    if kind is None or not isinstance(value, str):
+        return value
+    text = value.strip()
+    if kind is bool:
+        return {"true": True, "false": False}.get(text.lower(), value)
+    try:
+        number = kind(text)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value  # "nan", "inf" are no parameter's value
+
+
 def as_provider_request(body: dict[str, Any], name: str) -> dict[str, Any]:
     """A Databricks query body as the OpenAI-shaped request for endpoint `name`: `extra_params`
     are the provider's own parameters, merged in (the request's own fields win)."""
     extra = body.get("extra_params") or {}
     if not isinstance(extra, dict):
         raise InvalidRequest("'extra_params' must be an object", param="extra_params")
+    extra = {k: typed(k, v) for k, v in extra.items()}
     out = {**extra, **{k: v for k, v in body.items() if k not in DATABRICKS_ONLY and k != "extra_params"}}
     # the endpoint goes in the body, as on the OpenAI surface (ClientOptions.model means "named
     # in the URL, like Gemini": the fast path would then send the body on without its model)
@@ -188,18 +242,28 @@ def as_provider_request(body: dict[str, Any], name: str) -> dict[str, Any]:
     return out
 
 
-async def vet(ctx: RequestContext) -> None:
+async def vet(ctx: RequestContext, endpoint: str | None = None) -> None:
     """The caller, before a payload is judged: a bad token is a 401 whatever it sent (the
-    handler authenticates again; a refused payload's usage row names who sent it)."""
-    principal = await authenticate_fresh(ctx.request, ctx.state)
+    handler authenticates again; a refused payload's usage row names who sent it). With
+    `endpoint` (named in the URL), an unknown one is a 404 and one the caller may not query a
+    403 before any payload error, as Databricks answers."""
+    principal = ctx.principal = await authenticate_fresh(ctx.request, ctx.state)
     ctx.record.requester, ctx.record.requester_type = principal.name, principal.type
+    if endpoint is None:
+        return
+    try:
+        authorize(ctx, endpoint)
+    except (NotFound, PermissionDenied):  # made a moment ago through another worker?
+        if not await ctx.state.catch_up():
+            raise
+        authorize(ctx, endpoint)
 
 
 async def invocations(request: Request) -> AnyResponse:
     name = request.match_info["name"]
-    ctx = QueryContext(request, request.app[STATE_KEY], "chat", own_errors=databricks_error_body)
+    ctx = QueryContext(request, request.app[STATE_KEY], "chat", databricks=True)
     try:
-        await vet(ctx)
+        await vet(ctx, name)
         body = await ctx.read_json()
         kind = query_kind(body)
         body = as_provider_request(body, name)
@@ -230,7 +294,8 @@ async def invocations(request: Request) -> AnyResponse:
 
 
 async def chat_completions(request: Request) -> AnyResponse:
-    return await handle_generate(RequestContext(request, request.app[STATE_KEY], "chat"), CHAT, ClientOptions())
+    # a QueryContext: a json_schema response format without a name gets one (name_json_schema)
+    return await handle_generate(QueryContext(request, request.app[STATE_KEY], "chat"), CHAT, ClientOptions())
 
 
 async def responses(request: Request) -> AnyResponse:
