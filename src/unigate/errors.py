@@ -140,6 +140,11 @@ class UpstreamError(ProviderError):
         self.raw_format = raw_format
 
 
+class CredentialsRefused(UpstreamError):
+    """The provider answered 401/403 to the gateway's own key: a 502 (the caller's request is not
+    at fault), which no retry clears until the key is fixed."""
+
+
 class UpstreamUnreachable(ProviderError):
     status, code = 502, "upstream_unreachable"
 

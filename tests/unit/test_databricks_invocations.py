@@ -10,6 +10,7 @@ import pytest
 
 from unigate.errors import (
     BudgetExceeded,
+    CredentialsRefused,
     GatewayError,
     ProviderKeyMissing,
     RateLimited,
@@ -98,7 +99,7 @@ def test_a_403_refusal_says_when_it_resets() -> None:
 
 @pytest.mark.parametrize(("err", "code"), [
     (ProviderKeyMissing("provider 'p' has no key"), "INTERNAL_ERROR"),
-    (UpstreamError(502, "provider 'p' refused the gateway's credentials (401): bad key"), "INTERNAL_ERROR"),
+    (CredentialsRefused(502, "provider 'p' refused the gateway's credentials (401): bad key"), "INTERNAL_ERROR"),
     (UpstreamError(502, "bad gateway upstream"), "TEMPORARILY_UNAVAILABLE"),
     (UpstreamUnreachable("provider 'p' is unreachable"), "TEMPORARILY_UNAVAILABLE"),
 ])

@@ -10,6 +10,7 @@ import orjson
 
 from unigate.codecs.wire_format import UpstreamErrors
 from unigate.errors import (
+    CredentialsRefused,
     GatewayError,
     UpstreamBadResponse,
     UpstreamError,
@@ -77,7 +78,7 @@ async def raise_for_upstream_status(resp: UpstreamResponse, provider: Provider,
     if retry:
         headers["Retry-After"] = retry
     if resp.status in CREDENTIAL_STATUSES:
-        raise UpstreamError(502, f"provider '{provider.name}' refused the gateway's credentials "
+        raise CredentialsRefused(502, f"provider '{provider.name}' refused the gateway's credentials "
                                  f"({resp.status}): {message}", upstream_type=kind)
     raise UpstreamError(resp.status, message, headers=headers, upstream_type=kind)
 

@@ -16,6 +16,7 @@ import orjson
 
 from unigate.errors import (
     BudgetExceeded,
+    CredentialsRefused,
     GatewayError,
     GuardrailBlocked,
     InvalidRequest,
@@ -46,16 +47,12 @@ _BY_STATUS = {
 }
 
 
-# What server.upstream says when a provider answered 401/403 to the gateway's own key (a 502)
-KEY_REFUSED = "refused the gateway's credentials"
-
-
 def misconfigured(err: GatewayError) -> bool:
     """A provider failure that is the gateway's configuration (no key, or a key the provider
     refuses): INTERNAL_ERROR, not TEMPORARILY_UNAVAILABLE, which would say "retry" to a fault
     no retry clears. The status stays 502 (databricks-sdk maps no class to it either way: a
     DatabricksError whose error_code tells the cause)."""
-    return isinstance(err, ProviderKeyMissing) or (err.status == 502 and KEY_REFUSED in err.message)
+    return isinstance(err, ProviderKeyMissing | CredentialsRefused)
 
 
 def error_code(err: GatewayError) -> str:
