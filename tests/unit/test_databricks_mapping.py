@@ -226,6 +226,8 @@ def test_a_calls_and_tokens_entry_reads_back_as_one_entry() -> None:
     ({"rate_limits": [{"calls": 1, "key": "user", "renewal_period": ["minute"]}]}, "rate_limits[0].renewal_period"),
     ({"rate_limits": [{"calls": 3, "key": "user", "renewal_period": "hour"}]}, "rate_limits[0].renewal_period"),
     ({"rate_limits": [{"calls": 3, "key": "user", "principal": 7}]}, "rate_limits[0].principal"),
+    ({"rate_limits": [{"calls": 1}, {"tokens": -5, "key": "endpoint"}]}, "rate_limits[1].tokens"),
+    ({"rate_limits": [{"calls": "10", "key": "endpoint"}]}, "rate_limits[0].calls"),
     ({"usage_tracking_config": {"enabled": "on"}}, "usage_tracking_config.enabled"),
     ({"fallback_config": {"enabled": "no"}}, "fallback_config.enabled"),
     ({"inference_table_config": {"enabled": 1}}, "inference_table_config.enabled"),
@@ -291,3 +293,10 @@ def test_an_entity_on_a_provider_made_elsewhere_is_sent_back_as_read_and_kept() 
     changed = {"served_entities": [openai_entity("openai-main", key="sk-new", base="http://m/v1")]}
     with pytest.raises(InvalidRequest, match="not made by this API"):
         config_to_specs("chat", changed, stored, current=current_entities(spec))
+
+
+def test_an_update_names_fields_from_its_own_body() -> None:
+    with pytest.raises(InvalidRequest) as err:
+        config_to_specs("ep", {"served_entities": [{"name": "a"}]}, {}, where="")
+    assert err.value.param == "served_entities[0].external_model"
+    assert err.value.message.startswith("'served_entities[0].external_model' is required")

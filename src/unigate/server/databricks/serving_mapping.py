@@ -192,19 +192,20 @@ def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]
     `stored` is every stored provider by name (keys are kept for entities sent without one);
     `current` names the provider of each served entity the endpoint has now, so an entity whose
     provider was made outside this API (unigate.yaml, /api/v1) is sent back as read and kept."""
-    cfg = _obj(config, where, required=True)
+    cfg = _obj(config, where or "body", required=True)
+    base = f"{where}." if where else ""  # the update's body is the config itself
     if cfg.get("served_models"):
-        raise InvalidRequest(f"'{where}.served_models' is not supported: use served_entities with "
-                             "external_model", param=f"{where}.served_models")
+        raise InvalidRequest(f"'{base}served_models' is not supported: use served_entities with "
+                             "external_model", param=f"{base}served_models")
     entities = cfg.get("served_entities")
     if not isinstance(entities, list) or not entities:
-        raise InvalidRequest(f"'{where}.served_entities' must list at least one served entity",
-                             param=f"{where}.served_entities")
+        raise InvalidRequest(f"'{base}served_entities' must list at least one served entity",
+                             param=f"{base}served_entities")
     providers: list[dict[str, Any]] = []
     models: dict[str, tuple[str, str]] = {}  # entity name -> (provider, model)
     notes: dict[str, dict[str, Any]] = {}
     for i, raw in enumerate(entities):
-        at = f"{where}.served_entities[{i}]"
+        at = f"{base}served_entities[{i}]"
         entity = _obj(raw, at, required=True)
         if entity.get("external_model") is None:
             raise InvalidRequest(f"'{at}.external_model' is required: unigate serves no models itself, "
@@ -223,7 +224,7 @@ def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]
             providers.append(spec)
         models[name] = (pname, model)
         notes[name] = _note(external, model)
-    shares = _traffic(cfg.get("traffic_config"), list(models), f"{where}.traffic_config")
+    shares = _traffic(cfg.get("traffic_config"), list(models), f"{base}traffic_config")
     destinations = [{"provider": p, "model": m, "traffic_percentage": shares[n]} for n, (p, m) in models.items()]
     return providers, destinations, notes
 
