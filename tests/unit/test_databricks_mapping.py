@@ -122,9 +122,9 @@ def test_any_unigate_endpoint_reads_as_external_models_without_keys() -> None:
     assert entities[0]["external_model"] == {"name": "gpt-4o-mini", "task": "llm/v1/chat", "provider": "openai",
                                              "openai_config": {"openai_api_base": "http://m/v1"}}
     assert entities[1]["external_model"]["provider"] == "anthropic"
-    assert view["config"]["traffic_config"]["routes"] == [
-        {"served_entity_name": "openai-main", "traffic_percentage": 80},
-        {"served_entity_name": "claude", "traffic_percentage": 20}]
+    assert view["config"]["traffic_config"]["routes"] == [  # both names, as Databricks answers
+        {"served_entity_name": "openai-main", "served_model_name": "openai-main", "traffic_percentage": 80},
+        {"served_entity_name": "claude", "served_model_name": "claude", "traffic_percentage": 20}]
 
 
 def test_entity_names_of_this_apis_providers_and_repeated_ones() -> None:
@@ -300,3 +300,46 @@ def test_an_update_names_fields_from_its_own_body() -> None:
         config_to_specs("ep", {"served_entities": [{"name": "a"}]}, {}, where="")
     assert err.value.param == "served_entities[0].external_model"
     assert err.value.message.startswith("'served_entities[0].external_model' is required")
+
+
+def test_an_openai_entity_without_a_base_reads_back_without_one_and_a_slash_is_kept() -> None:
+    bare = openai_entity("a")
+    del bare["external_model"]["openai_config"]["openai_api_base"]
+    slash = openai_entity("b", base="http://mock/v1/")
+    config = {"served_entities": [bare, slash], "traffic_config": {"routes": [
+        {"served_entity_name": "a", "traffic_percentage": 50}, {"served_entity_name": "b", "traffic_percentage": 50}]}}
+    providers, dests, notes = config_to_specs("ep", config, {})
+    stored = {p["name"]: {**p, "base_url": p.get("base_url", "https://api.openai.com/v1").rstrip("/")}
+              for p in providers}  # as the parser stores them: the type's default, no slash
+    entities, _ = served_entities(with_kept({"name": "ep", "destinations": dests}, entities=notes), stored, False)
+    assert entities[0]["external_model"]["openai_config"] == {}
+    assert entities[1]["external_model"]["openai_config"] == {"openai_api_base": "http://mock/v1/"}
+    stored["ep--a"]["base_url"] = "http://elsewhere/v1"  # changed since (through /api/v1): the truth shows
+    entities, _ = served_entities(with_kept({"name": "ep", "destinations": dests}, entities=notes), stored, False)
+    assert entities[0]["external_model"]["openai_config"] == {"openai_api_base": "http://elsewhere/v1"}
+
+
+def test_limits_and_guardrails_read_back_as_written_while_unchanged() -> None:
+    spec = {"name": "ep", "destinations": [{"provider": "p", "model": "m", "traffic_percentage": 100}]}
+    body = {"rate_limits": [{"calls": 5, "renewal_period": "minute"}, {"calls": 2, "key": "user"},
+                            {"tokens": 900, "key": "user"}],
+            "guardrails": {"input": {"pii": {"behavior": "BLOCK"}}, "output": {"pii": {"behavior": "NONE"}}}}
+    new = apply_ai_gateway(spec, body)
+    assert new["rate_limits"][0] == {"key": "endpoint", "requests": 5, "renewal_period": "minute"}  # the default
+    view = ai_gateway_view(new)
+    assert view["rate_limits"] == body["rate_limits"] and view["guardrails"] == body["guardrails"]
+    changed = {**new, "rate_limits": new["rate_limits"][:1]}  # a limit removed through /api/v1
+    assert ai_gateway_view(changed)["rate_limits"] == [{"key": "endpoint", "renewal_period": "minute", "calls": 5}]
+
+
+def test_usage_tracking_sent_without_enabled_is_a_request_to_turn_it_off() -> None:
+    with pytest.raises(InvalidRequest) as err:  # Go's SDK leaves `enabled: false` out
+        apply_ai_gateway({"name": "ep", "destinations": []}, {"usage_tracking_config": {}})
+    assert err.value.param == "usage_tracking_config.enabled"
+
+
+def test_auto_capture_config_is_refused_naming_what_to_use() -> None:
+    with pytest.raises(InvalidRequest, match="inference_table_config") as err:
+        config_to_specs("ep", {"served_entities": [openai_entity("a")],
+                               "auto_capture_config": {"catalog_name": "c", "enabled": True}}, {})
+    assert err.value.param == "config.auto_capture_config"

@@ -111,8 +111,8 @@ ep = w.serving_endpoints.update_config_and_wait(name=P["name"], served_entities=
 print(json.dumps(ep.as_dict()))
 """, name=name, mock=mock_url)
     assert out["config"]["traffic_config"]["routes"] == [
-        {"served_entity_name": "primary", "traffic_percentage": 60},
-        {"served_entity_name": "second", "traffic_percentage": 40}]
+        {"served_entity_name": "primary", "served_model_name": "primary", "traffic_percentage": 60},
+        {"served_entity_name": "second", "served_model_name": "second", "traffic_percentage": 40}]
     spec = admin_get(gw, f"/endpoints/{name}")
     assert [(d["provider"], d["model"], d["traffic_percentage"]) for d in spec["destinations"]] == [
         (f"{name}--primary", "gpt-4o-mini", 60), (f"{name}--second", "gpt-4o", 40)]

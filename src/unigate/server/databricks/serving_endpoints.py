@@ -208,9 +208,13 @@ async def create(request: Request, caller: Caller) -> Response:
         raise InvalidRequest("'ai_gateway' must be an object", param="ai_gateway")
     if gateway is not None or body.get("rate_limits"):
         gateway = dict(gateway or {})
-        if body.get("rate_limits") is not None:  # the older top-level field
-            gateway.setdefault("rate_limits", body["rate_limits"])
+        legacy = body.get("rate_limits") is not None and gateway.get("rate_limits") is None
+        if legacy:  # the older top-level field: the same limits, not read back as ai_gateway's
+            gateway["rate_limits"] = body["rate_limits"]
         spec = apply_ai_gateway(spec, gateway, "ai_gateway")
+        if legacy:
+            blocks = [b for b in kept(spec).get("ai_gateway") or () if b != "rate_limits"]
+            spec = with_kept(spec, legacy_rate_limits=True, ai_gateway=blocks or None)
     await asyncio.to_thread(_check_owned, store, name, providers)
     providers, spec = await asyncio.to_thread(_validate, store, providers, spec, set())
     statements, records = _provider_changes(name, providers, have)
@@ -305,7 +309,7 @@ async def put_rate_limits(request: Request, caller: Caller) -> Response:
     old = stored(row)
     written = [b for b in kept(old).get("ai_gateway") or () if b != "rate_limits"]
     gateway = {**ai_gateway_view(old), "rate_limits": body.get("rate_limits")}
-    new = with_kept(apply_ai_gateway(old, gateway), ai_gateway=written or None)
+    new = with_kept(apply_ai_gateway(old, gateway), ai_gateway=written or None, legacy_rate_limits=True)
     spec = await replace_endpoint(caller, name, new, "endpoint.rate_limits")
     return json_response({"rate_limits": rate_limits_view(spec.get("rate_limits") or [])})
 

@@ -33,7 +33,7 @@ def rate_limits_to_unigate(raw: Any, where: str) -> list[dict[str, Any]]:
         at = f"{where}[{i}]"
         if not isinstance(entry, dict):
             raise InvalidRequest(f"'{at}' must be an object", param=at)
-        key = entry.get("key") or "user"  # Databricks' default key
+        key = entry.get("key") or "endpoint"  # Databricks' default key (AiGatewayRateLimit.key)
         if not isinstance(key, str) or key not in _LIMIT_KEYS:
             raise InvalidRequest(f"'{at}.key' must be one of {', '.join(_LIMIT_KEYS)}, got {key!r}",
                                  param=f"{at}.key")
@@ -210,15 +210,23 @@ def ai_gateway_view(spec: dict[str, Any]) -> dict[str, Any]:
     logging_on = bool((spec.get("inference_table") or {}).get("enabled"))
     if logging_on or "inference_table_config" in written:
         out["inference_table_config"] = {**(mine.get("inference_table") or {}), "enabled": logging_on}
-    limits = rate_limits_view(spec.get("rate_limits") or [])
-    if limits:
+    limits = _as_written(rate_limits_view(spec.get("rate_limits") or []), mine, "rate_limits")
+    if limits and not mine.get("legacy_rate_limits"):  # the older API's limits are not ai_gateway's
         out["rate_limits"] = limits
-    guardrails = guardrails_view(spec.get("guardrails") or [])
+    guardrails = _as_written(guardrails_view(spec.get("guardrails") or []), mine, "guardrails")
     if guardrails:
         out["guardrails"] = guardrails
     if spec.get("fallbacks") or "fallback_config" in written:
         out["fallback_config"] = {"enabled": bool(spec.get("fallbacks"))}
     return out
+
+
+def _as_written(view: Any, mine: dict[str, Any], key: str) -> Any:
+    """The block as its last writer sent it (a key left to its default, calls and tokens in one
+    entry or two, a phase whose PII behaviour is NONE), while unigate's settings still read as
+    they did then; else as they read now."""
+    echo = mine.get(key)
+    return echo["written"] if isinstance(echo, dict) and echo.get("read") == view else view
 
 
 def _enabled(block: dict[str, Any], where: str) -> bool | None:
@@ -256,7 +264,8 @@ def apply_ai_gateway(spec: dict[str, Any], body: dict[str, Any], where: str = ""
         raise InvalidRequest(f"'{at(name)}' is not supported", param=at(name))
     new = dict(spec)
     tracking = _block(body, "usage_tracking_config", at("usage_tracking_config"))
-    if _enabled(tracking, at("usage_tracking_config")) is False:
+    # Go's SDK (Terraform) leaves `enabled: false` out: {} is a request to turn it off too
+    if body.get("usage_tracking_config") is not None and not _enabled(tracking, at("usage_tracking_config")):
         raise InvalidRequest(f"'{at('usage_tracking_config.enabled')}': unigate always records usage; it "
                              "cannot be turned off", param=at("usage_tracking_config.enabled"))
     table = _block(body, "inference_table_config", at("inference_table_config"))
@@ -286,4 +295,7 @@ def apply_ai_gateway(spec: dict[str, Any], body: dict[str, Any], where: str = ""
     if not new["inference_table"]["enabled"] and set(new["inference_table"]) == {"enabled"}:
         new.pop("inference_table")
     written = [b for b in _BLOCKS if body.get(b) is not None]
-    return with_kept(new, ai_gateway=written or None, inference_table=names or None)
+    echoes = {key: {"written": body[key], "read": view(new.get(key) or [])} if body.get(key) else None
+              for key, view in (("rate_limits", rate_limits_view), ("guardrails", guardrails_view))}
+    return with_kept(new, ai_gateway=written or None, inference_table=names or None, legacy_rate_limits=None,
+                     **echoes)

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from unigate.errors import InvalidRequest
+from unigate.providers import PROVIDER_TYPES
 
 SEPARATOR = "--"  # between the endpoint's name and the entity's in a provider's name
 TASKS = ("llm/v1/chat", "llm/v1/completions", "llm/v1/embeddings")
@@ -194,6 +195,10 @@ def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]
     provider was made outside this API (unigate.yaml, /api/v1) is sent back as read and kept."""
     cfg = _obj(config, where or "body", required=True)
     base = f"{where}." if where else ""  # the update's body is the config itself
+    if cfg.get("auto_capture_config") is not None:
+        raise InvalidRequest(f"'{base}auto_capture_config' is not supported: unigate logs an endpoint's "
+                             "payloads to its own store; use ai_gateway.inference_table_config",
+                             param=f"{base}auto_capture_config")
     if cfg.get("served_models"):
         raise InvalidRequest(f"'{base}served_models' is not supported: use served_entities with "
                              "external_model", param=f"{base}served_models")
@@ -224,6 +229,12 @@ def config_to_specs(endpoint: str, config: Any, stored: dict[str, dict[str, Any]
             providers.append(spec)
         models[name] = (pname, model)
         notes[name] = _note(external, model)
+        scale = entity.get("scale_to_zero_enabled")
+        if scale is not None and not isinstance(scale, bool):
+            raise InvalidRequest(f"'{at}.scale_to_zero_enabled' must be true or false",
+                                 param=f"{at}.scale_to_zero_enabled")
+        if scale:  # meaningless for an external model; kept so a read gives it back
+            notes[name]["scale_to_zero_enabled"] = True
     shares = _traffic(cfg.get("traffic_config"), list(models), f"{base}traffic_config")
     destinations = [{"provider": p, "model": m, "traffic_percentage": shares[n]} for n, (p, m) in models.items()]
     return providers, destinations, notes
@@ -235,10 +246,25 @@ def _note(external: dict[str, Any], model: str) -> dict[str, Any]:
     note: dict[str, Any] = {"model": model, "task": external["task"]}
     if external.get("name") != model:
         note["name"] = external["name"]
-    api_type = (external.get("openai_config") or {}).get("openai_api_type")
+    openai = external.get("openai_config") or {}
+    api_type = openai.get("openai_api_type")
     if isinstance(api_type, str) and api_type:
         note["openai_api_type"] = api_type
+    if external.get("provider") in ("openai", "custom"):  # its URL as written (None: the default)
+        url = openai.get("openai_api_base") or (external.get("custom_provider_config") or {}).get("custom_provider_url")
+        note["url"] = url if isinstance(url, str) and url else None
     return note
+
+
+def _url_as_written(note: dict[str, Any], base: str | None, default: str | None) -> str | None:
+    """The provider's URL as its entity was written: with its trailing slash, and none at all
+    when none was written and the provider has its type's default (Terraform would plan it away)."""
+    if "url" not in note:
+        return base
+    written = note["url"]
+    if written is None:
+        return None if base in (None, default) else base
+    return written if base and written.rstrip("/") == base.rstrip("/") else base
 
 
 def _provider_part(external: dict[str, Any]) -> dict[str, Any]:
@@ -319,6 +345,8 @@ def provider_to_external_model(provider: dict[str, Any] | None, model: str,
     out: dict[str, Any] = {"name": note.get("name", model), "task": note.get("task") or infer_task(model)}
     p = provider or {}
     ptype, base = p.get("type"), p.get("base_url")
+    if ptype in ("openai", "openai_compatible"):
+        base = _url_as_written(note, base, PROVIDER_TYPES[ptype].DEFAULT_BASE_URL)
     if ptype == "openai":
         cfg: dict[str, Any] = {"openai_api_base": base} if base else {}
         org = (p.get("headers") or {}).get("OpenAI-Organization")
@@ -336,14 +364,14 @@ def provider_to_external_model(provider: dict[str, Any] | None, model: str,
     elif ptype == "anthropic":
         out.update(provider="anthropic", anthropic_config={})
     else:  # openai_compatible, gemini: Databricks has no provider for them but `custom`
-        out.update(provider="custom", custom_provider_config=_custom_config(p))
+        out.update(provider="custom", custom_provider_config=_custom_config(p, base))
     return out
 
 
-def _custom_config(provider: dict[str, Any]) -> dict[str, Any]:
+def _custom_config(provider: dict[str, Any], base: str | None) -> dict[str, Any]:
     """Which auth a custom provider uses, without its secret (Terraform keeps the secret it wrote
     in a block the read has)."""
-    cfg: dict[str, Any] = {"custom_provider_url": provider.get("base_url")}
+    cfg: dict[str, Any] = {"custom_provider_url": base}
     headers = provider.get("headers") or {}
     if provider.get("api_key"):
         cfg["bearer_token_auth"] = {}
@@ -376,13 +404,17 @@ def served_entities(spec: dict[str, Any], providers: dict[str, dict[str, Any]],
     notes = kept(spec).get("entities") or {}
     entities, routes = [], []
     for name, d in zip(entity_names(spec["name"], dests), dests, strict=True):
-        external = provider_to_external_model(providers.get(d["provider"]), d["model"], notes.get(name))
+        note = notes.get(name) or {}
+        external = provider_to_external_model(providers.get(d["provider"]), d["model"], note)
         entity: dict[str, Any] = {"name": name, "external_model": external}
+        if note.get("scale_to_zero_enabled") and note.get("model") == d["model"]:
+            entity["scale_to_zero_enabled"] = True
         if detailed:
             entity["state"] = {"deployment": "DEPLOYMENT_READY",
                                "deployment_state_message": "served by unigate"}
         entities.append(entity)
-        routes.append({"served_entity_name": name, "traffic_percentage": d.get("traffic_percentage", 100)})
+        routes.append({"served_entity_name": name, "served_model_name": name,  # both, as Databricks answers
+                       "traffic_percentage": d.get("traffic_percentage", 100)})
     return entities, routes
 
 
