@@ -36,7 +36,7 @@ DEFAULT_HEALTH_FAILURES = 3  # consecutive retryable failures before a destinati
 DEFAULT_COOL_DOWN_SECONDS = 30.0  # how long it is skipped
 MAX_DESTINATIONS = 10
 MAX_FALLBACKS = 5
-MAX_COMPAT_BYTES = 16384  # an endpoint's `compat` (another API's fields unigate only keeps)
+MAX_COMPAT_BYTES = 65536  # an endpoint's `compat` (another API's fields unigate only keeps)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 

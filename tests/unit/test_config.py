@@ -173,3 +173,20 @@ settings:
 def load_yaml_text(text: str) -> GatewayConfig:
     import yaml
     return parse_config(yaml.safe_load(text))
+
+
+def test_endpoint_labels_and_compat_round_trip_and_refuse_mistakes() -> None:
+    from unigate.store.config_store import endpoint_spec
+
+    cfg = with_change("endpoints.0", {**GOOD["endpoints"][0], "description": "team chat",
+                                      "tags": {"team": "search", "tier": 2},
+                                      "compat": {"databricks": {"route_optimized": True}}})
+    e = parse_config(cfg).endpoints["e"]
+    assert (e.description, e.tags, e.compat) == ("team chat", {"team": "search", "tier": "2"},
+                                                 {"databricks": {"route_optimized": True}})
+    assert parse_config(with_change("endpoints.0", endpoint_spec(e))).endpoints["e"].compat == e.compat
+    for field, bad, message in [("compat", {"databricks": [1]}, "compat: must be a mapping of API names"),
+                                ("compat", {"databricks": {"x": "y" * 70000}}, "compat: at most 65536 bytes"),
+                                ("tags", {"a": None}, "tags:"), ("description", 5, "description: must be a string")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_config(with_change(f"endpoints.0.{field}", bad))

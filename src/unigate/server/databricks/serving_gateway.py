@@ -7,7 +7,10 @@ so a Databricks client never silently erases unigate settings it cannot see."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import orjson
 
 from unigate.errors import InvalidRequest
 from unigate.server.databricks.serving_mapping import kept, with_kept
@@ -226,7 +229,12 @@ def _as_written(view: Any, mine: dict[str, Any], key: str) -> Any:
     entry or two, a phase whose PII behaviour is NONE), while unigate's settings still read as
     they did then; else as they read now."""
     echo = mine.get(key)
-    return echo["written"] if isinstance(echo, dict) and echo.get("read") == view else view
+    return echo["written"] if isinstance(echo, dict) and echo.get("read") == digest(view) else view
+
+
+def digest(view: Any) -> str:
+    """A short fingerprint of how a block read when it was written (kept instead of the block)."""
+    return hashlib.sha256(orjson.dumps(view, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def _enabled(block: dict[str, Any], where: str) -> bool | None:
@@ -295,7 +303,7 @@ def apply_ai_gateway(spec: dict[str, Any], body: dict[str, Any], where: str = ""
     if not new["inference_table"]["enabled"] and set(new["inference_table"]) == {"enabled"}:
         new.pop("inference_table")
     written = [b for b in _BLOCKS if body.get(b) is not None]
-    echoes = {key: {"written": body[key], "read": view(new.get(key) or [])} if body.get(key) else None
+    echoes = {key: {"written": body[key], "read": digest(view(new.get(key) or []))} if body.get(key) else None
               for key, view in (("rate_limits", rate_limits_view), ("guardrails", guardrails_view))}
     return with_kept(new, ai_gateway=written or None, inference_table=names or None, legacy_rate_limits=None,
                      **echoes)
