@@ -130,6 +130,14 @@ print(json.dumps({"first": first, "put": put.as_dict()}))
     assert out["put"] == {"rate_limits": [{"calls": 3, "key": "user", "renewal_period": "minute"}]}
     assert admin_get(gw, f"/endpoints/{name}")["rate_limits"] == [
         {"key": "user_default", "requests": 3, "renewal_period": "minute"}]
+    # an ai-gateway PUT without limits keeps the older API's (Databricks keeps them apart)
+    r = rest(gw, "PUT", f"{API}/{name}/ai-gateway", {"fallback_config": {"enabled": True}})
+    assert r.status == 200 and r.json() == {"fallback_config": {"enabled": True}}, r.body
+    assert len(admin_get(gw, f"/endpoints/{name}")["rate_limits"]) == 1
+    # one with limits makes them ai_gateway's
+    limits = [{"calls": 8, "key": "endpoint", "renewal_period": "minute"}]
+    r = rest(gw, "PUT", f"{API}/{name}/ai-gateway", {"rate_limits": limits})
+    assert r.status == 200 and r.json() == {"rate_limits": limits}, r.body
     assert rest(gw, "DELETE", f"{API}/{name}").status == 200
 
 

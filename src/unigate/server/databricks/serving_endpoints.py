@@ -213,8 +213,7 @@ async def create(request: Request, caller: Caller) -> Response:
             gateway["rate_limits"] = body["rate_limits"]
         spec = apply_ai_gateway(spec, gateway, "ai_gateway")
         if legacy:
-            blocks = [b for b in kept(spec).get("ai_gateway") or () if b != "rate_limits"]
-            spec = with_kept(spec, legacy_rate_limits=True, ai_gateway=blocks or None)
+            spec = _legacy_limits(spec)
     await asyncio.to_thread(_check_owned, store, name, providers)
     providers, spec = await asyncio.to_thread(_validate, store, providers, spec, set())
     statements, records = _provider_changes(name, providers, have)
@@ -296,7 +295,13 @@ async def put_ai_gateway(request: Request, caller: Caller) -> Response:
     name, row = await _managed(request, caller)
     body = await read_json(request)
     refuse_env_refs(body)
-    new = apply_ai_gateway(stored(row), body)
+    old = stored(row)
+    legacy = kept(old).get("legacy_rate_limits") and body.get("rate_limits") is None
+    if legacy:  # limits set through the older API are its own: a PUT here without limits keeps them
+        body = {**body, "rate_limits": rate_limits_view(old.get("rate_limits") or [])}
+    new = apply_ai_gateway(old, body)
+    if legacy:
+        new = _legacy_limits(new)
     spec = await replace_endpoint(caller, name, new, "endpoint.ai_gateway")
     return json_response(ai_gateway_view(spec))
 
@@ -307,9 +312,8 @@ async def put_rate_limits(request: Request, caller: Caller) -> Response:
     name, row = await _managed(request, caller)
     body = await read_json(request)
     old = stored(row)
-    written = [b for b in kept(old).get("ai_gateway") or () if b != "rate_limits"]
     gateway = {**ai_gateway_view(old), "rate_limits": body.get("rate_limits")}
-    new = with_kept(apply_ai_gateway(old, gateway), ai_gateway=written or None, legacy_rate_limits=True)
+    new = _legacy_limits(with_kept(apply_ai_gateway(old, gateway), ai_gateway=kept(old).get("ai_gateway")))
     spec = await replace_endpoint(caller, name, new, "endpoint.rate_limits")
     return json_response({"rate_limits": rate_limits_view(spec.get("rate_limits") or [])})
 
@@ -344,6 +348,13 @@ async def patch_notifications(request: Request, caller: Caller) -> Response:
     if kept(spec).get("email_notifications"):
         out["email_notifications"] = kept(spec)["email_notifications"]
     return json_response(out)
+
+
+def _legacy_limits(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec's limits marked as the older API's (its `rate_limits` field or route): Databricks
+    does not read them back inside ai_gateway, and a PUT ai-gateway without limits keeps them."""
+    blocks = [b for b in kept(spec).get("ai_gateway") or () if b != "rate_limits"]
+    return with_kept(spec, legacy_rate_limits=True, ai_gateway=blocks or None)
 
 
 def _unserved(what: str) -> Any:
