@@ -56,12 +56,15 @@ def rate_limits_to_unigate(raw: Any, where: str) -> list[dict[str, Any]]:
                                  param=f"{at}.principal")
         elif key == "endpoint" and principal:
             raise InvalidRequest(f"'{at}.principal' is not allowed with key endpoint", param=f"{at}.principal")
-        measures = [(m, entry[d]) for d, m in (("calls", "requests"), ("tokens", "tokens"))
-                    if entry.get(d) is not None]
-        for d, amount in zip(("calls", "tokens"), (entry.get("calls"), entry.get("tokens")), strict=True):
-            if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or amount < 0):
+        measures: list[tuple[str, int]] = []
+        for d, measure in (("calls", "requests"), ("tokens", "tokens")):
+            amount = entry.get(d)
+            if amount is None:
+                continue
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
                 raise InvalidRequest(f"'{at}.{d}' must be a non-negative integer, got {amount!r}",
                                      param=f"{at}.{d}")
+            measures.append((measure, amount))
         if not measures:
             raise InvalidRequest(f"'{at}': give calls or tokens", param=f"{at}.calls")
         for measure, amount in measures:
